@@ -1,0 +1,5 @@
+//! File formats: bytes in, typed structs out. Every length and offset is
+//! checked before use; errors name the file and what is wrong.
+
+pub mod chat;
+pub mod tensor;

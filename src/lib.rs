@@ -1,0 +1,24 @@
+//! dyag: turn a catalogue of facts into a small fine-tuned LLM, query it,
+//! measure it and compare it with RAG.
+//!
+//! The modules follow the data flow:
+//! files (`formats`) → blocks (`quant`) → model (`model`) → ops with their
+//! backward (`ops`, CPU kernels in `cpu`) → training (`train`) → adapter files;
+//! text → tokens (`tokenizer`) → generation (`infer`) → evaluation (`eval`).
+//! `data` builds training sets, `cli` is the command-line driver and `ffi` the C ABI.
+
+pub mod error;
+pub mod util;
+pub mod formats;
+pub mod quant;
+pub mod tokenizer;
+pub mod cpu;
+pub mod model;
+pub mod ops;
+pub mod infer;
+pub mod train;
+pub mod data;
+pub mod eval;
+pub mod cli;
+
+pub use error::{Error, Result};
