@@ -28,13 +28,20 @@ fn model_path() -> PathBuf {
     path
 }
 
+fn gguf_vocab() -> &'static GgufVocab {
+    static VOCAB: OnceLock<GgufVocab> = OnceLock::new();
+    VOCAB.get_or_init(|| {
+        let path = model_path();
+        let meta = gguf_meta::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        gguf_meta::vocab(&meta)
+    })
+}
+
 fn tokenizer() -> &'static Tokenizer {
     static TOK: OnceLock<Tokenizer> = OnceLock::new();
     TOK.get_or_init(|| {
-        let path = model_path();
-        let meta = gguf_meta::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let start = std::time::Instant::now();
-        let tok = Tokenizer::from_gguf_vocab(gguf_meta::vocab(&meta)).expect("building the Gemma 3 tokenizer");
+        let tok = Tokenizer::from_gguf_vocab(gguf_vocab().clone()).expect("building the Gemma 3 tokenizer");
         eprintln!("tokenizer built in {:?}", start.elapsed());
         tok
     })
@@ -79,6 +86,26 @@ fn reference_prompts_token_ids() {
         assert_eq!(pieces, want, "{name}");
         assert_eq!(tok.decode(&expected, true), text, "{name} round trip");
     }
+}
+
+#[test]
+fn no_space_prefix_for_gemma_whatever_the_file_says() {
+    // This file says add_space_prefix = false (convert_hf_to_gguf writes false for Gemma).
+    assert_eq!(gguf_vocab().add_space_prefix, Some(false));
+    // A Gemma file claiming true must still tokenize as the model was trained: no '▁'
+    // before "The" (HF's Gemma tokenizer never adds one; the reference ids agree).
+    let mut v = gguf_vocab().clone();
+    v.add_space_prefix = Some(true);
+    let tok = Tokenizer::from_gguf_vocab(v).unwrap();
+    assert_eq!(tok.encode_prompt("The capital of France is").unwrap(), vec![2, 818, 5279, 529, 7001, 563]);
+    // The same vocabulary under another architecture follows the flag: "▁The".
+    let mut v = gguf_vocab().clone();
+    v.add_space_prefix = Some(true);
+    v.architecture = "llama".into();
+    let tok = Tokenizer::from_gguf_vocab(v).unwrap();
+    let ids = tok.encode("The capital", false).unwrap();
+    assert_eq!(tok.token_to_piece(ids[0]), Some("▁The"));
+    assert_eq!(tok.decode(&ids, true), "The capital");
 }
 
 #[test]

@@ -346,3 +346,24 @@ impl Tokenizer {
         Ok(Tokenizer { vocab, backend, special, chat_template, chat_template_error })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenizer_and_template_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Tokenizer>();
+        shared::<ChatTemplate>();
+        shared::<StreamDecoder<'static>>();
+    }
+
+    #[test]
+    fn gguf_token_types() {
+        assert_eq!(TokenKind::from_gguf(0), Some(TokenKind::Normal));
+        assert_eq!(TokenKind::from_gguf(3), Some(TokenKind::Control));
+        assert_eq!(TokenKind::from_gguf(6), Some(TokenKind::Byte));
+        assert_eq!(TokenKind::from_gguf(7), None);
+    }
+}
