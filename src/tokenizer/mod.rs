@@ -15,9 +15,11 @@ mod gguf_bpe;
 mod gguf_vocab;
 mod hf;
 mod hf_dir;
+mod py_json;
 mod special_split;
 mod spm;
 mod stream;
+mod strftime;
 mod template_fns;
 
 pub use chat_template::{BuiltinTemplate, ChatTemplate};
