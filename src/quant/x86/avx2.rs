@@ -16,10 +16,12 @@ use crate::quant::blocks::*;
 use crate::quant::reference;
 use std::arch::x86_64::*;
 
+/// An f16 scale broadcast to 8 lanes (a broadcast avoids the false dependency
+/// on a stale register that a scalar conversion gets from the compiler).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn f16_to_f32(b: [u8; 2]) -> f32 {
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(u16::from_le_bytes(b) as i32)))
+fn f16_splat(b: [u8; 2]) -> __m256 {
+    _mm256_cvtph_ps(_mm_set1_epi16(i16::from_le_bytes(b)))
 }
 
 /// 8 signed bytes at `p` as f32 (exact).
@@ -64,7 +66,7 @@ fn bits_to_bytes(bits: u32) -> __m256i {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q8_0<E: FnMut(usize, __m256)>(b: &BlockQ8_0, mut emit: E) {
-    let d = _mm256_set1_ps(f16_to_f32(b.d));
+    let d = f16_splat(b.d);
     for g in 0..4 {
         emit(8 * g, _mm256_mul_ps(i8x8(b.qs.as_ptr().add(8 * g)), d));
     }
@@ -73,7 +75,7 @@ unsafe fn q8_0<E: FnMut(usize, __m256)>(b: &BlockQ8_0, mut emit: E) {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4_0<E: FnMut(usize, __m256)>(b: &BlockQ4_0, mut emit: E) {
-    let d = _mm256_set1_ps(f16_to_f32(b.d));
+    let d = f16_splat(b.d);
     let mut q = [0i8; 32];
     _mm256_storeu_si256(q.as_mut_ptr() as *mut __m256i, _mm256_sub_epi8(nibbles32(b.qs.as_ptr()), _mm256_set1_epi8(8)));
     for g in 0..4 {
@@ -84,8 +86,8 @@ unsafe fn q4_0<E: FnMut(usize, __m256)>(b: &BlockQ4_0, mut emit: E) {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4_1<E: FnMut(usize, __m256)>(b: &BlockQ4_1, mut emit: E) {
-    let d = _mm256_set1_ps(f16_to_f32(b.d));
-    let m = _mm256_set1_ps(f16_to_f32(b.m));
+    let d = f16_splat(b.d);
+    let m = f16_splat(b.m);
     let mut q = [0u8; 32];
     _mm256_storeu_si256(q.as_mut_ptr() as *mut __m256i, nibbles32(b.qs.as_ptr()));
     for g in 0..4 {
@@ -96,7 +98,7 @@ unsafe fn q4_1<E: FnMut(usize, __m256)>(b: &BlockQ4_1, mut emit: E) {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q5_0<E: FnMut(usize, __m256)>(b: &BlockQ5_0, mut emit: E) {
-    let d = _mm256_set1_ps(f16_to_f32(b.d));
+    let d = f16_splat(b.d);
     let high = _mm256_and_si256(bits_to_bytes(u32::from_le_bytes(b.qh)), _mm256_set1_epi8(0x10));
     let v = _mm256_sub_epi8(_mm256_or_si256(nibbles32(b.qs.as_ptr()), high), _mm256_set1_epi8(16));
     let mut q = [0i8; 32];
@@ -109,8 +111,8 @@ unsafe fn q5_0<E: FnMut(usize, __m256)>(b: &BlockQ5_0, mut emit: E) {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q5_1<E: FnMut(usize, __m256)>(b: &BlockQ5_1, mut emit: E) {
-    let d = _mm256_set1_ps(f16_to_f32(b.d));
-    let m = _mm256_set1_ps(f16_to_f32(b.m));
+    let d = f16_splat(b.d);
+    let m = f16_splat(b.m);
     let high = _mm256_and_si256(bits_to_bytes(u32::from_le_bytes(b.qh)), _mm256_set1_epi8(0x10));
     let mut q = [0u8; 32];
     _mm256_storeu_si256(q.as_mut_ptr() as *mut __m256i, _mm256_or_si256(nibbles32(b.qs.as_ptr()), high));
@@ -119,16 +121,20 @@ unsafe fn q5_1<E: FnMut(usize, __m256)>(b: &BlockQ5_1, mut emit: E) {
     }
 }
 
-/// The 8 (scale, min) pairs of a Q4_K/Q5_K block as f32 `d * sc` and `dmin * m`.
-#[inline(always)]
-fn k4_scales(d: f32, dmin: f32, scales: &[u8; K_SCALE_SIZE]) -> ([f32; 8], [f32; 8]) {
+/// The 8 (scale, min) pairs of a Q4_K/Q5_K block as f32 `d * sc` and
+/// `dmin * m` (ggml's `d1`, `m1`...), computed 8 at a time.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn k4_scales(d: [u8; 2], dmin: [u8; 2], scales: &[u8; K_SCALE_SIZE]) -> ([f32; 8], [f32; 8]) {
+    let mut sc = [0u8; 8];
+    let mut mn = [0u8; 8];
+    for j in 0..8 {
+        (sc[j], mn[j]) = scale_min_k4(j, scales);
+    }
     let mut ds = [0f32; 8];
     let mut ms = [0f32; 8];
-    for j in 0..8 {
-        let (sc, m) = scale_min_k4(j, scales);
-        ds[j] = d * sc as f32;
-        ms[j] = dmin * m as f32;
-    }
+    _mm256_storeu_ps(ds.as_mut_ptr(), _mm256_mul_ps(f16_splat(d), u8x8(sc.as_ptr())));
+    _mm256_storeu_ps(ms.as_mut_ptr(), _mm256_mul_ps(f16_splat(dmin), u8x8(mn.as_ptr())));
     (ds, ms)
 }
 
@@ -149,7 +155,7 @@ unsafe fn k_pair<E: FnMut(usize, __m256)>(q: &[u8; 64], k: usize, ds: &[f32; 8],
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4_k<E: FnMut(usize, __m256)>(b: &BlockQ4K, mut emit: E) {
-    let (ds, ms) = k4_scales(f16_to_f32(b.d), f16_to_f32(b.dmin), &b.scales);
+    let (ds, ms) = k4_scales(b.d, b.dmin, &b.scales);
     let m4 = _mm256_set1_epi8(0x0F);
     let mut q = [0u8; 64];
     for k in 0..4 {
@@ -163,7 +169,7 @@ unsafe fn q4_k<E: FnMut(usize, __m256)>(b: &BlockQ4K, mut emit: E) {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q5_k<E: FnMut(usize, __m256)>(b: &BlockQ5K, mut emit: E) {
-    let (ds, ms) = k4_scales(f16_to_f32(b.d), f16_to_f32(b.dmin), &b.scales);
+    let (ds, ms) = k4_scales(b.d, b.dmin, &b.scales);
     let m4 = _mm256_set1_epi8(0x0F);
     let one = _mm256_set1_epi8(1);
     let qh = _mm256_loadu_si256(b.qh.as_ptr() as *const __m256i);
@@ -183,10 +189,9 @@ unsafe fn q5_k<E: FnMut(usize, __m256)>(b: &BlockQ5K, mut emit: E) {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q6_k<E: FnMut(usize, __m256)>(b: &BlockQ6K, mut emit: E) {
-    let d = f16_to_f32(b.d);
     // The 16 sub-block scales d * sc, as ggml's `d * sc[is]`.
     let mut scale = [0f32; 16];
-    let dv = _mm256_set1_ps(d);
+    let dv = f16_splat(b.d);
     _mm256_storeu_ps(scale.as_mut_ptr(), _mm256_mul_ps(dv, i8x8(b.scales.as_ptr())));
     _mm256_storeu_ps(scale.as_mut_ptr().add(8), _mm256_mul_ps(dv, i8x8(b.scales.as_ptr().add(8))));
     let m4 = _mm256_set1_epi8(0x0F);
@@ -227,6 +232,9 @@ unsafe fn via_reference<B, const N: usize, E: FnMut(usize, __m256)>(b: &B, f: fn
 
 // ----------------------------------------------------------------- drivers
 
+/// How far ahead `dot` prefetches the weights, in bytes (see avx512.rs).
+const PREFETCH: usize = 2048;
+
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn reduce(acc: [__m256; 4]) -> f32 {
@@ -263,6 +271,11 @@ macro_rules! block_dot {
             let mut acc = [_mm256_setzero_ps(); 4];
             let xp = x.as_ptr();
             for (i, $b) in blocks.iter().enumerate() {
+                // Ahead of the hardware prefetchers; see avx512::PREFETCH.
+                let pf = ($b as *const $Block as *const i8).wrapping_add(PREFETCH);
+                for line in 0..std::mem::size_of::<$Block>().div_ceil(64) {
+                    _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(64 * line));
+                }
                 let xb = xp.add(i * $n);
                 let $emit = |off: usize, w: __m256| {
                     let a = &mut acc[(off / 8) % 4];
@@ -325,6 +338,10 @@ macro_rules! float_kernels {
             let mut acc = [_mm256_setzero_ps(); 4];
             let mut i = 0;
             while i + 32 <= n {
+                // One prefetch per 64-byte line of the 32 elements read below.
+                for line in 0..($bytes / 2) {
+                    _mm_prefetch::<_MM_HINT_T0>(s.wrapping_add(i * $bytes + PREFETCH + 64 * line) as *const i8);
+                }
                 for (u, a) in acc.iter_mut().enumerate() {
                     let $p = s.add((i + 8 * u) * $bytes);
                     *a = _mm256_fmadd_ps($load, _mm256_loadu_ps(xp.add(i + 8 * u)), *a);
