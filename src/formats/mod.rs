@@ -3,4 +3,5 @@
 
 pub mod chat;
 pub mod gguf;
+pub mod safetensors;
 pub mod tensor;
