@@ -1,7 +1,7 @@
 //! The real model: Gemma 3 270M, GGUF Q4_K_M (scripts/fetch-model.sh).
 //!
 //! Expected weights below were computed independently with the Python `gguf`
-//! package (gguf-py 0.17, numpy): for each listed tensor and row,
+//! package (gguf 0.19.0, numpy 2.4): for each listed tensor and row,
 //! `gguf.quants.dequantize(t.data, t.tensor_type)`, then the f32 bit patterns of
 //! elements 0, 1, 2 and the last one, and the float64 sum of the row:
 //! ```python
