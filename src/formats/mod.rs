@@ -2,4 +2,6 @@
 //! checked before use; errors name the file and what is wrong.
 
 pub mod chat;
+pub mod gguf;
+pub mod safetensors;
 pub mod tensor;
