@@ -387,3 +387,38 @@ fn parse_object(text: &str) -> Result<Vec<(String, serde_json::Value)>, String> 
     de.end().map_err(|e| format!("header has trailing characters after the JSON object: {e}"))?;
     Ok(out)
 }
+
+// ------------------------------------------------------------------ writing
+
+/// An f32 tensor borrowed for serialisation.
+struct F32View<'a> {
+    shape: &'a [usize],
+    data: &'a [f32],
+}
+
+impl safetensors::View for F32View<'_> {
+    fn dtype(&self) -> safetensors::Dtype {
+        safetensors::Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(bytemuck::cast_slice(self.data))
+    }
+    fn data_len(&self) -> usize {
+        self.data.len() * 4
+    }
+}
+
+/// The bytes of a safetensors file holding these f32 tensors and metadata.
+pub fn serialize_f32(tensors: &[(String, Vec<usize>, &[f32])], metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
+    for (name, shape, data) in tensors {
+        if shape.iter().product::<usize>() != data.len() {
+            return Err(Error::tensor(name, format!("{} values for shape {shape:?}", data.len())));
+        }
+    }
+    let views = tensors.iter().map(|(n, s, d)| (n.as_str(), F32View { shape: s, data: d }));
+    let meta: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::msg(format!("cannot serialise safetensors: {e}")))
+}
