@@ -133,10 +133,14 @@ pub(crate) fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mu
                         Q5_0 => Some(avx512::dequant_q5_0),
                         Q5_1 => Some(avx512::dequant_q5_1),
                         Q8_0 => Some(avx512::dequant_q8_0),
+                        Q8_1 => Some(avx512::dequant_q8_1),
+                        // AVX2 decoders serve these at the AVX-512 level too.
+                        Q2_K => Some(avx2::dequant_q2_k),
+                        Q3_K => Some(avx2::dequant_q3_k),
                         Q4_K => Some(avx512::dequant_q4_k),
                         Q5_K => Some(avx512::dequant_q5_k),
                         Q6_K => Some(avx512::dequant_q6_k),
-                        Q8_1 | Q2_K | Q3_K | Q8_K => None,
+                        Q8_K => None,
                     };
                     if let Some(k) = k {
                         return k(src, dst);
@@ -152,10 +156,13 @@ pub(crate) fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mu
                         Q5_0 => Some(avx2::dequant_q5_0),
                         Q5_1 => Some(avx2::dequant_q5_1),
                         Q8_0 => Some(avx2::dequant_q8_0),
+                        Q8_1 => Some(avx2::dequant_q8_1),
+                        Q2_K => Some(avx2::dequant_q2_k),
+                        Q3_K => Some(avx2::dequant_q3_k),
                         Q4_K => Some(avx2::dequant_q4_k),
                         Q5_K => Some(avx2::dequant_q5_k),
                         Q6_K => Some(avx2::dequant_q6_k),
-                        Q8_1 | Q2_K | Q3_K | Q8_K => None,
+                        Q8_K => None,
                     };
                     if let Some(k) = k {
                         return k(src, dst);
@@ -168,60 +175,70 @@ pub(crate) fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mu
     reference::dequantize_blocks(ty, src, dst)
 }
 
-/// Σ dequant(row)[i] * x[i] at `level` (lowered to what the CPU supports).
-/// `row` and `x` are trimmed to the same whole number of blocks by the caller.
-pub(crate) fn dot_at(level: SimdLevel, ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
+/// A dot-product kernel: `row` holds whole blocks and `x` at least their values.
+pub(crate) type DotKernel = unsafe fn(&[u8], &[f32]) -> f32;
+
+/// The SIMD dot kernel of `ty` at `level` (lowered to what the CPU supports),
+/// or None for the portable path. Calling it is sound for whole-block rows with
+/// a long enough `x`: the level was checked against the CPU here.
+pub(crate) fn dot_kernel(level: SimdLevel, ty: GgmlType) -> Option<DotKernel> {
     let level = level.min(detected_level());
     #[cfg(target_arch = "x86_64")]
     {
         use super::x86::{avx2, avx512};
         use GgmlType::*;
-        // SAFETY: as in `dequantize_at`; `x` holds as many elements as `row`.
-        unsafe {
-            match level {
-                SimdLevel::Avx512 => {
-                    let k: unsafe fn(&[u8], &[f32]) -> f32 = match ty {
-                        F32 => avx512::dot_f32,
-                        F16 => avx512::dot_f16,
-                        BF16 => avx512::dot_bf16,
-                        Q4_0 => avx512::dot_q4_0,
-                        Q4_1 => avx512::dot_q4_1,
-                        Q5_0 => avx512::dot_q5_0,
-                        Q5_1 => avx512::dot_q5_1,
-                        Q8_0 => avx512::dot_q8_0,
-                        Q8_1 => avx512::dot_q8_1,
-                        Q2_K => avx512::dot_q2_k,
-                        Q3_K => avx512::dot_q3_k,
-                        Q4_K => avx512::dot_q4_k,
-                        Q5_K => avx512::dot_q5_k,
-                        Q6_K => avx512::dot_q6_k,
-                        Q8_K => avx512::dot_q8_k,
-                    };
-                    return k(row, x);
-                }
-                SimdLevel::Avx2 => {
-                    let k: unsafe fn(&[u8], &[f32]) -> f32 = match ty {
-                        F32 => avx2::dot_f32,
-                        F16 => avx2::dot_f16,
-                        BF16 => avx2::dot_bf16,
-                        Q4_0 => avx2::dot_q4_0,
-                        Q4_1 => avx2::dot_q4_1,
-                        Q5_0 => avx2::dot_q5_0,
-                        Q5_1 => avx2::dot_q5_1,
-                        Q8_0 => avx2::dot_q8_0,
-                        Q8_1 => avx2::dot_q8_1,
-                        Q2_K => avx2::dot_q2_k,
-                        Q3_K => avx2::dot_q3_k,
-                        Q4_K => avx2::dot_q4_k,
-                        Q5_K => avx2::dot_q5_k,
-                        Q6_K => avx2::dot_q6_k,
-                        Q8_K => avx2::dot_q8_k,
-                    };
-                    return k(row, x);
-                }
-                SimdLevel::Scalar => {}
+        match level {
+            SimdLevel::Avx512 => {
+                return Some(match ty {
+                    F32 => avx512::dot_f32,
+                    F16 => avx512::dot_f16,
+                    BF16 => avx512::dot_bf16,
+                    Q4_0 => avx512::dot_q4_0,
+                    Q4_1 => avx512::dot_q4_1,
+                    Q5_0 => avx512::dot_q5_0,
+                    Q5_1 => avx512::dot_q5_1,
+                    Q8_0 => avx512::dot_q8_0,
+                    Q8_1 => avx512::dot_q8_1,
+                    Q2_K => avx512::dot_q2_k,
+                    Q3_K => avx512::dot_q3_k,
+                    Q4_K => avx512::dot_q4_k,
+                    Q5_K => avx512::dot_q5_k,
+                    Q6_K => avx512::dot_q6_k,
+                    Q8_K => avx512::dot_q8_k,
+                })
             }
+            SimdLevel::Avx2 => {
+                return Some(match ty {
+                    F32 => avx2::dot_f32,
+                    F16 => avx2::dot_f16,
+                    BF16 => avx2::dot_bf16,
+                    Q4_0 => avx2::dot_q4_0,
+                    Q4_1 => avx2::dot_q4_1,
+                    Q5_0 => avx2::dot_q5_0,
+                    Q5_1 => avx2::dot_q5_1,
+                    Q8_0 => avx2::dot_q8_0,
+                    Q8_1 => avx2::dot_q8_1,
+                    Q2_K => avx2::dot_q2_k,
+                    Q3_K => avx2::dot_q3_k,
+                    Q4_K => avx2::dot_q4_k,
+                    Q5_K => avx2::dot_q5_k,
+                    Q6_K => avx2::dot_q6_k,
+                    Q8_K => avx2::dot_q8_k,
+                })
+            }
+            SimdLevel::Scalar => {}
         }
     }
-    scalar::dot_blocks(ty, row, x)
+    let _ = (level, ty);
+    None
+}
+
+/// Σ dequant(row)[i] * x[i] at `level` (lowered to what the CPU supports).
+/// `row` and `x` are trimmed to the same whole number of blocks by the caller.
+pub(crate) fn dot_at(level: SimdLevel, ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
+    match dot_kernel(level, ty) {
+        // SAFETY: see `dot_kernel`; the caller passes whole blocks and a matching `x`.
+        Some(k) => unsafe { k(row, x) },
+        None => scalar::dot_blocks(ty, row, x),
+    }
 }

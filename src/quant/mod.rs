@@ -214,6 +214,36 @@ pub fn dot_with(level: SimdLevel, ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
     dispatch::dot_at(level, ty, row, x)
 }
 
+/// `y[r] = dot(row r, x)` for consecutive rows of `x.len()` values each: a
+/// matrix-vector product over `rows` (`y.len()` rows of whole blocks), with the
+/// kernel chosen once rather than per row (it matters for short rows and huge
+/// matrices such as a 262144-row output head). Errors (as a message) when the
+/// lengths do not fit.
+pub fn dot_rows(ty: GgmlType, rows: &[u8], x: &[f32], y: &mut [f32]) -> Result<(), String> {
+    dot_rows_with(simd_level(), ty, rows, x, y)
+}
+
+/// [`dot_rows`] with the kernels of `level` (lowered to what the CPU runs).
+pub fn dot_rows_with(level: SimdLevel, ty: GgmlType, rows: &[u8], x: &[f32], y: &mut [f32]) -> Result<(), String> {
+    let rb = ty
+        .row_bytes(x.len())
+        .ok_or_else(|| format!("{ty}: x has {} values, not a whole number of {}-value blocks", x.len(), ty.block_size()))?;
+    if rows.len() != y.len() * rb {
+        return Err(format!("{ty}: {} bytes of rows do not hold {} rows of {rb} bytes", rows.len(), y.len()));
+    }
+    if rb == 0 {
+        y.fill(0.0);
+        return Ok(());
+    }
+    match dispatch::dot_kernel(level, ty) {
+        // SAFETY: `dot_kernel` checked the level against the CPU; each row is
+        // `rb` bytes of whole blocks and `x` holds exactly their values.
+        Some(k) => rows.chunks_exact(rb).zip(y.iter_mut()).for_each(|(r, out)| *out = unsafe { k(r, x) }),
+        None => rows.chunks_exact(rb).zip(y.iter_mut()).for_each(|(r, out)| *out = scalar::dot_blocks(ty, r, x)),
+    }
+    Ok(())
+}
+
 /// The reference dot product: the reference weights times `x`, summed in f32
 /// strictly in index order.
 pub fn dot_reference(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {

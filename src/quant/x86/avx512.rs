@@ -151,6 +151,15 @@ unsafe fn q8_0<E: FnMut(usize, __m512)>(b: &BlockQ8_0, d: &f32, mut emit: E) {
     emit(16, _mm512_mul_ps(i8x16_to_f32(p.add(16)), _mm512_set1_ps(*d)));
 }
 
+/// Q8_1 is Q8_0 with a precomputed sum beside the scale: x = d * q.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
+unsafe fn q8_1<E: FnMut(usize, __m512)>(b: &BlockQ8_1, d: &f32, mut emit: E) {
+    let p = b.qs.as_ptr();
+    emit(0, _mm512_mul_ps(i8x16_to_f32(p), _mm512_set1_ps(*d)));
+    emit(16, _mm512_mul_ps(i8x16_to_f32(p.add(16)), _mm512_set1_ps(*d)));
+}
+
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q4_0<E: FnMut(usize, __m512)>(b: &BlockQ4_0, d: &f32, mut emit: E) {
@@ -292,6 +301,17 @@ unsafe fn via_reference<B, const N: usize, E: FnMut(usize, __m512)>(b: &B, f: fn
     }
 }
 
+/// Formats whose AVX2 decoder is good enough: its 8-lane vectors, paired.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
+unsafe fn via_avx2<E: FnMut(usize, __m512)>(decode: impl FnOnce(&mut [f32; QK_K]), mut emit: E) {
+    let mut buf = [0f32; QK_K];
+    decode(&mut buf);
+    for off in (0..QK_K).step_by(16) {
+        emit(off, _mm512_loadu_ps(buf.as_ptr().add(off)));
+    }
+}
+
 // ----------------------------------------------------------------- drivers
 
 /// How far ahead of the weights being read `dot` prefetches, in bytes. The
@@ -386,6 +406,8 @@ macro_rules! kernels {
 
 kernels!(dequant_q8_0, dot_q8_0, BlockQ8_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
     |b, j, emit| q8_0(b, d.get_unchecked(j), emit));
+kernels!(dequant_q8_1, dot_q8_1, BlockQ8_1, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
+    |b, j, emit| q8_1(b, d.get_unchecked(j), emit));
 kernels!(dequant_q4_0, dot_q4_0, BlockQ4_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
     |b, j, emit| q4_0(b, d.get_unchecked(j), emit));
 kernels!(dequant_q5_0, dot_q5_0, BlockQ5_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
@@ -404,12 +426,14 @@ kernels!(dequant_q6_k, dot_q6_k, BlockQ6K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK
     |b, j, emit| q6_k(b, s.get_unchecked(j), emit));
 // Formats with no dedicated decoder (dequantising them goes to the scalar
 // reference directly: a buffer would gain nothing). No scales to prepare.
-kernels!(_dequant_q8_1, dot_q8_1, BlockQ8_1, QK, CHUNK, s = (), |_, _| {},
-    |b, j, emit| { let _ = j; via_reference(b, reference::q8_1, emit) });
-kernels!(_dequant_q2_k, dot_q2_k, BlockQ2K, QK_K, CHUNK_K, s = (), |_, _| {},
-    |b, j, emit| { let _ = j; via_reference(b, reference::q2_k, emit) });
-kernels!(_dequant_q3_k, dot_q3_k, BlockQ3K, QK_K, CHUNK_K, s = (), |_, _| {},
-    |b, j, emit| { let _ = j; via_reference(b, reference::q3_k, emit) });
+kernels!(_dequant_q2_k, dot_q2_k, BlockQ2K, QK_K, CHUNK_K, s = (), |_, _| {}, |b, j, emit| {
+    let _ = j;
+    via_avx2(|buf| super::avx2::q2_k(b, |off, w| _mm256_storeu_ps(buf.as_mut_ptr().add(off), w)), emit)
+});
+kernels!(_dequant_q3_k, dot_q3_k, BlockQ3K, QK_K, CHUNK_K, s = (), |_, _| {}, |b, j, emit| {
+    let _ = j;
+    via_avx2(|buf| super::avx2::q3_k(b, |off, w| _mm256_storeu_ps(buf.as_mut_ptr().add(off), w)), emit)
+});
 kernels!(_dequant_q8_k, dot_q8_k, BlockQ8K, QK_K, CHUNK_K, s = (), |_, _| {},
     |b, j, emit| { let _ = j; via_reference(b, reference::q8_k, emit) });
 
