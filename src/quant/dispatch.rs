@@ -95,20 +95,23 @@ pub fn available_levels() -> Vec<SimdLevel> {
 pub fn simd_level() -> SimdLevel {
     static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
     *LEVEL.get_or_init(|| {
-        let best = detected_level();
-        let Ok(v) = std::env::var("DYAG_SIMD") else { return best };
-        match SimdLevel::parse(&v) {
-            Some(l) if l <= best => l,
-            Some(l) => {
-                eprintln!("warning: DYAG_SIMD={v}: this CPU cannot run {l} kernels ({}); using {best}", cpu_features());
-                best
-            }
-            None => {
-                eprintln!("warning: DYAG_SIMD={v} is not one of scalar, avx2, avx512; using {best}");
-                best
-            }
+        let (level, warning) = choose_level(std::env::var("DYAG_SIMD").ok().as_deref(), detected_level());
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
         }
+        level
     })
+}
+
+/// The level for a `DYAG_SIMD` value on a CPU whose best level is `best`,
+/// and a warning when the request cannot be honoured.
+fn choose_level(request: Option<&str>, best: SimdLevel) -> (SimdLevel, Option<String>) {
+    let Some(v) = request.filter(|v| !v.trim().is_empty()) else { return (best, None) };
+    match SimdLevel::parse(v) {
+        Some(l) if l <= best => (l, None),
+        Some(l) => (best, Some(format!("DYAG_SIMD={v}: this CPU cannot run {l} kernels ({}); using {best}", cpu_features()))),
+        None => (best, Some(format!("DYAG_SIMD={v} is not one of scalar, avx2, avx512; using {best}"))),
+    }
 }
 
 /// Dequantises whole blocks at `level` (lowered to what the CPU supports).
@@ -134,12 +137,14 @@ pub(crate) fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mu
                         Q5_1 => Some(avx512::dequant_q5_1),
                         Q8_0 => Some(avx512::dequant_q8_0),
                         Q8_1 => Some(avx512::dequant_q8_1),
-                        // AVX2 decoders serve these at the AVX-512 level too.
+                        // The AVX2 kernels serve these at the AVX-512 level: for
+                        // the K-quants they dequantised 10-30% faster than 16-lane
+                        // versions (measured; the dot products are the other way).
+                        Q4_K => Some(avx2::dequant_q4_k),
+                        Q5_K => Some(avx2::dequant_q5_k),
+                        Q6_K => Some(avx2::dequant_q6_k),
                         Q2_K => Some(avx2::dequant_q2_k),
                         Q3_K => Some(avx2::dequant_q3_k),
-                        Q4_K => Some(avx512::dequant_q4_k),
-                        Q5_K => Some(avx512::dequant_q5_k),
-                        Q6_K => Some(avx512::dequant_q6_k),
                         Q8_K => None,
                     };
                     if let Some(k) = k {
@@ -240,5 +245,35 @@ pub(crate) fn dot_at(level: SimdLevel, ty: GgmlType, row: &[u8], x: &[f32]) -> f
         // SAFETY: see `dot_kernel`; the caller passes whole blocks and a matching `x`.
         Some(k) => unsafe { k(row, x) },
         None => scalar::dot_blocks(ty, row, x),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dyag_simd_selects_and_clamps() {
+        use SimdLevel::*;
+        assert_eq!(choose_level(None, Avx512), (Avx512, None));
+        assert_eq!(choose_level(Some(""), Avx2), (Avx2, None));
+        assert_eq!(choose_level(Some("scalar"), Avx512), (Scalar, None));
+        assert_eq!(choose_level(Some(" AVX2 "), Avx512), (Avx2, None));
+        let (l, w) = choose_level(Some("avx512"), Avx2);
+        assert_eq!(l, Avx2);
+        assert!(w.unwrap().contains("cannot run avx512"));
+        let (l, w) = choose_level(Some("neon"), Scalar);
+        assert_eq!(l, Scalar);
+        assert!(w.unwrap().contains("not one of scalar, avx2, avx512"));
+    }
+
+    #[test]
+    fn levels_are_ordered_and_named() {
+        assert!(SimdLevel::Scalar < SimdLevel::Avx2 && SimdLevel::Avx2 < SimdLevel::Avx512);
+        for l in SimdLevel::ALL {
+            assert_eq!(SimdLevel::parse(l.name()), Some(l));
+        }
+        assert!(available_levels().contains(&SimdLevel::Scalar));
+        assert_eq!(available_levels().last(), Some(&detected_level()));
     }
 }

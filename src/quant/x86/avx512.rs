@@ -342,8 +342,9 @@ fn reduce(acc: [__m512; 4]) -> f32 {
 /// walked in chunks of `$chunk`; `$pass(chunk, &mut $s)` prepares the chunk's
 /// scales, then `$decode` runs for block `$b` (index `$j` in the chunk).
 macro_rules! kernels {
-    ($dequant:ident, $dot:ident, $Block:ty, $n:expr, $chunk:expr, $s:ident = $init:expr, $pass:expr,
+    ($(dequant: $dequant:ident,)? dot: $dot:ident, $Block:ty, $n:expr, $chunk:expr, $s:ident = $init:expr, $pass:expr,
      |$b:ident, $j:ident, $emit:ident| $decode:expr) => {
+        $(
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
         pub unsafe fn $dequant(src: &[u8], dst: &mut [f32]) {
             let blocks: &[$Block] = bytemuck::cast_slice(src);
@@ -360,6 +361,7 @@ macro_rules! kernels {
                 }
             }
         }
+        )?
 
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
         pub unsafe fn $dot(row: &[u8], x: &[f32]) -> f32 {
@@ -404,37 +406,37 @@ macro_rules! kernels {
     };
 }
 
-kernels!(dequant_q8_0, dot_q8_0, BlockQ8_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
+kernels!(dequant: dequant_q8_0, dot: dot_q8_0, BlockQ8_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
     |b, j, emit| q8_0(b, d.get_unchecked(j), emit));
-kernels!(dequant_q8_1, dot_q8_1, BlockQ8_1, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
+kernels!(dequant: dequant_q8_1, dot: dot_q8_1, BlockQ8_1, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
     |b, j, emit| q8_1(b, d.get_unchecked(j), emit));
-kernels!(dequant_q4_0, dot_q4_0, BlockQ4_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
+kernels!(dequant: dequant_q4_0, dot: dot_q4_0, BlockQ4_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
     |b, j, emit| q4_0(b, d.get_unchecked(j), emit));
-kernels!(dequant_q5_0, dot_q5_0, BlockQ5_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
+kernels!(dequant: dequant_q5_0, dot: dot_q5_0, BlockQ5_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
     |b, j, emit| q5_0(b, d.get_unchecked(j), emit));
-kernels!(dequant_q4_1, dot_q4_1, BlockQ4_1, QK, CHUNK, s = ScaleMin::new(),
+kernels!(dequant: dequant_q4_1, dot: dot_q4_1, BlockQ4_1, QK, CHUNK, s = ScaleMin::new(),
     |c, s: &mut ScaleMin| { halves(c, 0, &mut s.d); halves(c, 2, &mut s.m) },
     |b, j, emit| q4_1(b, s.d.get_unchecked(j), s.m.get_unchecked(j), emit));
-kernels!(dequant_q5_1, dot_q5_1, BlockQ5_1, QK, CHUNK, s = ScaleMin::new(),
+kernels!(dequant: dequant_q5_1, dot: dot_q5_1, BlockQ5_1, QK, CHUNK, s = ScaleMin::new(),
     |c, s: &mut ScaleMin| { halves(c, 0, &mut s.d); halves(c, 2, &mut s.m) },
     |b, j, emit| q5_1(b, s.d.get_unchecked(j), s.m.get_unchecked(j), emit));
-kernels!(dequant_q4_k, dot_q4_k, BlockQ4K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| k4_pass(c, s),
+kernels!(dot: dot_q4_k, BlockQ4K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| k4_pass(c, s),
     |b, j, emit| q4_k(b, s.get_unchecked(j), emit));
-kernels!(dequant_q5_k, dot_q5_k, BlockQ5K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| k4_pass(c, s),
+kernels!(dot: dot_q5_k, BlockQ5K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| k4_pass(c, s),
     |b, j, emit| q5_k(b, s.get_unchecked(j), emit));
-kernels!(dequant_q6_k, dot_q6_k, BlockQ6K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| q6k_pass(c, s),
+kernels!(dot: dot_q6_k, BlockQ6K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| q6k_pass(c, s),
     |b, j, emit| q6_k(b, s.get_unchecked(j), emit));
-// Formats with no dedicated decoder (dequantising them goes to the scalar
-// reference directly: a buffer would gain nothing). No scales to prepare.
-kernels!(_dequant_q2_k, dot_q2_k, BlockQ2K, QK_K, CHUNK_K, s = (), |_, _| {}, |b, j, emit| {
+// Formats without a dedicated 16-lane decoder (dequantising them uses the AVX2
+// kernels or the scalar reference: a buffer would gain nothing).
+kernels!(dot: dot_q2_k, BlockQ2K, QK_K, CHUNK_K, s = (), |_, _| {}, |b, j, emit| {
     let _ = j;
     via_avx2(|buf| super::avx2::q2_k(b, |off, w| _mm256_storeu_ps(buf.as_mut_ptr().add(off), w)), emit)
 });
-kernels!(_dequant_q3_k, dot_q3_k, BlockQ3K, QK_K, CHUNK_K, s = (), |_, _| {}, |b, j, emit| {
+kernels!(dot: dot_q3_k, BlockQ3K, QK_K, CHUNK_K, s = (), |_, _| {}, |b, j, emit| {
     let _ = j;
     via_avx2(|buf| super::avx2::q3_k(b, |off, w| _mm256_storeu_ps(buf.as_mut_ptr().add(off), w)), emit)
 });
-kernels!(_dequant_q8_k, dot_q8_k, BlockQ8K, QK_K, CHUNK_K, s = (), |_, _| {},
+kernels!(dot: dot_q8_k, BlockQ8K, QK_K, CHUNK_K, s = (), |_, _| {},
     |b, j, emit| { let _ = j; via_reference(b, reference::q8_k, emit) });
 
 // ------------------------------------------------------ plain float types
