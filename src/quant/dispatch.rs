@@ -114,20 +114,23 @@ fn choose_level(request: Option<&str>, best: SimdLevel) -> (SimdLevel, Option<St
     }
 }
 
+/// A dequantisation kernel: `src` holds whole blocks, `dst` exactly their values.
+type DequantKernel = unsafe fn(&[u8], &mut [f32]);
+
 /// Dequantises whole blocks at `level` (lowered to what the CPU supports).
 /// Lengths are checked by the caller.
 pub(crate) fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mut [f32]) {
-    let level = level.min(detected_level());
     #[cfg(target_arch = "x86_64")]
     {
         use super::x86::{avx2, avx512};
         use GgmlType::*;
+        let level = level.min(detected_level());
         // SAFETY: `level` is at most what the CPU supports (checked above),
         // and the caller passes whole blocks with `dst` sized to match.
         unsafe {
             match level {
                 SimdLevel::Avx512 => {
-                    let k: Option<unsafe fn(&[u8], &mut [f32])> = match ty {
+                    let k: Option<DequantKernel> = match ty {
                         F32 => Some(avx512::dequant_f32),
                         F16 => Some(avx512::dequant_f16),
                         BF16 => Some(avx512::dequant_bf16),
@@ -152,7 +155,7 @@ pub(crate) fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mu
                     }
                 }
                 SimdLevel::Avx2 => {
-                    let k: Option<unsafe fn(&[u8], &mut [f32])> = match ty {
+                    let k: Option<DequantKernel> = match ty {
                         F32 => Some(avx2::dequant_f32),
                         F16 => Some(avx2::dequant_f16),
                         BF16 => Some(avx2::dequant_bf16),
@@ -177,6 +180,7 @@ pub(crate) fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mu
             }
         }
     }
+    let _ = level;
     reference::dequantize_blocks(ty, src, dst)
 }
 

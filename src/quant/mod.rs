@@ -139,7 +139,7 @@ impl GgmlType {
 
     /// Bytes of a row of `n` elements, or None if `n` is not a whole number of blocks.
     pub fn row_bytes(self, n: usize) -> Option<usize> {
-        if n % self.block_size() != 0 {
+        if !n.is_multiple_of(self.block_size()) {
             return None;
         }
         (n / self.block_size()).checked_mul(self.block_bytes())
@@ -156,7 +156,7 @@ impl GgmlType {
 /// Checks that `src` is whole blocks of `ty` and that `dst` holds their values.
 fn check_lengths(ty: GgmlType, src: &[u8], dst: &[f32]) -> Result<(), String> {
     let bb = ty.block_bytes();
-    if src.len() % bb != 0 {
+    if !src.len().is_multiple_of(bb) {
         return Err(format!("{ty}: {} bytes is not a whole number of {bb}-byte blocks", src.len()));
     }
     let n = src.len() / bb * ty.block_size();
@@ -191,7 +191,7 @@ pub fn dequantize_reference(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result
 fn common_blocks<'a, 'b>(ty: GgmlType, row: &'a [u8], x: &'b [f32]) -> (&'a [u8], &'b [f32]) {
     let (bb, bs) = (ty.block_bytes(), ty.block_size());
     debug_assert!(
-        row.len() % bb == 0 && row.len() / bb * bs == x.len(),
+        row.len().is_multiple_of(bb) && row.len() / bb * bs == x.len(),
         "dot {ty}: {} row bytes do not match {} values of x",
         row.len(),
         x.len()

@@ -101,8 +101,8 @@ pub(crate) fn q5_1(x: &BlockQ5_1, y: &mut [f32; QK]) {
 
 pub(crate) fn q8_0(x: &BlockQ8_0, y: &mut [f32; QK]) {
     let d = f16_le(x.d);
-    for j in 0..QK {
-        y[j] = x.qs[j] as f32 * d;
+    for (y, &q) in y.iter_mut().zip(&x.qs) {
+        *y = q as f32 * d;
     }
 }
 
@@ -110,8 +110,8 @@ pub(crate) fn q8_0(x: &BlockQ8_0, y: &mut [f32; QK]) {
 /// this is the definition its dot products assume: x = d * q.
 pub(crate) fn q8_1(x: &BlockQ8_1, y: &mut [f32; QK]) {
     let d = f16_le(x.d);
-    for j in 0..QK {
-        y[j] = x.qs[j] as f32 * d;
+    for (y, &q) in y.iter_mut().zip(&x.qs) {
+        *y = q as f32 * d;
     }
 }
 
@@ -229,8 +229,8 @@ pub(crate) fn q6_k(x: &BlockQ6K, y: &mut [f32; QK_K]) {
 
 pub(crate) fn q8_k(x: &BlockQ8K, y: &mut [f32; QK_K]) {
     let d = f32::from_le_bytes(x.d);
-    for j in 0..QK_K {
-        y[j] = d * x.qs[j] as f32;
+    for (y, &q) in y.iter_mut().zip(&x.qs) {
+        *y = d * q as f32;
     }
 }
 
