@@ -24,7 +24,6 @@ use std::arch::x86_64::*;
 /// Lane values 0..15 as f32, the index of a 16-entry table.
 const IOTA: [f32; 16] = [0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13., 14., 15.];
 
-
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 fn iota() -> __m512 {
@@ -59,7 +58,6 @@ fn lut16(idx: __m512i, t: __m512) -> __m512 {
 fn lut32(idx: __m512i, lo: __m512, hi: __m512) -> __m512 {
     _mm512_permutex2var_ps(lo, idx, hi)
 }
-
 
 // ------------------------------------------------------------------ scales
 //
