@@ -7,10 +7,16 @@
 //! Two operations matter to the engine:
 //! - [`dequantize`]: unpack weights to f32 (weight panels for GEMM, small tensors);
 //!   exact at every SIMD level.
-//! - [`dot`]: Σ dequant(row)[i] · x[i] for one weight row, the decode-time
-//!   matrix-vector hot loop; the weights are the exact dequantised values and
-//!   the products are accumulated in f32 (only the summation order differs
-//!   between levels).
+//! - [`dot`] / [`dot_rows`]: Σ dequant(row)[i] · x[i] for one weight row (or
+//!   each row of a matrix), the decode-time matrix-vector hot loop; the weights
+//!   are the exact dequantised values and the products are accumulated in f32
+//!   (only the summation order differs between levels).
+//!
+//! Levels ([`SimdLevel`]): the best the CPU supports is detected once
+//! ([`cpu_features`]); `DYAG_SIMD=scalar|avx2|avx512` forces a lower one, and
+//! the `*_with` functions take one explicitly (tests and benchmarks).
+//! Weights may sit at any byte offset (GGUF alignment can be 1, safetensors
+//! headers any length): every kernel reads them unaligned.
 
 pub mod blocks;
 mod dispatch;
@@ -228,7 +234,7 @@ pub fn dot_rows_with(level: SimdLevel, ty: GgmlType, rows: &[u8], x: &[f32], y: 
     let rb = ty
         .row_bytes(x.len())
         .ok_or_else(|| format!("{ty}: x has {} values, not a whole number of {}-value blocks", x.len(), ty.block_size()))?;
-    if rows.len() != y.len() * rb {
+    if y.len().checked_mul(rb) != Some(rows.len()) {
         return Err(format!("{ty}: {} bytes of rows do not hold {} rows of {rb} bytes", rows.len(), y.len()));
     }
     if rb == 0 {
