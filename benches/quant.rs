@@ -99,22 +99,30 @@ struct Clock {
     thread: bool,
 }
 
-fn thread_cpu_ns() -> u64 {
+#[cfg(unix)]
+fn thread_cpu_ns() -> Option<u64> {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid timespec to write into.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+#[cfg(not(unix))]
+fn thread_cpu_ns() -> Option<u64> {
+    None
 }
 
 impl Measurement for Clock {
     type Intermediate = (u64, std::time::Instant);
     type Value = u64;
     fn start(&self) -> Self::Intermediate {
-        (thread_cpu_ns(), std::time::Instant::now())
+        (thread_cpu_ns().unwrap_or(0), std::time::Instant::now())
     }
     fn end(&self, (cpu, wall): Self::Intermediate) -> u64 {
-        if self.thread { thread_cpu_ns() - cpu } else { wall.elapsed().as_nanos() as u64 }
+        match thread_cpu_ns() {
+            Some(now) if self.thread => now - cpu,
+            _ => wall.elapsed().as_nanos() as u64,
+        }
     }
     fn add(&self, a: &u64, b: &u64) -> u64 {
         a + b
@@ -155,7 +163,7 @@ impl ValueFormatter for Formatter {
 }
 
 fn config() -> Criterion<Clock> {
-    let thread = std::env::var("DYAG_BENCH_CLOCK").map(|v| v != "wall").unwrap_or(true);
+    let thread = std::env::var("DYAG_BENCH_CLOCK").map(|v| v != "wall").unwrap_or(true) && thread_cpu_ns().is_some();
     eprintln!("clock: {}", if thread { "thread CPU time" } else { "wall time" });
     Criterion::default().with_measurement(Clock { thread })
 }
