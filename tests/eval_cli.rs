@@ -39,7 +39,7 @@ fn bad_question_line_is_reported_with_file_and_line() {
 }
 
 #[test]
-fn bad_catalogue_and_missing_adapter_config_are_named() {
+fn bad_catalogue_and_arguments_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let qs = format!("{DATA}/questions.jsonl");
     let out = dir.path().join("results.json");
@@ -50,12 +50,10 @@ fn bad_catalogue_and_missing_adapter_config_are_named() {
     let md = write(dir.path(), "catalogue.md", "# Titre\nPas de section.\n");
     let (_, err) = dyag(&["evaluate-rag", &qs, "--corpus", &md, "--base-model", "x", "--output", out.to_str().unwrap()]);
     assert!(err.contains("no `## ` section"), "{err}");
-    // Without --base-model, the adapter's config names it; a missing config is named.
-    let adapter = dir.path().join("adapter");
-    std::fs::create_dir(&adapter).unwrap();
-    let (code, err) = dyag(&["evaluate-finetuned", &qs, "--model", adapter.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    // The adapter must be a folder.
+    let (code, err) = dyag(&["evaluate-finetuned", &qs, "--model", "no-such-adapter", "--output", out.to_str().unwrap()]);
     assert_eq!(code, Some(1));
-    assert!(err.contains(&format!("{}", adapter.join("adapter_config.json").display())), "{err}");
+    assert!(err.contains("--model no-such-adapter: not a folder"), "{err}");
     let (code, err) = dyag(&["evaluate-rag", &qs, "--corpus", &format!("{DATA}/catalogue.md"), "--base-model", "x", "--output", out.to_str().unwrap(), "--top-k", "0"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("--top-k must be at least 1"), "{err}");

@@ -61,7 +61,8 @@ pub fn run(args: Args) -> Result<()> {
         eprintln!("  {:<34} {}", m.name, winner);
     }
     for r in comparison.recommendations.iter().filter(|r| r.criterion == "overall") {
-        eprintln!("{}", r.text);
+        let label = crate::eval::compare::markdown::criterion_name(&r.criterion, args.lang);
+        eprintln!("{label}{} {}", args.lang.pick(" :", ":"), r.text);
     }
     for p in written {
         println!("{}", p.display());

@@ -31,12 +31,19 @@ pub struct GenerationArgs {
     /// Sampling seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Device to run on: auto, cpu or cuda.
-    #[arg(long, default_value = "auto")]
+    /// Device to run on.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
     pub device: String,
-    /// System prompt (use "" for none). Defaults to generate-training's prompt.
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// System prompt (use "" for none). Defaults to generate-training's generic prompt.
     #[arg(long)]
     pub system_prompt: Option<String>,
+    /// Take the system prompt from a chat dataset's first example (e.g. the
+    /// training set), so the model is asked the way it was trained.
+    #[arg(long, conflicts_with = "system_prompt")]
+    pub system_prompt_from: Option<PathBuf>,
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -56,9 +63,12 @@ impl GenerationArgs {
         Ok(SamplingParams { temperature: self.temperature, top_k: self.sampling_top_k, top_p: self.top_p, max_tokens: self.max_tokens, seed: self.seed })
     }
 
-    fn system_prompt(&self) -> Option<String> {
+    fn system_prompt(&self) -> Result<Option<String>> {
+        if let Some(path) = &self.system_prompt_from {
+            return crate::eval::prompt::system_prompt_from_dataset(path);
+        }
         let p = self.system_prompt.clone().unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_string());
-        (!p.trim().is_empty()).then_some(p)
+        Ok((!p.trim().is_empty()).then_some(p))
     }
 }
 
@@ -69,8 +79,8 @@ pub struct FinetunedArgs {
     /// The LoRA adapter folder written by `dyag finetune`.
     #[arg(long)]
     pub model: PathBuf,
-    /// Base model (name, GGUF file or folder); read from the adapter's
-    /// adapter_config.json when omitted.
+    /// Base model (name, GGUF file or folder); by default the one named in the
+    /// adapter's adapter_config.json.
     #[arg(long)]
     pub base_model: Option<String>,
     /// Results file to write (JSON).
@@ -100,7 +110,7 @@ pub struct RagArgs {
     #[arg(long, requires = "model")]
     pub hybrid: bool,
     /// LoRA adapter folder, for --hybrid.
-    #[arg(long)]
+    #[arg(long, requires = "hybrid")]
     pub model: Option<PathBuf>,
     /// Longest record text put in a prompt, in characters.
     #[arg(long, default_value_t = 2000)]
@@ -112,25 +122,28 @@ pub struct RagArgs {
     pub generation: GenerationArgs,
 }
 
-/// The one place where evaluation meets the inference engine.
+/// The one place where evaluation meets the inference engine. `base_model`
+/// may be empty when the adapter names its base.
 /// INTEGRATION: once `crate::infer::engine` is merged, the body becomes
-/// `crate::infer::engine::load_chat_generator(base_model, adapter)` (plus the
-/// device option when the engine takes one).
-fn load_generator(base_model: &str, adapter: Option<&Path>, device: &str) -> Result<Box<dyn ChatGenerator>> {
-    let adapter = adapter.map_or(String::new(), |a| format!(" with adapter {}", a.display()));
-    Err(Error::Device(format!("cannot load {base_model}{adapter} on {device}: this build has no inference engine yet")))
+/// `apply_threads(generation.threads)?; resolve_device(generation.device, false)?;`
+/// then `crate::infer::engine::load_chat_generator(base_model, adapter)`
+/// (with `device: DeviceArg` from cli::common instead of the string).
+fn load_generator(base_model: &str, adapter: Option<&Path>, generation: &GenerationArgs) -> Result<Box<dyn ChatGenerator>> {
+    let what = match (base_model.is_empty(), adapter) {
+        (false, Some(a)) => format!("{base_model} with adapter {}", a.display()),
+        (true, Some(a)) => format!("adapter {}", a.display()),
+        (_, None) => base_model.to_string(),
+    };
+    Err(Error::Device(format!("cannot load {what} on {}: this build has no inference engine yet", generation.device)))
 }
 
-/// The base model named in a PEFT adapter's adapter_config.json.
-fn base_model_from_adapter(adapter: &Path) -> Result<String> {
-    let path = adapter.join("adapter_config.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::format(&path, format!("invalid JSON: {e}")))?;
-    v.get("base_model_name_or_path")
-        .and_then(|b| b.as_str())
-        .filter(|b| !b.trim().is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| Error::format(&path, "no \"base_model_name_or_path\": give the base model with --base-model"))
+/// The base model named in a PEFT adapter's adapter_config.json, for the
+/// results metadata; `None` when it cannot be read (the engine then reports
+/// the problem when it loads the adapter).
+fn base_model_from_adapter(adapter: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(adapter.join("adapter_config.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("base_model_name_or_path")?.as_str().filter(|b| !b.trim().is_empty()).map(str::to_string)
 }
 
 /// Fails before any model is loaded if the output cannot be a file.
@@ -164,18 +177,17 @@ pub fn run_finetuned(args: FinetunedArgs) -> Result<()> {
     let questions = read_questions(&args.questions)?;
     check_output(&args.output)?;
     let sampling = args.generation.sampling()?;
-    let base_model = match &args.base_model {
-        Some(b) => b.clone(),
-        None => base_model_from_adapter(&args.model)?,
-    };
-    let system_prompt = args.generation.system_prompt();
-    let spinner = crate::util::progress::spinner(&format!("loading {base_model} + {}", args.model.display()));
-    let loaded = load_generator(&base_model, Some(&args.model), &args.generation.device);
+    if !args.model.is_dir() {
+        return Err(Error::invalid(format!("--model {}: not a folder (give the LoRA adapter folder written by dyag finetune)", args.model.display())));
+    }
+    let system_prompt = args.generation.system_prompt()?;
+    let spinner = crate::util::progress::spinner(&format!("loading {}", args.model.display()));
+    let loaded = load_generator(args.base_model.as_deref().unwrap_or(""), Some(&args.model), &args.generation);
     spinner.finish_and_clear();
     let mut generator = loaded?;
     let metadata = Metadata {
         system: "finetuned".into(),
-        base_model: Some(base_model),
+        base_model: args.base_model.clone().or_else(|| base_model_from_adapter(&args.model)),
         adapter: Some(args.model.display().to_string()),
         device: Some(args.generation.device.clone()),
         system_prompt: system_prompt.clone(),
@@ -196,7 +208,7 @@ pub fn run_rag(args: RagArgs) -> Result<()> {
     }
     let documents = load_catalogue(&args.corpus)?;
     let n_docs = documents.len();
-    let system_prompt = args.generation.system_prompt();
+    let system_prompt = args.generation.system_prompt()?;
     let lang = match args.lang {
         crate::eval::compare::Lang::Fr => PromptLang::French,
         crate::eval::compare::Lang::En => PromptLang::English,
@@ -207,7 +219,7 @@ pub fn run_rag(args: RagArgs) -> Result<()> {
 
     let adapter = if args.hybrid { args.model.as_deref() } else { None };
     let spinner = crate::util::progress::spinner(&format!("loading {}", args.base_model));
-    let loaded = load_generator(&args.base_model, adapter, &args.generation.device);
+    let loaded = load_generator(&args.base_model, adapter, &args.generation);
     spinner.finish_and_clear();
     let mut generator = loaded?;
     let metadata = Metadata {

@@ -7,10 +7,29 @@ use crate::eval::results::Source;
 use crate::formats::chat::ChatMessage;
 use crate::Result;
 
-/// The system prompt used when none is given: the original tool's training
-/// prompt without its organisation name, so that a model fine-tuned on a
-/// generate-training dataset is asked questions the way it was trained.
-pub const DEFAULT_SYSTEM_PROMPT: &str = "Tu es un assistant qui répond aux questions sur les applications.";
+/// The system prompt used when none is given: generate-training's generic
+/// French prompt (the original tool's, without an organisation name), so that
+/// a model fine-tuned on its dataset is asked questions the way it was trained.
+/// When the dataset used a catalogue-specific prompt, pass it with
+/// `--system-prompt-from DATASET.jsonl`.
+pub const DEFAULT_SYSTEM_PROMPT: &str = "Tu es un assistant qui répond aux questions sur les applications du catalogue.";
+
+/// The system message of a chat dataset's first example (`{"messages": [...]}`
+/// JSONL), `None` when that example has no system message.
+pub fn system_prompt_from_dataset(path: &std::path::Path) -> Result<Option<String>> {
+    let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = String::from_utf8_lossy(raw);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let conv: crate::formats::chat::Conversation = serde_json::from_str(line.trim())
+            .map_err(|e| crate::Error::data(path, i + 1, format!("not a chat example ({{\"messages\": [...]}}): {}", crate::eval::questions::json_msg_in_line(&e))))?;
+        return Ok(conv.messages.first().filter(|m| m.role == "system").map(|m| m.content.clone()));
+    }
+    Err(crate::Error::format(path, "empty dataset: no example to take the system prompt from"))
+}
 
 /// The messages for one question, and the records they include (if any).
 #[derive(Clone, Debug)]
@@ -43,5 +62,23 @@ pub fn with_system(system_prompt: Option<&str>, user: String) -> Vec<ChatMessage
 impl PromptBuilder for DirectPrompt {
     fn build(&self, question: &Question) -> Result<BuiltPrompt> {
         Ok(BuiltPrompt { messages: with_system(self.system_prompt.as_deref(), question.question.clone()), sources: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_prompt_comes_from_the_first_example() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("train.jsonl");
+        std::fs::write(&p, "\n{\"messages\": [{\"role\": \"system\", \"content\": \"Tu es un assistant MYGUSI.\"}, {\"role\": \"user\", \"content\": \"Q\"}]}\n").unwrap();
+        assert_eq!(system_prompt_from_dataset(&p).unwrap().as_deref(), Some("Tu es un assistant MYGUSI."));
+        std::fs::write(&p, "{\"messages\": [{\"role\": \"user\", \"content\": \"Q\"}]}\n").unwrap();
+        assert_eq!(system_prompt_from_dataset(&p).unwrap(), None);
+        std::fs::write(&p, "\n{\"question\": \"Q\"}\n").unwrap();
+        let e = system_prompt_from_dataset(&p).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:2: not a chat example", p.display())), "{e}");
     }
 }

@@ -58,7 +58,7 @@ pub fn render(c: &Comparison) -> Result<String> {
     h.push_str(&format!("<h1>{}</h1>\n<p class=\"meta\">{} {}</p>\n", esc(title), l.pick("Généré le", "Generated on"), esc(&c.generated_at)));
 
     // Systems.
-    h.push_str(&format!("<h2>{}</h2>\n<table>\n<tr><th></th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>\n",
+    h.push_str(&format!("<h2 id=\"systems\">{}</h2>\n<table>\n<tr><th></th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>\n",
         l.pick("Systèmes comparés", "Compared systems"), l.pick("Fichier", "File"), l.pick("Système", "System"), l.pick("Modèle", "Model"),
         l.pick("Adaptateur", "Adapter"), l.pick("Appareil", "Device"), "Questions"));
     for s in &c.systems {
@@ -71,7 +71,7 @@ pub fn render(c: &Comparison) -> Result<String> {
     h.push_str("</table>\n");
 
     // Charts.
-    h.push_str(&format!("<h2>{}</h2>\n<div class=\"charts\">\n", l.pick("Graphiques", "Charts")));
+    h.push_str(&format!("<h2 id=\"charts\">{}</h2>\n<div class=\"charts\">\n", l.pick("Graphiques", "Charts")));
     for (caption, svg) in report_charts(c)? {
         // The XML declaration plotters may emit is not valid inside HTML.
         let svg = svg.trim_start_matches(|ch| ch != '<').trim();
@@ -82,7 +82,7 @@ pub fn render(c: &Comparison) -> Result<String> {
     h.push_str(&format!("</div>\n<p class=\"meta\">{}</p>\n", l.pick("n/m : non mesuré dans ce fichier de résultats.", "n/m: not measured in that results file.")));
 
     // Metrics table.
-    h.push_str(&format!("<h2>{}</h2>\n<table>\n<tr><th>{}</th><th>{}</th>", l.pick("Métriques", "Metrics"), l.pick("Métrique", "Metric"), l.pick("Sens", "Direction")));
+    h.push_str(&format!("<h2 id=\"metrics\">{}</h2>\n<table>\n<tr><th>{}</th><th>{}</th>", l.pick("Métriques", "Metrics"), l.pick("Métrique", "Metric"), l.pick("Sens", "Direction")));
     for s in &c.systems {
         h.push_str(&format!("<th>{}</th>", esc(&s.display_name)));
     }
@@ -98,14 +98,14 @@ pub fn render(c: &Comparison) -> Result<String> {
     h.push_str(&format!("</table>\n<p class=\"meta\">{}</p>\n", l.pick("« — » : non mesuré (jamais compté comme zéro).", "\"—\": not measured (never counted as zero).")));
 
     // Recommendations.
-    h.push_str(&format!("<h2>{}</h2>\n<ul class=\"recs\">\n", l.pick("Recommandations", "Recommendations")));
+    h.push_str(&format!("<h2 id=\"recommendations\">{}</h2>\n<ul class=\"recs\">\n", l.pick("Recommandations", "Recommendations")));
     for r in &c.recommendations {
         h.push_str(&format!("<li><strong>{}</strong> — {}</li>\n", esc(criterion_name(&r.criterion, l)), esc(&r.text)));
     }
     h.push_str("</ul>\n");
 
     // Per-question differences.
-    h.push_str(&format!("<h2>{}</h2>\n<p>{} : {}.</p>\n", l.pick("Questions où les systèmes divergent", "Questions where the systems disagree"), l.pick("Règle", "Rule"), esc(&rule_text(c))));
+    h.push_str(&format!("<h2 id=\"differences\">{}</h2>\n<p>{} : {}.</p>\n", l.pick("Questions où les systèmes divergent", "Questions where the systems disagree"), l.pick("Règle", "Rule"), esc(&rule_text(c))));
     h.push_str(&match l {
         Lang::Fr => format!("<p>{} questions comparées, {} divergences.</p>\n", c.questions_compared, c.question_differences.len()),
         Lang::En => format!("<p>{} questions compared, {} disagreements.</p>\n", c.questions_compared, c.question_differences.len()),

@@ -230,3 +230,39 @@ pub fn write_reports(c: &Comparison, dir: &std::path::Path, format: Format) -> c
     }
     Ok(files.into_iter().map(|(p, _)| p).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::results::{Metadata, QuestionResult};
+
+    fn input(label: &str, answered: bool) -> Input {
+        let q = QuestionResult { id: "q1".into(), question: "?".into(), answer: if answered { "x".into() } else { String::new() }, success: answered, ..Default::default() };
+        let results = ResultsFile { schema_version: 1, metadata: Metadata { system: label.into(), ..Default::default() }, aggregates: None, questions: vec![q] };
+        Input { label: label.into(), path: PathBuf::from(format!("{label}.json")), results }
+    }
+
+    #[test]
+    fn unmeasured_metrics_are_not_compared_and_say_so() {
+        let c = compare(&[input("rag", true), input("finetuned", true)], CorrectnessRule::default(), Lang::Fr).unwrap();
+        let f1 = c.metric("mean_f1").unwrap();
+        assert_eq!(f1.status, Status::NotCompared);
+        assert!(f1.values.iter().all(|v| v.value.is_none() && v.display == "—"));
+        // Only the success rate is measured, and it is a tie.
+        let quality = c.recommendations.iter().find(|r| r.criterion == "quality").unwrap();
+        assert_eq!(quality.favours, None);
+        let latency = c.recommendations.iter().find(|r| r.criterion == "latency").unwrap();
+        assert!(latency.text.starts_with("Pas de gagnant mesurable"), "{}", latency.text);
+        let overall = c.recommendations.iter().find(|r| r.criterion == "overall").unwrap();
+        assert_eq!(overall.favours, None);
+        assert!(compare(&[input("rag", true)], CorrectnessRule::default(), Lang::Fr).is_err());
+    }
+
+    #[test]
+    fn success_rate_alone_can_decide_quality() {
+        let c = compare(&[input("rag", true), input("finetuned", false)], CorrectnessRule::default(), Lang::En).unwrap();
+        assert_eq!(c.metric("success_rate").unwrap().winners, vec!["rag".to_string()]);
+        let overall = c.recommendations.iter().find(|r| r.criterion == "overall").unwrap();
+        assert_eq!(overall.favours.as_deref(), Some("rag"));
+    }
+}

@@ -108,7 +108,7 @@ pub fn recommend(c: &Comparison) -> Vec<Recommendation> {
 fn quality(x: &Ctx) -> Recommendation {
     let (wins, decided) = x.quality_wins();
     if decided == 0 {
-        return rec("quality", None, x.t("Qualité : non comparable — les fichiers n'ont aucune métrique de qualité mesurée en commun.", "Quality: not comparable — the files share no measured quality metric.").to_string());
+        return rec("quality", None, x.t("Non comparable — les fichiers n'ont aucune métrique de qualité mesurée en commun.", "Not comparable — the files share no measured quality metric.").to_string());
     }
     let detail_key = if x.c.metric("mean_keyword_recall").is_some_and(|m| m.status != Status::NotCompared) { "mean_keyword_recall" } else { "mean_f1" };
     let detail_name = x.c.metric(detail_key).map(|m| m.name.to_lowercase()).unwrap_or_default();
@@ -117,15 +117,15 @@ fn quality(x: &Ctx) -> Recommendation {
         Some(leader) => {
             let w = wins.iter().find(|(l, _)| *l == leader).map_or(0, |(_, w)| *w);
             let text = match x.lang {
-                Lang::Fr => format!("Qualité des réponses : {} gagne {w} des {decided} métriques de qualité départagées (victoires : {tally}) ; {detail_name} : {}.", x.name(&leader), x.values_line(detail_key)),
-                Lang::En => format!("Answer quality: {} wins {w} of the {decided} decided quality metrics (wins: {tally}); {detail_name}: {}.", x.name(&leader), x.values_line(detail_key)),
+                Lang::Fr => format!("{} gagne {w} des {decided} métriques de qualité départagées (victoires : {tally}) ; {detail_name} : {}.", x.name(&leader), x.values_line(detail_key)),
+                Lang::En => format!("{} wins {w} of the {decided} decided quality metrics (wins: {tally}); {detail_name}: {}.", x.name(&leader), x.values_line(detail_key)),
             };
             rec("quality", Some(&leader), text)
         }
         None => {
             let text = match x.lang {
-                Lang::Fr => format!("Qualité des réponses : aucun système ne se détache (victoires : {tally}) ; {detail_name} : {}.", x.values_line(detail_key)),
-                Lang::En => format!("Answer quality: no system stands out (wins: {tally}); {detail_name}: {}.", x.values_line(detail_key)),
+                Lang::Fr => format!("Aucun système ne se détache (victoires : {tally}) ; {detail_name} : {}.", x.values_line(detail_key)),
+                Lang::En => format!("No system stands out (wins: {tally}); {detail_name}: {}.", x.values_line(detail_key)),
             };
             rec("quality", None, text)
         }
@@ -137,12 +137,12 @@ fn latency(x: &Ctx) -> Recommendation {
         Some(((best, b), (worst, w))) => {
             let r = ratio(b, w).map_or(String::new(), |r| format!(" ({r:.1}×)"));
             let text = match x.lang {
-                Lang::Fr => format!("Latence : {} répond en {} en moyenne contre {} pour {}{r} ; p95 : {}.", x.name(&best), Unit::Milliseconds.format(Some(b)), Unit::Milliseconds.format(Some(w)), x.name(&worst), x.values_line("latency_p95_ms")),
-                Lang::En => format!("Latency: {} answers in {} on average against {} for {}{r}; p95: {}.", x.name(&best), Unit::Milliseconds.format(Some(b)), Unit::Milliseconds.format(Some(w)), x.name(&worst), x.values_line("latency_p95_ms")),
+                Lang::Fr => format!("{} répond en {} en moyenne contre {} pour {}{r} ; p95 : {}.", x.name(&best), Unit::Milliseconds.format(Some(b)), Unit::Milliseconds.format(Some(w)), x.name(&worst), x.values_line("latency_p95_ms")),
+                Lang::En => format!("{} answers in {} on average against {} for {}{r}; p95: {}.", x.name(&best), Unit::Milliseconds.format(Some(b)), Unit::Milliseconds.format(Some(w)), x.name(&worst), x.values_line("latency_p95_ms")),
             };
             rec("latency", Some(&best), text)
         }
-        None => rec("latency", None, format!("{} {}.", x.t("Latence : pas de gagnant mesurable —", "Latency: no measurable winner —"), x.values_line("latency_mean_ms"))),
+        None => rec("latency", None, format!("{} {}.", x.t("Pas de gagnant mesurable —", "No measurable winner —"), x.values_line("latency_mean_ms"))),
     }
 }
 
@@ -152,12 +152,12 @@ fn tokens(x: &Ctx) -> Recommendation {
         Some(((best, b), (worst, w))) => {
             let r = ratio(b, w).map_or(String::new(), |r| format!(" ({r:.1}×)"));
             let text = match x.lang {
-                Lang::Fr => format!("Tokens consommés : {} consomme {b:.0} tokens par question contre {w:.0} pour {}{r}. Tokens de prompt par question (le contexte injecté par la recherche en fait partie) : {prompt}.", x.name(&best), x.name(&worst)),
-                Lang::En => format!("Tokens consumed: {} uses {b:.0} tokens per question against {w:.0} for {}{r}. Prompt tokens per question (retrieved context included): {prompt}.", x.name(&best), x.name(&worst)),
+                Lang::Fr => format!("{} consomme {b:.0} tokens par question contre {w:.0} pour {}{r}. Tokens de prompt par question (le contexte injecté par la recherche en fait partie) : {prompt}.", x.name(&best), x.name(&worst)),
+                Lang::En => format!("{} uses {b:.0} tokens per question against {w:.0} for {}{r}. Prompt tokens per question (retrieved context included): {prompt}.", x.name(&best), x.name(&worst)),
             };
             rec("tokens", Some(&best), text)
         }
-        None => rec("tokens", None, format!("{} {}.", x.t("Tokens consommés : pas de gagnant mesurable — tokens par question :", "Tokens consumed: no measurable winner — tokens per question:"), x.values_line("total_tokens_per_question"))),
+        None => rec("tokens", None, format!("{} {}.", x.t("Pas de gagnant mesurable — tokens par question :", "No measurable winner — tokens per question:"), x.values_line("total_tokens_per_question"))),
     }
 }
 
@@ -173,14 +173,14 @@ fn traceability(x: &Ctx) -> Recommendation {
         Some((label, _)) => {
             let with = sourced.iter().filter(|(_, v)| *v > 0.0).map(|(l, v)| format!("{} {}", x.name(l), Unit::Rate.format(Some(*v)))).collect::<Vec<_>>().join(", ");
             let text = match (x.lang, without.is_empty()) {
-                (Lang::Fr, false) => format!("Traçabilité : réponses accompagnées de leurs sources (identifiants des enregistrements) — {with} ; {} n'en donne aucune (boîte noire).", without.join(", ")),
-                (Lang::Fr, true) => format!("Traçabilité : réponses accompagnées de leurs sources (identifiants des enregistrements) — {with}."),
-                (Lang::En, false) => format!("Traceability: answers come with their sources (record ids) — {with}; {} gives none (black box).", without.join(", ")),
-                (Lang::En, true) => format!("Traceability: answers come with their sources (record ids) — {with}."),
+                (Lang::Fr, false) => format!("Réponses accompagnées de leurs sources (identifiants des enregistrements) — {with} ; {} n'en donne aucune (boîte noire).", without.join(", ")),
+                (Lang::Fr, true) => format!("Réponses accompagnées de leurs sources (identifiants des enregistrements) — {with}."),
+                (Lang::En, false) => format!("Answers come with their sources (record ids) — {with}; {} gives none (black box).", without.join(", ")),
+                (Lang::En, true) => format!("Answers come with their sources (record ids) — {with}."),
             };
             rec("traceability", Some(&label), text)
         }
-        None => rec("traceability", None, x.t("Traçabilité : aucun des systèmes comparés n'a enregistré de sources.", "Traceability: none of the compared systems recorded sources.").to_string()),
+        None => rec("traceability", None, x.t("Aucun des systèmes comparés n'a enregistré de sources.", "None of the compared systems recorded sources.").to_string()),
     }
 }
 
@@ -188,7 +188,7 @@ fn freshness(x: &Ctx) -> Recommendation {
     let retrieving: Vec<&SystemInfo> = x.c.systems.iter().filter(|s| retrieves(s)).collect();
     let training: Vec<&SystemInfo> = x.c.systems.iter().filter(|s| trained(s)).collect();
     let Some(first) = retrieving.iter().find(|s| !trained(s)).or(retrieving.first()) else {
-        return rec("data_freshness", None, x.t("Fraîcheur des données : aucun système comparé ne s'appuie sur une recherche ; toute mise à jour des données demande un ré-entraînement.", "Data freshness: no compared system retrieves; every data update needs re-training.").to_string());
+        return rec("data_freshness", None, x.t("Aucun système comparé ne s'appuie sur une recherche ; toute mise à jour des données demande un ré-entraînement.", "No compared system retrieves; every data update needs re-training.").to_string());
     };
     let docs = first.retrieval_documents.map_or(String::new(), |n| match x.lang {
         Lang::Fr => format!(" ({n} documents indexés ici)"),
@@ -203,10 +203,10 @@ fn freshness(x: &Ctx) -> Recommendation {
                 1 => (trained_names, "doit être ré-entraîné"),
                 _ => (trained_names, "doivent être ré-entraînés"),
             };
-            format!("Fraîcheur des données : une mise à jour du catalogue ne demande qu'une ré-indexation en mémoire{docs} ; {who} {verb} pour en tenir compte. Si les données changent souvent, préférez {names}.")
+            format!("Une mise à jour du catalogue ne demande qu'une ré-indexation en mémoire{docs} ; {who} {verb} pour en tenir compte. Si les données changent souvent, préférez {names}.")
         }
         Lang::En => format!(
-            "Data freshness: a catalogue update only needs an in-memory re-index{docs}; {} must be re-trained to see it. If the data changes often, prefer {names}.",
+            "A catalogue update only needs an in-memory re-index{docs}; {} must be re-trained to see it. If the data changes often, prefer {names}.",
             if trained_names.is_empty() { "a fine-tuned model".to_string() } else { trained_names }
         ),
     };
@@ -217,8 +217,8 @@ fn gpu(x: &Ctx) -> Recommendation {
     let devices = x.c.systems.iter().map(|s| format!("{} {}", x.name(&s.label), s.device.as_deref().unwrap_or("—"))).collect::<Vec<_>>().join(", ");
     let untrained = x.c.systems.iter().find(|s| !trained(s));
     let text = match x.lang {
-        Lang::Fr => format!("Besoin de GPU : le RAG n'a pas d'entraînement ; le fine-tuning (et l'hybride) demandent un entraînement LoRA, pour lequel un GPU est recommandé. Appareils de ces évaluations : {devices}."),
-        Lang::En => format!("GPU need: RAG has no training step; fine-tuning (and hybrid) need a LoRA training run, for which a GPU is recommended. Devices of these evaluations: {devices}."),
+        Lang::Fr => format!("Le RAG n'a pas d'entraînement ; le fine-tuning (et l'hybride) demandent un entraînement LoRA, pour lequel un GPU est recommandé. Appareils de ces évaluations : {devices}."),
+        Lang::En => format!("RAG has no training step; fine-tuning (and hybrid) need a LoRA training run, for which a GPU is recommended. Devices of these evaluations: {devices}."),
     };
     rec("gpu", untrained.map(|s| s.label.as_str()), text)
 }
@@ -230,10 +230,10 @@ fn hybrid(x: &Ctx) -> Recommendation {
     let is_leader = leader.as_deref() == Some("hybrid");
     let sourced = Unit::Rate.format(x.value("sourced_rate", "hybrid"));
     let text = match (x.lang, is_leader) {
-        (Lang::Fr, true) => format!("Hybride : meilleure qualité mesurée ({w} des {decided} métriques de qualité départagées) tout en gardant les sources ({sourced} des réponses) — la recherche apporte les faits, le modèle adapté la formulation."),
-        (Lang::Fr, false) => format!("Hybride : {w} des {decided} métriques de qualité départagées ; sources pour {sourced} des réponses. Il ne dépasse pas ici {} sur la qualité.", leader.as_deref().map_or_else(|| "les autres systèmes".to_string(), |l| x.name(l))),
-        (Lang::En, true) => format!("Hybrid: best measured quality ({w} of the {decided} decided quality metrics) while keeping sources ({sourced} of answers) — retrieval brings the facts, the adapted model the wording."),
-        (Lang::En, false) => format!("Hybrid: {w} of the {decided} decided quality metrics; sources for {sourced} of answers. It does not beat {} on quality here.", leader.as_deref().map_or_else(|| "the other systems".to_string(), |l| x.name(l))),
+        (Lang::Fr, true) => format!("Meilleure qualité mesurée ({w} des {decided} métriques de qualité départagées) tout en gardant les sources ({sourced} des réponses) — la recherche apporte les faits, le modèle adapté la formulation."),
+        (Lang::Fr, false) => format!("{w} des {decided} métriques de qualité départagées ; sources pour {sourced} des réponses. Il ne dépasse pas ici {} sur la qualité.", leader.as_deref().map_or_else(|| "les autres systèmes".to_string(), |l| x.name(l))),
+        (Lang::En, true) => format!("Best measured quality ({w} of the {decided} decided quality metrics) while keeping sources ({sourced} of answers) — retrieval brings the facts, the adapted model the wording."),
+        (Lang::En, false) => format!("{w} of the {decided} decided quality metrics; sources for {sourced} of answers. It does not beat {} on quality here.", leader.as_deref().map_or_else(|| "the other systems".to_string(), |l| x.name(l))),
     };
     rec("hybrid", is_leader.then_some("hybrid"), text)
 }
@@ -258,8 +258,8 @@ fn overall(x: &Ctx) -> Recommendation {
     };
     let Some(leader) = leader else {
         let text = match x.lang {
-            Lang::Fr => "Recommandation : pas de gagnant net sur la qualité mesurée. Choisissez selon vos contraintes : données qui changent souvent ou sources exigées → RAG ; données stables et réponses plus naturelles → fine-tuning ; les deux → hybride.".to_string(),
-            Lang::En => "Recommendation: no clear winner on measured quality. Choose by your constraints: data that changes often or sources required → RAG; stable data and more natural answers → fine-tuning; both → hybrid.".to_string(),
+            Lang::Fr => "Pas de gagnant net sur la qualité mesurée. Choisissez selon vos contraintes : données qui changent souvent ou sources exigées → RAG ; données stables et réponses plus naturelles → fine-tuning ; les deux → hybride.".to_string(),
+            Lang::En => "No clear winner on measured quality. Choose by your constraints: data that changes often or sources required → RAG; stable data and more natural answers → fine-tuning; both → hybrid.".to_string(),
         };
         return rec("overall", None, text);
     };
@@ -267,12 +267,12 @@ fn overall(x: &Ctx) -> Recommendation {
     let name = x.name(&leader);
     let extra = also(&leader);
     let text = match (x.lang, retrieves(sys), trained(sys)) {
-        (Lang::Fr, true, true) => format!("Recommandation : {name}{extra}, meilleure qualité mesurée avec sources tracées — le meilleur des deux mondes, au prix d'un entraînement et d'un index à tenir à jour."),
-        (Lang::Fr, true, false) => format!("Recommandation : {name}{extra} — meilleure qualité mesurée, sources tracées, mise à jour par simple ré-indexation et pas d'entraînement. Le fine-tuning ne se justifierait que pour la latence ou les tokens s'il y gagne nettement."),
-        (Lang::Fr, false, _) => format!("Recommandation : {name}{extra} si vos données sont stables — meilleure qualité mesurée. Gardez le RAG (ou l'hybride) si les données changent souvent ou si les sources doivent être citées."),
-        (Lang::En, true, true) => format!("Recommendation: {name}{extra}, best measured quality with traced sources — the best of both worlds, at the cost of a training run and an index to keep up to date."),
-        (Lang::En, true, false) => format!("Recommendation: {name}{extra} — best measured quality, traced sources, updates by re-indexing, no training. Fine-tuning would only pay off for latency or tokens if it wins those clearly."),
-        (Lang::En, false, _) => format!("Recommendation: {name}{extra} if your data is stable — best measured quality. Keep RAG (or hybrid) if the data changes often or sources must be cited."),
+        (Lang::Fr, true, true) => format!("{name}{extra}, meilleure qualité mesurée avec sources tracées — le meilleur des deux mondes, au prix d'un entraînement et d'un index à tenir à jour."),
+        (Lang::Fr, true, false) => format!("{name}{extra} : meilleure qualité mesurée, sources tracées, mise à jour par simple ré-indexation et pas d'entraînement. Le fine-tuning ne se justifierait que pour la latence ou les tokens s'il y gagne nettement."),
+        (Lang::Fr, false, _) => format!("{name}{extra} si vos données sont stables — meilleure qualité mesurée. Gardez le RAG (ou l'hybride) si les données changent souvent ou si les sources doivent être citées."),
+        (Lang::En, true, true) => format!("{name}{extra}, best measured quality with traced sources — the best of both worlds, at the cost of a training run and an index to keep up to date."),
+        (Lang::En, true, false) => format!("{name}{extra}: best measured quality, traced sources, updates by re-indexing, no training. Fine-tuning would only pay off for latency or tokens if it wins those clearly."),
+        (Lang::En, false, _) => format!("{name}{extra} if your data is stable — best measured quality. Keep RAG (or hybrid) if the data changes often or sources must be cited."),
     };
     rec("overall", Some(&leader), text)
 }

@@ -124,6 +124,8 @@ impl BleuStats {
         let mut precisions = [0.0f64; MAX_ORDER];
         let mut smooth_mteval = 1.0f64;
         let mut eff_order = MAX_ORDER;
+        // Indexed like sacreBLEU's loop over orders, to keep the two easy to compare.
+        #[allow(clippy::needless_range_loop)]
         for n in 0..MAX_ORDER {
             if self.total[n] == 0 {
                 break;
