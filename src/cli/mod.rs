@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod common;
 pub mod compare;
 pub mod evaluate;
 pub mod finetune;

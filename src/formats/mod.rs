@@ -2,4 +2,8 @@
 //! checked before use; errors name the file and what is wrong.
 
 pub mod chat;
+pub mod chat_jsonl;
+pub mod gguf;
+pub mod peft;
+pub mod safetensors;
 pub mod tensor;
