@@ -2,6 +2,7 @@
 //! measure and score every answer, write a results file (schema in
 //! docs/results-schema.md) and print a summary table on stderr.
 
+use crate::cli::common::{apply_threads, resolve_device, Device, DeviceArg};
 use crate::eval::prompt::{DirectPrompt, PromptBuilder, DEFAULT_SYSTEM_PROMPT};
 use crate::eval::questions::read_questions;
 use crate::eval::rag::{load_catalogue, PromptLang, RagPrompt};
@@ -32,8 +33,8 @@ pub struct GenerationArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Device to run on.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
-    pub device: String,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -122,19 +123,25 @@ pub struct RagArgs {
     pub generation: GenerationArgs,
 }
 
-/// The one place where evaluation meets the inference engine. `base_model`
-/// may be empty when the adapter names its base.
-/// INTEGRATION: once `crate::infer::engine` is merged, the body becomes
-/// `apply_threads(generation.threads)?; resolve_device(generation.device, false)?;`
-/// then `crate::infer::engine::load_chat_generator(base_model, adapter)`
-/// (with `device: DeviceArg` from cli::common instead of the string).
-fn load_generator(base_model: &str, adapter: Option<&Path>, generation: &GenerationArgs) -> Result<Box<dyn ChatGenerator>> {
-    let what = match (base_model.is_empty(), adapter) {
-        (false, Some(a)) => format!("{base_model} with adapter {}", a.display()),
-        (true, Some(a)) => format!("adapter {}", a.display()),
-        (_, None) => base_model.to_string(),
+/// The one place where evaluation meets the inference engine: threads and
+/// device first (as every command does), then the model. `base_model` may be
+/// empty when the adapter names its base. Returns the device's name for the
+/// results metadata.
+fn load_generator(base_model: &str, adapter: Option<&Path>, generation: &GenerationArgs) -> Result<(Box<dyn ChatGenerator>, String)> {
+    apply_threads(generation.threads)?;
+    let device = match resolve_device(generation.device, false)? {
+        Device::Cpu => "cpu",
+        Device::Cuda => "cuda",
     };
-    Err(Error::Device(format!("cannot load {what} on {}: this build has no inference engine yet", generation.device)))
+    let what = match adapter {
+        Some(a) if base_model.is_empty() => format!("adapter {}", a.display()),
+        Some(a) => format!("{base_model} + adapter {}", a.display()),
+        None => base_model.to_string(),
+    };
+    let spinner = crate::util::progress::spinner(&format!("loading {what}"));
+    let loaded = crate::infer::engine::load_chat_generator(base_model, adapter);
+    spinner.finish_and_clear();
+    Ok((loaded?, device.to_string()))
 }
 
 /// The base model named in a PEFT adapter's adapter_config.json, for the
@@ -154,10 +161,17 @@ fn check_output(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Writes the results and the summary. A run where every question failed is
+/// still written (it is a measurement) but ends in an error, so that scripts
+/// do not carry on as if the model had answered.
 fn finish(results: crate::eval::results::ResultsFile, output: &Path) -> Result<()> {
     results.write(output)?;
     eprint!("{}", summary_table(&results));
     eprintln!("results written to {}", output.display());
+    let first_error = results.questions.iter().find_map(|q| q.error.as_deref());
+    if let Some(e) = first_error.filter(|_| results.questions.iter().all(|q| q.error.is_some())) {
+        return Err(Error::msg(format!("every question failed (first error: {e}); see {}", output.display())));
+    }
     Ok(())
 }
 
@@ -181,15 +195,12 @@ pub fn run_finetuned(args: FinetunedArgs) -> Result<()> {
         return Err(Error::invalid(format!("--model {}: not a folder (give the LoRA adapter folder written by dyag finetune)", args.model.display())));
     }
     let system_prompt = args.generation.system_prompt()?;
-    let spinner = crate::util::progress::spinner(&format!("loading {}", args.model.display()));
-    let loaded = load_generator(args.base_model.as_deref().unwrap_or(""), Some(&args.model), &args.generation);
-    spinner.finish_and_clear();
-    let mut generator = loaded?;
+    let (mut generator, device) = load_generator(args.base_model.as_deref().unwrap_or(""), Some(&args.model), &args.generation)?;
     let metadata = Metadata {
         system: "finetuned".into(),
         base_model: args.base_model.clone().or_else(|| base_model_from_adapter(&args.model)),
         adapter: Some(args.model.display().to_string()),
-        device: Some(args.generation.device.clone()),
+        device: Some(device),
         system_prompt: system_prompt.clone(),
         questions_file: Some(args.questions.display().to_string()),
         ..Default::default()
@@ -218,15 +229,12 @@ pub fn run_rag(args: RagArgs) -> Result<()> {
     eprintln!("indexed {n_docs} records from {}", args.corpus.display());
 
     let adapter = if args.hybrid { args.model.as_deref() } else { None };
-    let spinner = crate::util::progress::spinner(&format!("loading {}", args.base_model));
-    let loaded = load_generator(&args.base_model, adapter, &args.generation);
-    spinner.finish_and_clear();
-    let mut generator = loaded?;
+    let (mut generator, device) = load_generator(&args.base_model, adapter, &args.generation)?;
     let metadata = Metadata {
         system: if args.hybrid { "hybrid" } else { "rag" }.into(),
         base_model: Some(args.base_model.clone()),
         adapter: adapter.map(|a| a.display().to_string()),
-        device: Some(args.generation.device.clone()),
+        device: Some(device),
         system_prompt,
         questions_file: Some(args.questions.display().to_string()),
         retrieval: Some(Retrieval {

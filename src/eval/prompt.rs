@@ -7,12 +7,11 @@ use crate::eval::results::Source;
 use crate::formats::chat::ChatMessage;
 use crate::Result;
 
-/// The system prompt used when none is given: generate-training's generic
-/// French prompt (the original tool's, without an organisation name), so that
-/// a model fine-tuned on its dataset is asked questions the way it was trained.
-/// When the dataset used a catalogue-specific prompt, pass it with
-/// `--system-prompt-from DATASET.jsonl`.
-pub const DEFAULT_SYSTEM_PROMPT: &str = "Tu es un assistant qui répond aux questions sur les applications du catalogue.";
+/// The system prompt used when none is given: generate-training's default,
+/// so that a model fine-tuned on its dataset is asked questions the way it
+/// was trained. When the dataset used a catalogue-specific prompt, pass it
+/// with `--system-prompt-from DATASET.jsonl`.
+pub use crate::data::DEFAULT_SYSTEM_PROMPT;
 
 /// The system message of a chat dataset's first example (`{"messages": [...]}`
 /// JSONL), `None` when that example has no system message.

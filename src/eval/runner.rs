@@ -54,7 +54,8 @@ pub fn run_evaluation(
     for q in questions {
         let r = ask_one(generator, q, prompts, sampling)?;
         if let Some(e) = &r.error {
-            bar.println(format!("[warning] question {}: {e}", q.id));
+            // suspend (not println): println is dropped when the bar is hidden.
+            bar.suspend(|| eprintln!("[warning] question {}: {e}", q.id));
         }
         answered += usize::from(r.success);
         results.push(r);
