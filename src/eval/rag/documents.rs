@@ -1,7 +1,8 @@
 //! Catalogue files → retrievable documents. A small reader of its own so that
-//! the RAG baseline does not depend on the training-data readers; the shared
-//! catalogue reader can replace [`load_catalogue`] by producing the same
-//! [`Document`] list (see `documents_from_records`).
+//! the RAG baseline did not depend on the training-data readers while both
+//! were written; the shared catalogue reader (`crate::data::catalogue`) can
+//! replace [`load_catalogue`] by mapping each record to a [`Document`]
+//! (id and title: the record's name; text: its fields, one per line).
 //!
 //! Supported: JSONL (one record per line), a JSON array of records, Markdown
 //! (one `##` section per entity), and a folder of such files.
