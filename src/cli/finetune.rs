@@ -67,7 +67,7 @@ pub struct Args {
     /// Also write a checkpoint every N optimiser steps.
     #[arg(long)]
     pub save_steps: Option<usize>,
-    /// Continue from OUTPUT/checkpoint-N.
+    /// Continue from a checkpoint folder (OUTPUT/checkpoint-N), or `latest` for the newest in OUTPUT.
     #[arg(long)]
     pub resume_from_checkpoint: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
@@ -137,11 +137,19 @@ pub fn run(args: Args) -> Result<()> {
         data.dropped
     );
 
+    let resume = match &args.resume_from_checkpoint {
+        Some(p) if p.as_os_str() == "latest" => Some(latest_checkpoint(&args.output)?),
+        Some(p) => Some(p.clone()),
+        None => None,
+    };
+    if let Some(r) = &resume {
+        eprintln!("[INFO] Reprise depuis {}", r.display());
+    }
     std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
     let n = data.examples.len();
     let total_steps = n.div_ceil(opts.batch_size).div_ceil(opts.gradient_accumulation) * opts.epochs;
     let pb = crate::util::progress::bar(total_steps as u64, "Training", "steps");
-    let (adapter, summary) = train(model, &loaded.base_model_name_or_path, &data, val.as_ref(), &opts, &args.output, args.resume_from_checkpoint.as_deref(), &mut |p| {
+    let (adapter, summary) = train(model, &loaded.base_model_name_or_path, &data, val.as_ref(), &opts, &args.output, resume.as_deref(), &mut |p| {
         pb.set_position(p.step as u64);
         pb.set_message(format!("epoch {} loss {:.4} lr {:.2e} {:.0} tok/s", p.epoch, p.loss, p.lr, p.tokens_per_second));
         if let Some(c) = &p.checkpoint {
@@ -158,6 +166,19 @@ pub fn run(args: Args) -> Result<()> {
     write_summary(&final_dir, &args, &summary, duration.as_secs_f64())?;
     print_results(&args.output, &final_dir, &summary, duration);
     Ok(())
+}
+
+/// The checkpoint-N folder of `output` with the largest N.
+fn latest_checkpoint(output: &Path) -> Result<PathBuf> {
+    let best = std::fs::read_dir(output)
+        .map_err(|e| Error::io(output, e))?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let n: usize = e.file_name().to_str()?.strip_prefix("checkpoint-")?.parse().ok()?;
+            Some((n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n);
+    best.map(|(_, p)| p).ok_or_else(|| Error::invalid(format!("--resume-from-checkpoint latest: no checkpoint-N folder in {}", output.display())))
 }
 
 fn write_summary(dir: &Path, args: &Args, s: &TrainSummary, total_seconds: f64) -> Result<()> {
