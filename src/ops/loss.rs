@@ -3,63 +3,46 @@
 //! and llm.c's fused classifier).
 //!
 //! With a 262k-token vocabulary the logits of a whole batch would not fit in
-//! memory, and most positions carry no label. So the vocabulary is walked in
-//! panels of rows of W: each panel is dequantised once and multiplied with
-//! the hidden states of every labelled position; an online softmax keeps,
-//! per position, the running max, the sum of exponentials, the target's
-//! logit and the argmax. A second walk recomputes each panel's logits,
-//! turns them into (softmax − one-hot)·scale and accumulates dH = dlogits·W.
-//! Logits never exist beyond one `[n, PANEL]` block per thread.
+//! memory, and most positions carry no label. So the labelled positions are
+//! taken in chunks whose logits fit a fixed budget (64 MB): for each chunk,
+//! one GEMM writes the logits (vocabulary panels dequantised once each, in
+//! parallel), each row is reduced to its log-sum-exp, loss and argmax and
+//! turned in place into scale·(softmax − one-hot), and a second GEMM
+//! accumulates dH = dlogits·W. Two GEMMs per chunk, where recomputing the
+//! logits would take three.
 
 use crate::cpu::gemm::{gemm_nn, gemm_nt, with_serial};
+use crate::cpu::vecops::{exp_scale_inplace, max_argmax, sum_exp};
 use crate::formats::tensor::QTensor;
 use crate::ops::linear::dequantize_rows;
 use rayon::prelude::*;
 
 /// Vocabulary rows per panel.
 const PANEL: usize = 256;
-
-/// Per-position statistics of the logits.
-#[derive(Clone, Debug)]
-struct RowStats {
-    max: Vec<f32>,
-    sum: Vec<f32>,
-    target: Vec<f32>,
-    argmax: Vec<u32>,
-}
-
-impl RowStats {
-    fn new(n: usize) -> Self {
-        RowStats { max: vec![f32::NEG_INFINITY; n], sum: vec![0.0; n], target: vec![f32::NAN; n], argmax: vec![0; n] }
-    }
-
-    /// Merges stats of a later vocabulary range (ties keep the lower id).
-    fn merge(&mut self, o: &RowStats) {
-        for i in 0..self.max.len() {
-            let m = self.max[i].max(o.max[i]);
-            self.sum[i] = self.sum[i] * (self.max[i] - m).exp() + o.sum[i] * (o.max[i] - m).exp();
-            if o.max[i] > self.max[i] {
-                self.argmax[i] = o.argmax[i];
-            }
-            self.max[i] = m;
-            if !o.target[i].is_nan() {
-                self.target[i] = o.target[i];
-            }
-        }
-    }
-}
+/// Logit values kept at once (16 M floats = 64 MB).
+const LOGITS_BUDGET: usize = 16 << 20;
 
 /// What the fused loss returns.
 #[derive(Clone, Debug, Default)]
 pub struct LossOutput {
     /// Σ over positions of −log softmax(logits)[target].
     pub loss_sum: f64,
-    /// Positions whose argmax equals the target.
+    /// Positions whose argmax (lowest id on ties) equals the target.
     pub correct: usize,
     pub count: usize,
 }
 
-/// Vocabulary ranges of whole panels, one per task.
+#[derive(Clone, Copy)]
+struct SyncPtr(*mut f32);
+unsafe impl Send for SyncPtr {}
+unsafe impl Sync for SyncPtr {}
+impl SyncPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Vocabulary ranges of whole panels, a few per thread.
 fn ranges(vocab: usize) -> Vec<(usize, usize)> {
     let tasks = (rayon::current_num_threads() * 2).max(1);
     let per = vocab.div_ceil(tasks).div_ceil(PANEL) * PANEL;
@@ -69,7 +52,7 @@ fn ranges(vocab: usize) -> Vec<(usize, usize)> {
 /// Cross-entropy of `h` (`[n, d]`, final-norm outputs at labelled positions)
 /// against `targets` through `w` (`[vocab, d]`). If `dh` is given, it
 /// receives `scale · dL/dh` (e.g. scale = 1/number of labelled tokens).
-pub fn fused_linear_cross_entropy(h: &[f32], targets: &[u32], w: &QTensor, scale: f32, dh: Option<&mut [f32]>) -> LossOutput {
+pub fn fused_linear_cross_entropy(h: &[f32], targets: &[u32], w: &QTensor, scale: f32, mut dh: Option<&mut [f32]>) -> LossOutput {
     let (vocab, d) = (w.rows(), w.cols());
     let n = targets.len();
     assert_eq!(h.len(), n * d);
@@ -77,92 +60,78 @@ pub fn fused_linear_cross_entropy(h: &[f32], targets: &[u32], w: &QTensor, scale
         return LossOutput::default();
     }
     assert!(targets.iter().all(|&t| (t as usize) < vocab), "target outside the vocabulary");
-    let parts = ranges(vocab);
-
-    // Walk 1: statistics.
-    let stats: Vec<RowStats> = parts
-        .par_iter()
-        .map(|&(v0, v1)| {
-            let mut st = RowStats::new(n);
-            let mut panel = vec![0f32; PANEL * d];
-            let mut logits = vec![0f32; n * PANEL];
-            let mut p0 = v0;
-            while p0 < v1 {
-                let p1 = (p0 + PANEL).min(v1);
-                let np = p1 - p0;
-                dequantize_rows(w, p0, p1, &mut panel);
-                with_serial(|| gemm_nt(n, np, d, h, d, &panel, d, &mut logits, np, false));
-                for i in 0..n {
-                    let row = &logits[i * np..(i + 1) * np];
-                    let (mut best, mut best_j) = (f32::NEG_INFINITY, 0);
-                    for (j, &v) in row.iter().enumerate() {
-                        if v > best {
-                            best = v;
-                            best_j = j;
-                        }
-                    }
-                    let m = st.max[i].max(best);
-                    let s: f32 = row.iter().map(|&v| (v - m).exp()).sum();
-                    st.sum[i] = st.sum[i] * (st.max[i] - m).exp() + s;
-                    if best > st.max[i] {
-                        st.argmax[i] = (p0 + best_j) as u32;
-                    }
-                    st.max[i] = m;
-                    let t = targets[i] as usize;
-                    if (p0..p1).contains(&t) {
-                        st.target[i] = row[t - p0];
-                    }
+    let chunk = (LOGITS_BUDGET / vocab).clamp(1, n);
+    let mut logits = vec![0f32; chunk * vocab];
+    let mut out = LossOutput { count: n, ..LossOutput::default() };
+    for r0 in (0..n).step_by(chunk) {
+        let r1 = (r0 + chunk).min(n);
+        let c = r1 - r0;
+        let lg = &mut logits[..c * vocab];
+        chunk_logits(&h[r0 * d..r1 * d], c, w, lg);
+        // Per row: loss and argmax, then the gradient of the logits in place.
+        let want_grad = dh.is_some();
+        let rows: Vec<(f64, bool)> = lg
+            .par_chunks_mut(vocab)
+            .zip(&targets[r0..r1])
+            .map(|(row, &t)| {
+                let (m, am) = max_argmax(row);
+                let lse = m + sum_exp(row, m).ln();
+                let loss = (lse - row[t as usize]) as f64;
+                if want_grad {
+                    exp_scale_inplace(row, lse, scale);
+                    row[t as usize] -= scale;
                 }
-                p0 = p1;
-            }
-            st
-        })
-        .collect();
-    let mut all = stats[0].clone();
-    for s in &stats[1..] {
-        all.merge(s);
-    }
-    let lse: Vec<f32> = (0..n).map(|i| all.max[i] + all.sum[i].ln()).collect();
-    let loss_sum: f64 = (0..n).map(|i| (lse[i] - all.target[i]) as f64).sum();
-    let correct = (0..n).filter(|&i| all.argmax[i] == targets[i]).count();
-
-    // Walk 2: dH = Σ_panels (softmax − onehot)·scale · W_panel.
-    if let Some(dh) = dh {
-        assert_eq!(dh.len(), n * d);
-        let partials: Vec<Vec<f32>> = parts
-            .par_iter()
-            .map(|&(v0, v1)| {
-                let mut acc = vec![0f32; n * d];
-                let mut panel = vec![0f32; PANEL * d];
-                let mut logits = vec![0f32; n * PANEL];
-                let mut p0 = v0;
-                while p0 < v1 {
-                    let p1 = (p0 + PANEL).min(v1);
-                    let np = p1 - p0;
-                    dequantize_rows(w, p0, p1, &mut panel);
-                    with_serial(|| gemm_nt(n, np, d, h, d, &panel, d, &mut logits, np, false));
-                    for i in 0..n {
-                        let row = &mut logits[i * np..(i + 1) * np];
-                        for v in row.iter_mut() {
-                            *v = (*v - lse[i]).exp() * scale;
-                        }
-                        let t = targets[i] as usize;
-                        if (p0..p1).contains(&t) {
-                            row[t - p0] -= scale;
-                        }
-                    }
-                    with_serial(|| gemm_nn(n, d, np, &logits, np, &panel, d, &mut acc, d, true));
-                    p0 = p1;
-                }
-                acc
+                (loss, am == t as usize)
             })
             .collect();
-        dh.fill(0.0);
-        for p in &partials {
-            dh.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+        for (l, ok) in rows {
+            out.loss_sum += l;
+            out.correct += ok as usize;
+        }
+        if let Some(dh) = dh.as_deref_mut() {
+            chunk_grad(lg, c, w, &mut dh[r0 * d..r1 * d]);
         }
     }
-    LossOutput { loss_sum, correct, count: n }
+    out
+}
+
+/// logits[c × vocab] = h·Wᵀ, vocabulary panels in parallel.
+fn chunk_logits(h: &[f32], c: usize, w: &QTensor, logits: &mut [f32]) {
+    let (vocab, d) = (w.rows(), w.cols());
+    let lp = SyncPtr(logits.as_mut_ptr());
+    ranges(vocab).into_par_iter().for_each(|(v0, v1)| {
+        let mut panel = vec![0f32; PANEL * d];
+        for p0 in (v0..v1).step_by(PANEL) {
+            let p1 = (p0 + PANEL).min(v1);
+            dequantize_rows(w, p0, p1, &mut panel);
+            // SAFETY: this task owns columns p0..p1 of every row.
+            let dst = unsafe { std::slice::from_raw_parts_mut(lp.get().add(p0), (c - 1) * vocab + (p1 - p0)) };
+            with_serial(|| gemm_nt(c, p1 - p0, d, h, d, &panel[..(p1 - p0) * d], d, dst, vocab, false));
+        }
+    });
+}
+
+/// dh[c × d] = g·W, with g = dlogits `[c × vocab]`; partial sums per
+/// vocabulary range, added in a fixed order (deterministic for a thread count).
+fn chunk_grad(g: &[f32], c: usize, w: &QTensor, dh: &mut [f32]) {
+    let (vocab, d) = (w.rows(), w.cols());
+    let partials: Vec<Vec<f32>> = ranges(vocab)
+        .into_par_iter()
+        .map(|(v0, v1)| {
+            let mut acc = vec![0f32; c * d];
+            let mut panel = vec![0f32; PANEL * d];
+            for p0 in (v0..v1).step_by(PANEL) {
+                let p1 = (p0 + PANEL).min(v1);
+                dequantize_rows(w, p0, p1, &mut panel);
+                with_serial(|| gemm_nn(c, d, p1 - p0, &g[p0..], vocab, &panel[..(p1 - p0) * d], d, &mut acc, d, true));
+            }
+            acc
+        })
+        .collect();
+    dh.copy_from_slice(&partials[0]);
+    for p in &partials[1..] {
+        dh.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+    }
 }
 
 #[cfg(test)]
