@@ -6,13 +6,13 @@
 //! memory, and most positions carry no label. So the labelled positions are
 //! taken in chunks whose logits fit a fixed budget (64 MB): for each chunk,
 //! one GEMM writes the logits (vocabulary panels dequantised once each, in
-//! parallel), each row is reduced to its log-sum-exp, loss and argmax and
-//! turned in place into scale·(softmax − one-hot), and a second GEMM
-//! accumulates dH = dlogits·W. Two GEMMs per chunk, where recomputing the
-//! logits would take three.
+//! parallel), each position is reduced to its log-sum-exp, loss and argmax
+//! and its logits turned in place into scale·(softmax − one-hot), and a
+//! second GEMM accumulates dH = dlogits·W. Two GEMMs per chunk, where
+//! recomputing the logits would take three.
 
-use crate::cpu::gemm::{gemm_nn, gemm_nt, with_serial};
-use crate::cpu::vecops::{exp_scale_inplace, max_argmax, sum_exp};
+use crate::cpu::gemm::{gemm_nn, gemm_tn, with_serial};
+use crate::cpu::simd::Simd;
 use crate::formats::tensor::QTensor;
 use crate::ops::linear::dequantize_rows;
 use rayon::prelude::*;
@@ -52,6 +52,11 @@ fn ranges(vocab: usize) -> Vec<(usize, usize)> {
 /// Cross-entropy of `h` (`[n, d]`, final-norm outputs at labelled positions)
 /// against `targets` through `w` (`[vocab, d]`). If `dh` is given, it
 /// receives `scale · dL/dh` (e.g. scale = 1/number of labelled tokens).
+///
+/// The logits are kept transposed, `[vocab, c]` for a chunk of c positions,
+/// so that both GEMMs take the weight panels as they are dequantised (no
+/// transposition of the 262k×640 matrix) and the softmax reductions run
+/// across the c positions in SIMD lanes.
 pub fn fused_linear_cross_entropy(h: &[f32], targets: &[u32], w: &QTensor, scale: f32, mut dh: Option<&mut [f32]>) -> LossOutput {
     let (vocab, d) = (w.rows(), w.cols());
     let n = targets.len();
@@ -61,59 +66,159 @@ pub fn fused_linear_cross_entropy(h: &[f32], targets: &[u32], w: &QTensor, scale
     }
     assert!(targets.iter().all(|&t| (t as usize) < vocab), "target outside the vocabulary");
     let chunk = (LOGITS_BUDGET / vocab).clamp(1, n);
-    let mut logits = vec![0f32; chunk * vocab];
+    let mut logits_t = vec![0f32; chunk * vocab];
     let mut out = LossOutput { count: n, ..LossOutput::default() };
     for r0 in (0..n).step_by(chunk) {
         let r1 = (r0 + chunk).min(n);
         let c = r1 - r0;
-        let lg = &mut logits[..c * vocab];
-        chunk_logits(&h[r0 * d..r1 * d], c, w, lg);
-        // Per row: loss and argmax, then the gradient of the logits in place.
-        let want_grad = dh.is_some();
-        let rows: Vec<(f64, bool)> = lg
-            .par_chunks_mut(vocab)
-            .zip(&targets[r0..r1])
-            .map(|(row, &t)| {
-                let (m, am) = max_argmax(row);
-                let lse = m + sum_exp(row, m).ln();
-                let loss = (lse - row[t as usize]) as f64;
-                if want_grad {
-                    exp_scale_inplace(row, lse, scale);
-                    row[t as usize] -= scale;
-                }
-                (loss, am == t as usize)
-            })
-            .collect();
-        for (l, ok) in rows {
-            out.loss_sum += l;
-            out.correct += ok as usize;
+        let lt = &mut logits_t[..c * vocab];
+        // hᵀ `[d, c]`: the chunk's positions as columns.
+        let mut ht = vec![0f32; d * c];
+        for i in 0..c {
+            for k in 0..d {
+                ht[k * c + i] = h[(r0 + i) * d + k];
+            }
+        }
+        chunk_logits(&ht, c, w, lt);
+        let tg = &targets[r0..r1];
+        let stats = column_stats(lt, c, tg);
+        for i in 0..c {
+            out.loss_sum += (stats.lse[i] - stats.target[i]) as f64;
+            out.correct += (stats.argmax[i] == tg[i] as usize) as usize;
         }
         if let Some(dh) = dh.as_deref_mut() {
-            chunk_grad(lg, c, w, &mut dh[r0 * d..r1 * d]);
+            // In place: scale·(softmax − one-hot), column by column.
+            lt.par_chunks_mut(PANEL * c).for_each(|block| {
+                for row in block.chunks_exact_mut(c) {
+                    softmax_grad_row(row, &stats.lse, scale);
+                }
+            });
+            for (i, &t) in tg.iter().enumerate() {
+                lt[t as usize * c + i] -= scale;
+            }
+            chunk_grad(lt, c, w, &mut dh[r0 * d..r1 * d]);
         }
     }
     out
 }
 
-/// logits[c × vocab] = h·Wᵀ, vocabulary panels in parallel.
-fn chunk_logits(h: &[f32], c: usize, w: &QTensor, logits: &mut [f32]) {
+/// Per position (column): max, first argmax, log-sum-exp and the target's logit.
+struct ColumnStats {
+    lse: Vec<f32>,
+    argmax: Vec<usize>,
+    target: Vec<f32>,
+}
+
+fn column_stats(lt: &[f32], c: usize, targets: &[u32]) -> ColumnStats {
+    let vocab = lt.len() / c;
+    // Max per column, over vocabulary ranges in parallel, merged in order.
+    let parts = ranges(vocab);
+    let maxes: Vec<Vec<f32>> = parts
+        .par_iter()
+        .map(|&(v0, v1)| {
+            let mut m = vec![f32::NEG_INFINITY; c];
+            for row in lt[v0 * c..v1 * c].chunks_exact(c) {
+                for (a, &b) in m.iter_mut().zip(row) {
+                    *a = a.max(b);
+                }
+            }
+            m
+        })
+        .collect();
+    let mut max = maxes[0].clone();
+    for m in &maxes[1..] {
+        max.iter_mut().zip(m).for_each(|(a, b)| *a = a.max(*b));
+    }
+    // Σ e^(x − max) per column, and the first row reaching the max.
+    let sums: Vec<(Vec<f32>, Vec<usize>)> = parts
+        .par_iter()
+        .map(|&(v0, v1)| {
+            let mut s = vec![0f32; c];
+            let mut first = vec![usize::MAX; c];
+            for (v, row) in (v0..v1).zip(lt[v0 * c..v1 * c].chunks_exact(c)) {
+                add_exp_row(row, &max, &mut s);
+                for i in 0..c {
+                    if row[i] == max[i] && first[i] == usize::MAX {
+                        first[i] = v;
+                    }
+                }
+            }
+            (s, first)
+        })
+        .collect();
+    let mut sum = vec![0f32; c];
+    let mut argmax = vec![usize::MAX; c];
+    for (s, f) in &sums {
+        sum.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+        argmax.iter_mut().zip(f).for_each(|(a, b)| *a = (*a).min(*b));
+    }
+    let lse = (0..c).map(|i| max[i] + sum[i].ln()).collect();
+    let target = targets.iter().enumerate().map(|(i, &t)| lt[t as usize * c + i]).collect();
+    ColumnStats { lse, argmax, target }
+}
+
+crate::simd_dispatch!(fn add_exp_row(row: &[f32], max: &[f32], sum: &mut [f32]) => add_exp_row_kernel);
+crate::simd_dispatch!(fn softmax_grad_row(row: &mut [f32], lse: &[f32], scale: f32) => softmax_grad_row_kernel);
+
+/// sum[i] += e^(row[i] − max[i]).
+#[inline(always)]
+fn add_exp_row_kernel<S: Simd>(row: &[f32], max: &[f32], sum: &mut [f32]) {
+    let n = row.len().min(max.len()).min(sum.len());
+    let nv = n - n % S::LANES;
+    // SAFETY: indices below nv ≤ n.
+    unsafe {
+        let mut i = 0;
+        while i < nv {
+            let e = S::exp(S::sub(S::load(row.as_ptr().add(i)), S::load(max.as_ptr().add(i))));
+            S::store(sum.as_mut_ptr().add(i), S::add(S::load(sum.as_ptr().add(i)), e));
+            i += S::LANES;
+        }
+    }
+    for i in nv..n {
+        sum[i] += (row[i] - max[i]).exp();
+    }
+}
+
+/// row[i] ← scale·e^(row[i] − lse[i]).
+#[inline(always)]
+fn softmax_grad_row_kernel<S: Simd>(row: &mut [f32], lse: &[f32], scale: f32) {
+    let n = row.len().min(lse.len());
+    let nv = n - n % S::LANES;
+    // SAFETY: indices below nv ≤ n.
+    unsafe {
+        let sv = S::splat(scale);
+        let mut i = 0;
+        while i < nv {
+            let p = row.as_mut_ptr().add(i);
+            S::store(p, S::mul(S::exp(S::sub(S::load(p), S::load(lse.as_ptr().add(i)))), sv));
+            i += S::LANES;
+        }
+    }
+    for i in nv..n {
+        row[i] = (row[i] - lse[i]).exp() * scale;
+    }
+}
+
+/// logitsᵀ[vocab × c] = W·hᵀ, vocabulary panels in parallel.
+fn chunk_logits(ht: &[f32], c: usize, w: &QTensor, lt: &mut [f32]) {
     let (vocab, d) = (w.rows(), w.cols());
-    let lp = SyncPtr(logits.as_mut_ptr());
+    let lp = SyncPtr(lt.as_mut_ptr());
     ranges(vocab).into_par_iter().for_each(|(v0, v1)| {
         let mut panel = vec![0f32; PANEL * d];
         for p0 in (v0..v1).step_by(PANEL) {
             let p1 = (p0 + PANEL).min(v1);
+            let np = p1 - p0;
             dequantize_rows(w, p0, p1, &mut panel);
-            // SAFETY: this task owns columns p0..p1 of every row.
-            let dst = unsafe { std::slice::from_raw_parts_mut(lp.get().add(p0), (c - 1) * vocab + (p1 - p0)) };
-            with_serial(|| gemm_nt(c, p1 - p0, d, h, d, &panel[..(p1 - p0) * d], d, dst, vocab, false));
+            // SAFETY: this task owns rows p0..p1 of lt.
+            let dst = unsafe { std::slice::from_raw_parts_mut(lp.get().add(p0 * c), np * c) };
+            with_serial(|| gemm_nn(np, c, d, &panel[..np * d], d, ht, c, dst, c, false));
         }
     });
 }
 
-/// dh[c × d] = g·W, with g = dlogits `[c × vocab]`; partial sums per
+/// dh[c × d] = gᵀ·W with g = dlogitsᵀ `[vocab × c]`; partial sums per
 /// vocabulary range, added in a fixed order (deterministic for a thread count).
-fn chunk_grad(g: &[f32], c: usize, w: &QTensor, dh: &mut [f32]) {
+fn chunk_grad(gt: &[f32], c: usize, w: &QTensor, dh: &mut [f32]) {
     let (vocab, d) = (w.rows(), w.cols());
     let partials: Vec<Vec<f32>> = ranges(vocab)
         .into_par_iter()
@@ -122,8 +227,9 @@ fn chunk_grad(g: &[f32], c: usize, w: &QTensor, dh: &mut [f32]) {
             let mut panel = vec![0f32; PANEL * d];
             for p0 in (v0..v1).step_by(PANEL) {
                 let p1 = (p0 + PANEL).min(v1);
+                let np = p1 - p0;
                 dequantize_rows(w, p0, p1, &mut panel);
-                with_serial(|| gemm_nn(c, d, p1 - p0, &g[p0..], vocab, &panel[..(p1 - p0) * d], d, &mut acc, d, true));
+                with_serial(|| gemm_tn(c, d, np, &gt[p0 * c..p1 * c], c, &panel[..np * d], d, &mut acc, d, true));
             }
             acc
         })
