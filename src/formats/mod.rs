@@ -2,4 +2,5 @@
 //! checked before use; errors name the file and what is wrong.
 
 pub mod chat;
+pub mod chat_jsonl;
 pub mod tensor;
