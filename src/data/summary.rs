@@ -37,6 +37,9 @@ pub fn render(r: &Report) -> String {
             "  llm dropped: {} ungrounded, {} without a fact of the record, {} question not naming the record, {} duplicates, {} malformed, {} over the count",
             l.dropped_ungrounded, l.dropped_no_fact, l.dropped_question_without_name, l.dropped_duplicate, l.dropped_malformed, l.dropped_over_count
         );
+        if l.trimmed_to_grounded_sentences > 0 {
+            let _ = writeln!(s, "  llm answers cut to their grounded first sentences: {}", l.trimmed_to_grounded_sentences);
+        }
         for sample in &l.ungrounded_samples {
             let _ = writeln!(s, "    e.g. {sample}");
         }

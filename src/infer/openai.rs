@@ -67,6 +67,8 @@ impl ChatGenerator for OpenAiChat {
                 let body: String = body.chars().take(ERROR_BODY_CHARS).collect();
                 return Err(Error::msg(format!("{}: HTTP {code}: {}", self.url, body.trim())));
             }
+            // ureq's transport errors already name the URL.
+            Err(e) if e.to_string().contains(&self.url) => return Err(Error::msg(e.to_string())),
             Err(e) => return Err(Error::msg(format!("{}: {e}", self.url))),
         };
         let streamed = resp.content_type().contains("event-stream");

@@ -70,9 +70,14 @@ pub struct LlmStats {
     pub dropped_duplicate: usize,
     /// Grounded pairs beyond the requested count.
     pub dropped_over_count: usize,
+    /// Kept pairs whose answer was cut to its first, grounded sentences
+    /// (the sentences after them stated things not in the record).
+    pub trimmed_to_grounded_sentences: usize,
     pub kept: usize,
     /// A few dropped answers with the words that are not in their record.
     pub ungrounded_samples: Vec<String>,
+    /// The first replies, cut to 400 characters, to see what the model writes.
+    pub reply_samples: Vec<String>,
     pub last_error: Option<String>,
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
@@ -136,6 +141,9 @@ pub fn generate(cat: &Catalogue, lang: Lang, count: usize, gen: &mut dyn ChatGen
                 continue;
             };
             consecutive_failures = 0;
+            if stats.reply_samples.len() < MAX_SAMPLES {
+                stats.reply_samples.push(text.chars().take(400).collect());
+            }
             let pairs = parse::parse_pairs(&text);
             if pairs.is_empty() {
                 stats.unparseable_replies += 1;
@@ -203,20 +211,27 @@ fn check_pair(r: usize, rec: &Record, vocab: &RecordVocabulary, p: &parse::QaPai
         stats.dropped_question_without_name += 1;
         return None;
     }
-    match check(&answer, vocab) {
-        Grounding::Grounded { .. } => {}
-        Grounding::Ungrounded(words) => {
-            stats.dropped_ungrounded += 1;
-            if stats.ungrounded_samples.len() < MAX_SAMPLES {
-                stats.ungrounded_samples.push(format!("{}: \"{}\" (not in the record: {})", rec.name, answer, words.join(", ")));
+    let answer = match check(&answer, vocab) {
+        Grounding::Grounded { .. } => answer,
+        Grounding::Ungrounded(words) => match grounded_prefix(&answer, vocab) {
+            // Small models often state the facts, then ramble on: keep the grounded sentences.
+            Some(prefix) => {
+                stats.trimmed_to_grounded_sentences += 1;
+                prefix
             }
-            return None;
-        }
+            None => {
+                stats.dropped_ungrounded += 1;
+                if stats.ungrounded_samples.len() < MAX_SAMPLES {
+                    stats.ungrounded_samples.push(format!("{}: \"{}\" (not in the record: {})", rec.name, answer, words.join(", ")));
+                }
+                return None;
+            }
+        },
         Grounding::NoFact => {
             stats.dropped_no_fact += 1;
             return None;
         }
-    }
+    };
     if !seen.insert(question_key(&question)) {
         stats.dropped_duplicate += 1;
         return None;
@@ -235,6 +250,19 @@ fn check_pair(r: usize, rec: &Record, vocab: &RecordVocabulary, p: &parse::QaPai
         facts = content_words_in_record(&answer, vocab_words(rec));
     }
     Some(Example { record: Some(r), intent: intent.to_string(), question, answer, facts })
+}
+
+/// The longest run of whole first sentences of `answer` that is grounded and
+/// states a fact; `None` when even the first sentence is not.
+fn grounded_prefix(answer: &str, vocab: &RecordVocabulary) -> Option<String> {
+    let mut ends = Vec::new();
+    let chars: Vec<(usize, char)> = answer.char_indices().collect();
+    for w in chars.windows(2) {
+        if matches!(w[0].1, '.' | '!' | '?') && w[1].1.is_whitespace() {
+            ends.push(w[1].0);
+        }
+    }
+    ends.iter().rev().map(|&e| answer[..e].trim()).find(|p| matches!(check(p, vocab), Grounding::Grounded { .. })).map(str::to_string)
 }
 
 fn vocab_words(rec: &Record) -> HashSet<String> {
@@ -312,22 +340,25 @@ mod tests {
  {"question": "Qui héberge GIDAF ?", "reponse": "La DSI de Rennes."},
  {"question": "Quel est le statut ?", "reponse": "En production."},
  {"question": "GIDAF tourne sous quoi ?", "reponse": "GIDAF tourne sous Linux."},
+ {"question": "Où en est GIDAF ?", "reponse": "GIDAF est en production. Il sert à gérer les congés."},
  {"question": "GIDAF est-il utile ?", "reponse": "Je ne sais pas."},
  {"question": "Quel est le statut de GIDAF ?", "reponse": "GIDAF est en production."}]
 ```"#;
         let mut g = Scripted { replies: vec![Err(Error::msg("boom")), Ok(reply.into()), Ok("nothing".into())], calls: 0 };
         let opts = LlmOptions { backoff: Duration::from_millis(1), max_rounds: 2, ..Default::default() };
-        let (ex, s) = generate(&cat(), Lang::Fr, 3, &mut g, &opts, &mut Rng::new(1)).unwrap();
+        let (ex, s) = generate(&cat(), Lang::Fr, 4, &mut g, &opts, &mut Rng::new(1)).unwrap();
         assert_eq!(s.retries, 1);
         assert_eq!(s.failed_calls, 0);
-        assert_eq!(s.pairs_parsed, 6);
+        assert_eq!(s.pairs_parsed, 7);
+        assert_eq!(s.trimmed_to_grounded_sentences, 1);
         assert_eq!(s.dropped_duplicate, 1);
         assert_eq!(s.dropped_question_without_name, 1);
         assert_eq!(s.dropped_ungrounded, 1);
         assert_eq!(s.dropped_no_fact, 1);
-        assert_eq!(s.kept, 2);
+        assert_eq!(s.kept, 3);
         assert_eq!(s.pairs_parsed, s.kept + s.dropped_total());
-        assert_eq!(ex.len(), 2);
+        assert_eq!(ex.len(), 3);
+        assert!(ex.iter().any(|e| e.answer == "GIDAF est en production."), "{ex:?}");
         assert_eq!(ex[0].intent, "hosting");
         assert_eq!(ex[0].facts, ["la DSI de Rennes"]);
         // Round 2 got an unparseable reply and nothing new: the loop stopped there.

@@ -1,24 +1,43 @@
 //! The prompt that asks an LLM for question/answer pairs about one record:
-//! a system message with the rules, one worked example (an invented record
-//! and the JSON expected for it: small models follow an example better than
+//! a system message with the rules, two worked examples (invented records and
+//! the JSON expected for them: small models follow examples better than
 //! instructions), then the record itself.
 
 use crate::data::catalogue::Record;
 use crate::data::templates::Lang;
 use crate::formats::chat::ChatMessage;
 
-/// The worked example's record. Its facts are not in any catalogue: an answer
-/// copying them is dropped by the grounding check.
-const EXAMPLE_FR: (&str, &[(&str, &str)], &str) = (
-    "ZORBEX",
-    &[("description", "Application de suivi des congés des agents"), ("hébergement", "Centre serveur de Nantes"), ("statut", "en production")],
-    r#"[{"question": "À quoi sert ZORBEX ?", "reponse": "ZORBEX est une application de suivi des congés des agents."}, {"question": "Où est hébergé ZORBEX ?", "reponse": "ZORBEX est hébergé au centre serveur de Nantes."}]"#,
-);
-const EXAMPLE_EN: (&str, &[(&str, &str)], &str) = (
-    "ZORBEX",
-    &[("description", "Application to track staff leave"), ("hosting", "Nantes data centre"), ("status", "in production")],
-    r#"[{"question": "What is ZORBEX used for?", "answer": "ZORBEX is an application to track staff leave."}, {"question": "Where is ZORBEX hosted?", "answer": "ZORBEX is hosted in the Nantes data centre."}]"#,
-);
+/// Worked examples: invented records and the JSON expected for them. Two of
+/// them, because with one a small base model tends to copy its questions; with
+/// two it follows the pattern "this record's name, this record's facts". Their
+/// facts are in no catalogue, so an answer that copies them is dropped by the
+/// grounding check.
+type Example = (&'static str, &'static [(&'static str, &'static str)], &'static str);
+
+const EXAMPLES_FR: [Example; 2] = [
+    (
+        "ZORBEX",
+        &[("description", "Application de suivi des congés des agents"), ("hébergement", "Centre serveur de Nantes"), ("statut", "en production")],
+        r#"[{"question": "À quoi sert ZORBEX ?", "reponse": "ZORBEX est une application de suivi des congés des agents."}, {"question": "Où est hébergé ZORBEX ?", "reponse": "ZORBEX est hébergé au centre serveur de Nantes."}]"#,
+    ),
+    (
+        "PLUVIO",
+        &[("responsable", "Jean Dupont (service juridique)"), ("technologies", "Python, SQLite"), ("date de mise en service", "2015")],
+        r#"[{"question": "Qui est responsable de PLUVIO ?", "reponse": "Le responsable de PLUVIO est Jean Dupont (service juridique)."}, {"question": "Quelles technologies utilise PLUVIO ?", "reponse": "PLUVIO utilise Python et SQLite."}]"#,
+    ),
+];
+const EXAMPLES_EN: [Example; 2] = [
+    (
+        "ZORBEX",
+        &[("description", "Application to track staff leave"), ("hosting", "Nantes data centre"), ("status", "in production")],
+        r#"[{"question": "What is ZORBEX used for?", "answer": "ZORBEX is an application to track staff leave."}, {"question": "Where is ZORBEX hosted?", "answer": "ZORBEX is hosted in the Nantes data centre."}]"#,
+    ),
+    (
+        "PLUVIO",
+        &[("owner", "Jean Dupont (legal department)"), ("technologies", "Python, SQLite"), ("go-live date", "2015")],
+        r#"[{"question": "Who is responsible for PLUVIO?", "answer": "Jean Dupont (legal department) is responsible for PLUVIO."}, {"question": "What technologies does PLUVIO use?", "answer": "PLUVIO uses Python and SQLite."}]"#,
+    ),
+];
 
 fn sheet(name: &str, fields: impl Iterator<Item = (String, String)>, lang: Lang) -> String {
     let mut s = match lang {
@@ -52,16 +71,17 @@ pub fn messages(rec: &Record, n: usize, lang: Lang) -> Vec<ChatMessage> {
         Lang::Fr => "Tu rédiges des questions-réponses en français pour entraîner un assistant. Tu n'utilises que les faits de la fiche fournie, sans rien inventer, et tu réponds uniquement en JSON.",
         Lang::En => "You write question-answer pairs in English to train an assistant. You use only the facts of the given record, invent nothing, and reply only with JSON.",
     };
-    let (ex_name, ex_fields, ex_reply) = match lang {
-        Lang::Fr => EXAMPLE_FR,
-        Lang::En => EXAMPLE_EN,
+    let examples = match lang {
+        Lang::Fr => &EXAMPLES_FR,
+        Lang::En => &EXAMPLES_EN,
     };
-    let ex_sheet = sheet(ex_name, ex_fields.iter().map(|(k, v)| (k.to_string(), v.to_string())), lang);
+    let mut out = vec![ChatMessage::system(system)];
+    for (name, fields, reply) in examples {
+        let ex_sheet = sheet(name, fields.iter().map(|(k, v)| (k.to_string(), v.to_string())), lang);
+        out.push(ChatMessage::user(format!("{ex_sheet}\n{}", request(name, 2, lang))));
+        out.push(ChatMessage::assistant(*reply));
+    }
     let rec_sheet = sheet(&rec.name, rec.fields.iter().map(|f| (f.label.clone(), f.value.clone())), lang);
-    vec![
-        ChatMessage::system(system),
-        ChatMessage::user(format!("{ex_sheet}\n{}", request(ex_name, 2, lang))),
-        ChatMessage::assistant(ex_reply),
-        ChatMessage::user(format!("{rec_sheet}\n{}", request(&rec.name, n, lang))),
-    ]
+    out.push(ChatMessage::user(format!("{rec_sheet}\n{}", request(&rec.name, n, lang))));
+    out
 }
