@@ -86,12 +86,12 @@ mod tests {
     #[test]
     fn lines_and_paths() {
         let ex = Example { record: Some(0), intent: "x".into(), question: "Qu'est-ce que GIDAF ?".into(), answer: "GIDAF est \"une\" app.".into(), facts: vec!["app".into()] };
-        let s = String::from_utf8(dataset_jsonl(&[ex.clone()], "Sys.").unwrap()).unwrap();
+        let s = String::from_utf8(dataset_jsonl(std::slice::from_ref(&ex), "Sys.").unwrap()).unwrap();
         assert_eq!(
             s,
             "{\"messages\":[{\"role\":\"system\",\"content\":\"Sys.\"},{\"role\":\"user\",\"content\":\"Qu'est-ce que GIDAF ?\"},{\"role\":\"assistant\",\"content\":\"GIDAF est \\\"une\\\" app.\"}]}\n"
         );
-        let s = String::from_utf8(dataset_jsonl(&[ex.clone()], "").unwrap()).unwrap();
+        let s = String::from_utf8(dataset_jsonl(std::slice::from_ref(&ex), "").unwrap()).unwrap();
         assert!(!s.contains("system"));
         let t = String::from_utf8(test_questions_jsonl(&[ex]).unwrap()).unwrap();
         assert_eq!(t, "{\"id\":\"test-0001\",\"question\":\"Qu'est-ce que GIDAF ?\",\"expected\":\"GIDAF est \\\"une\\\" app.\",\"keywords\":[\"app\"]}\n");

@@ -88,7 +88,7 @@ impl Section {
         }
         let is_sep = |cells: &[String]| cells.iter().all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')));
         let has_header = rows.len() >= 2 && is_sep(&rows[1].1);
-        let data: Vec<&Vec<String>> = rows.iter().enumerate().filter(|(i, (_, c))| !(has_header && *i == 1) && !is_sep(c)).map(|(_, (_, c))| c).collect();
+        let data: Vec<&Vec<String>> = rows.iter().enumerate().filter(|(i, (_, c))| !(is_sep(c) || has_header && *i == 1)).map(|(_, (_, c))| c).collect();
         let Some(header) = data.first() else { return };
         if header.len() == 2 {
             let skip_header = has_header && TABLE_HEADER_WORDS.contains(&fold(&header[0]).trim());
@@ -297,7 +297,7 @@ fn catalogue_name_from_title(title: &str) -> String {
     ];
     let mut rest = title.trim();
     loop {
-        let word_end = rest.find(|c: char| c == ' ' || c == '\'' || c == '’').unwrap_or(rest.len());
+        let word_end = rest.find([' ', '\'', '’']).unwrap_or(rest.len());
         let word = &rest[..word_end];
         if word.is_empty() || !LEAD.contains(&fold(word).as_str()) || word_end == rest.len() {
             break;

@@ -217,7 +217,7 @@ impl Ctx<'_> {
 }
 
 /// The answer wordings usable for this field, in template order.
-pub fn usable_answers<'a>(t: &'a KindTemplates, ctx: &Ctx) -> Vec<String> {
+pub fn usable_answers(t: &KindTemplates, ctx: &Ctx) -> Vec<String> {
     t.answers.iter().filter(|a| ctx.satisfies(a.req)).filter_map(|a| ctx.render(a.text)).collect()
 }
 
