@@ -9,7 +9,7 @@
 //! must run it.
 //!
 //! And with dyag's own engine on the same model (`--llm-model PATH`, no
-//! --llm-url), ignored until the engine's loader is wired in.
+//! --llm-url).
 //!
 //! gemma3 270M is a small base model, not instruction-tuned: most of what it
 //! writes is not usable. The test checks what must hold whatever it writes:
@@ -141,12 +141,11 @@ fn llm_based_generation_against_a_real_llama_cpp_server() {
 
 /// dyag's own engine on the same model, through `--llm-model PATH` (no --llm-url).
 #[test]
-#[ignore = "needs crate::infer::engine::load_chat_generator, wired in src/cli/generate_training.rs::local_generator once the engine is on main"]
 fn llm_based_generation_with_the_local_engine() {
     let model = Path::new(ROOT).join("models/gemma-3-270m-q4_k_m.gguf");
     assert!(model.exists(), "{} is missing: run scripts/fetch-model.sh", model.display());
     let dir = tempfile::tempdir().unwrap();
-    check_llm_run(dir.path(), &["--llm-model", model.to_str().unwrap(), "--llm-rounds", "1", "--llm-max-tokens", "160"], None);
+    check_llm_run(dir.path(), &["--llm-model", model.to_str().unwrap(), "--llm-rounds", "1", "--llm-max-tokens", "160", "--llm-temperature", "0.2"], None);
 }
 
 /// Runs llm-based generation on two records with `llm_args` and checks what

@@ -1,11 +1,209 @@
-//! `dyag` command: finetune (in progress).
+//! `dyag finetune`: LoRA fine-tuning of a base model on a chat dataset.
+//! Output as the original tool documents it: OUTPUT/final/ (PEFT adapter,
+//! tokenizer files, training summary) and OUTPUT/checkpoint-STEP/.
 
-use crate::Result;
+use super::common::{apply_threads, resolve_device, DeviceArg};
+use crate::formats::chat_jsonl::read_chat_dataset_with_lines;
+use crate::model::load::load_model;
+use crate::model::lora::LoraConfig;
+use crate::model::Proj;
+use crate::train::data::{prepare, Prepared};
+use crate::train::schedule::Schedule;
+use crate::train::trainer::{train, TrainOptions, TrainSummary};
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
-
-pub fn run(_args: Args) -> Result<()> {
-    Err(crate::Error::msg("this command is not built yet"))
+pub struct Args {
+    /// Training set: JSONL, one {"messages": [...]} per line.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Output folder (final/ and checkpoint-N/ are written inside).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Base model: gemma3:270m, tinyllama, qwen2.5:0.5b, qwen2.5:1.5b, llama3.2:1b, llama3.1:8b, phi3, a hub id or a local path.
+    #[arg(long, default_value = crate::model::registry::DEFAULT_MODEL)]
+    pub base_model: String,
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 4)]
+    pub batch_size: usize,
+    /// Micro-batches accumulated per optimiser step.
+    #[arg(long, default_value_t = 1)]
+    pub gradient_accumulation: usize,
+    #[arg(long, default_value_t = 16)]
+    pub lora_rank: usize,
+    #[arg(long, default_value_t = 32.0)]
+    pub lora_alpha: f32,
+    #[arg(long, default_value_t = 0.05)]
+    pub lora_dropout: f32,
+    /// Scale LoRA by alpha/√r instead of alpha/r.
+    #[arg(long)]
+    pub use_rslora: bool,
+    /// Comma-separated modules to adapt (default: every linear layer of the block).
+    #[arg(long, value_delimiter = ',')]
+    pub target_modules: Vec<String>,
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.03)]
+    pub warmup_ratio: f64,
+    #[arg(long, value_enum, default_value_t = Schedule::Cosine)]
+    pub lr_scheduler: Schedule,
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub max_grad_norm: f64,
+    #[arg(long, default_value_t = 512)]
+    pub max_seq_len: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Validation set (same format); its loss is reported after each epoch.
+    #[arg(long)]
+    pub val_dataset: Option<PathBuf>,
+    /// Recompute activations in the backward pass to save memory.
+    #[arg(long)]
+    pub gradient_checkpointing: bool,
+    /// Also write a checkpoint every N optimiser steps.
+    #[arg(long)]
+    pub save_steps: Option<usize>,
+    /// Continue from OUTPUT/checkpoint-N.
+    #[arg(long)]
+    pub resume_from_checkpoint: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
+    /// Confirm training on the CPU (silences the no-GPU warning).
+    #[arg(long)]
+    pub force_cpu: bool,
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
+/// Reads and tokenises a dataset, with file:line errors, before anything is written.
+fn load_dataset(path: &Path, loaded: &crate::model::load::LoadedModel, max_seq_len: usize) -> Result<Prepared> {
+    let (convs, lines) = read_chat_dataset_with_lines(path)?;
+    if convs.is_empty() {
+        return Err(Error::data(path, 1, "the dataset is empty"));
+    }
+    prepare(&convs, &lines, path, &loaded.tokenizer, &loaded.template, max_seq_len)
+}
+
+pub fn run(args: Args) -> Result<()> {
+    apply_threads(args.threads)?;
+    let device = resolve_device(args.device, args.force_cpu)?;
+    if device == super::common::Device::Cuda {
+        return Err(Error::Device("training on CUDA is not available in this build yet; use --device cpu".into()));
+    }
+    let started = Instant::now();
+    eprintln!("[INFO] Chargement du modèle de base {} ...", args.base_model);
+    let loaded = load_model(&args.base_model)?;
+    let model = &loaded.model;
+    let data = load_dataset(&args.dataset, &loaded, args.max_seq_len)?;
+    let val = args.val_dataset.as_deref().map(|p| load_dataset(p, &loaded, args.max_seq_len)).transpose()?;
+
+    let targets = if args.target_modules.is_empty() {
+        LoraConfig::all_linear(model)
+    } else {
+        args.target_modules
+            .iter()
+            .map(|t| Proj::from_module_name(t.trim()).ok_or_else(|| Error::invalid(format!("unknown target module '{t}' (e.g. q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, qkv_proj, gate_up_proj)"))))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let opts = TrainOptions {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        gradient_accumulation: args.gradient_accumulation,
+        lr: args.lr,
+        warmup_ratio: args.warmup_ratio,
+        schedule: args.lr_scheduler,
+        weight_decay: args.weight_decay,
+        max_grad_norm: args.max_grad_norm,
+        seed: args.seed,
+        max_seq_len: args.max_seq_len,
+        gradient_checkpointing: args.gradient_checkpointing,
+        save_steps: args.save_steps,
+        lora: LoraConfig { r: args.lora_rank, alpha: args.lora_alpha, dropout: args.lora_dropout, use_rslora: args.use_rslora, targets },
+    };
+    opts.validate()?;
+    opts.lora.validate(model)?;
+    eprintln!(
+        "[INFO] {} exemples ({} tokens, {} à apprendre), {} tronqués à {} tokens, {} sans réponse ignorés",
+        data.examples.len(),
+        data.total_tokens(),
+        data.total_targets(),
+        data.truncated,
+        args.max_seq_len,
+        data.dropped
+    );
+
+    std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
+    let n = data.examples.len();
+    let total_steps = n.div_ceil(opts.batch_size).div_ceil(opts.gradient_accumulation) * opts.epochs;
+    let pb = crate::util::progress::bar(total_steps as u64, "Training", "steps");
+    let (adapter, summary) = train(model, &loaded.base_model_name_or_path, &data, val.as_ref(), &opts, &args.output, args.resume_from_checkpoint.as_deref(), &mut |p| {
+        pb.set_position(p.step as u64);
+        pb.set_message(format!("epoch {} loss {:.4} lr {:.2e} {:.0} tok/s", p.epoch, p.loss, p.lr, p.tokens_per_second));
+        if let Some(c) = &p.checkpoint {
+            pb.println(format!("[INFO] checkpoint: {}", c.display()));
+        }
+        true
+    })?;
+    pb.finish_and_clear();
+
+    let final_dir = args.output.join("final");
+    crate::formats::peft::save_adapter(&final_dir, &adapter, &loaded.base_model_name_or_path)?;
+    crate::train::export::write_tokenizer_files(&loaded, &final_dir)?;
+    let duration = started.elapsed();
+    write_summary(&final_dir, &args, &summary, duration.as_secs_f64())?;
+    print_results(&args.output, &final_dir, &summary, duration);
+    Ok(())
+}
+
+fn write_summary(dir: &Path, args: &Args, s: &TrainSummary, total_seconds: f64) -> Result<()> {
+    let v = serde_json::json!({
+        "dyag_version": env!("CARGO_PKG_VERSION"),
+        "base_model": args.base_model,
+        "dataset": args.dataset.display().to_string(),
+        "total_seconds": total_seconds,
+        "hyperparameters": {
+            "epochs": args.epochs, "batch_size": args.batch_size, "gradient_accumulation": args.gradient_accumulation,
+            "lora_rank": args.lora_rank, "lora_alpha": args.lora_alpha, "lora_dropout": args.lora_dropout, "use_rslora": args.use_rslora,
+            "lr": args.lr, "warmup_ratio": args.warmup_ratio, "lr_scheduler": args.lr_scheduler, "weight_decay": args.weight_decay,
+            "max_grad_norm": args.max_grad_norm, "max_seq_len": args.max_seq_len, "seed": args.seed,
+            "gradient_checkpointing": args.gradient_checkpointing, "threads": rayon::current_num_threads(),
+        },
+        "metrics": s,
+    });
+    crate::util::write_json_atomic(&dir.join("training_summary.json"), &v)
+}
+
+fn format_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    format!("{}:{:02}:{:09.6}", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64, s % 60.0)
+}
+
+fn print_results(output: &Path, final_dir: &Path, s: &TrainSummary, d: std::time::Duration) {
+    let dur = format_duration(d);
+    eprintln!("[OK] Training terminé en {dur}");
+    eprintln!("Modèle sauvegardé: {}", final_dir.display());
+    eprintln!();
+    eprintln!("{}", "=".repeat(70));
+    eprintln!("TRAINING TERMINÉ");
+    eprintln!("{}", "=".repeat(70));
+    eprintln!("Modèle sauvegardé: {}", output.display());
+    eprintln!();
+    println!("Résultats:");
+    println!("  duration: {dur}");
+    println!("  output_path: {}", final_dir.display());
+    println!("  epochs: {}", s.epochs);
+    println!("  train_loss: {:.4}", s.train_loss);
+    println!("  mean_token_accuracy: {:.4}", s.mean_token_accuracy);
+    println!("  train_samples_per_second: {:.3}", s.train_samples_per_second);
+    println!("  train_tokens_per_second: {:.1}", s.train_tokens_per_second);
+    println!("  num_tokens: {}", s.num_tokens);
+    if !s.val_losses.is_empty() {
+        let v: Vec<String> = s.val_losses.iter().map(|l| format!("{l:.4}")).collect();
+        println!("  val_loss (par epoch): {}", v.join(", "));
+    }
+}

@@ -167,12 +167,10 @@ fn llm_generator(args: &Args) -> Result<Box<dyn ChatGenerator>> {
     }
 }
 
-/// dyag's own engine on a local model.
-fn local_generator(model: &str, _adapter: Option<&Path>) -> Result<Box<dyn ChatGenerator>> {
-    // The engine's loader (crate::infer::engine::load_chat_generator) is not in this build yet.
-    Err(Error::msg(format!(
-        "llm-based with a local model ('{model}') needs dyag's inference engine, which this build does not have yet; use --llm-url with an OpenAI-compatible server (e.g. llama.cpp's) meanwhile"
-    )))
+/// dyag's own engine on a local model (shortcut such as gemma3:270m, a GGUF
+/// file or an HF folder), with an optional LoRA adapter.
+fn local_generator(model: &str, adapter: Option<&Path>) -> Result<Box<dyn ChatGenerator>> {
+    crate::infer::engine::load_chat_generator(model, adapter)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -22,3 +22,7 @@ pub use catalogue::{read_catalogue, Catalogue, Field, FieldKind, ReadOptions, Re
 pub use example::Example;
 pub use generate::{generate, generate_with_llm, GenerateOptions, Generated, Method, Report};
 pub use templates::Lang;
+
+/// The original tool's system prompt, used when the catalogue has no name
+/// (the same text as `templates::system_prompt(Lang::Fr, None)`).
+pub const DEFAULT_SYSTEM_PROMPT: &str = "Tu es un assistant qui répond aux questions sur les applications de l'organisation.";

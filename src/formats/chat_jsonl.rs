@@ -70,11 +70,17 @@ impl ValidationReport {
 
 /// Reads a chat dataset; the first problem is returned as `Error::Data` with its line.
 pub fn read_chat_dataset(path: &Path) -> Result<Vec<Conversation>> {
+    Ok(read_chat_dataset_with_lines(path)?.0)
+}
+
+/// Like [`read_chat_dataset`], with the line of each conversation (for later errors).
+pub fn read_chat_dataset_with_lines(path: &Path) -> Result<(Vec<Conversation>, Vec<usize>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut out = Vec::new();
+    let (mut out, mut lines) = (Vec::new(), Vec::new());
     scan(&bytes, &mut |line, parsed| match parsed {
         Parsed::Conversation(c) => {
             out.push(c);
+            lines.push(line);
             Ok(())
         }
         Parsed::Problems(mut p) => Err(Error::data(path, line, p.remove(0))),
@@ -83,7 +89,7 @@ pub fn read_chat_dataset(path: &Path) -> Result<Vec<Conversation>> {
     if out.is_empty() {
         return Err(Error::data(path, 1, "the file is empty: no conversation"));
     }
-    Ok(out)
+    Ok((out, lines))
 }
 
 /// Checks a chat dataset and reports every problem; `Err` only when the file cannot be read.

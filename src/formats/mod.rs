@@ -3,4 +3,7 @@
 
 pub mod chat;
 pub mod chat_jsonl;
+pub mod gguf;
+pub mod peft;
+pub mod safetensors;
 pub mod tensor;

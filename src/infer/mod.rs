@@ -80,3 +80,8 @@ pub trait ChatGenerator {
     /// A short description of the model behind it (for reports).
     fn describe(&self) -> String;
 }
+
+pub mod engine;
+pub mod generate;
+pub mod sampling;
+pub mod session;

@@ -1,1 +1,9 @@
-//! (in progress)
+//! LoRA fine-tuning: batching and masking, the training step, the loop,
+//! checkpoints.
+
+pub mod checkpoint;
+pub mod data;
+pub mod export;
+pub mod schedule;
+pub mod step;
+pub mod trainer;

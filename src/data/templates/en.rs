@@ -20,7 +20,7 @@ pub static EN: LangTemplates = LangTemplates {
     ],
     refusal: "I don't know this application.",
     system_named: "You are an assistant that answers questions about the {NAME} applications.",
-    system_generic: "You are an assistant that answers questions about the applications of the catalogue.",
+    system_generic: "You are an assistant that answers questions about the applications of the organisation.",
     and_word: "and",
     // English needs no gender: every known noun takes "a"/"an".
     fem_nouns: &[

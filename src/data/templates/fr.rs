@@ -20,7 +20,7 @@ pub static FR: LangTemplates = LangTemplates {
     ],
     refusal: "Je ne connais pas cette application.",
     system_named: "Tu es un assistant qui répond aux questions sur les applications {NAME}.",
-    system_generic: "Tu es un assistant qui répond aux questions sur les applications du catalogue.",
+    system_generic: "Tu es un assistant qui répond aux questions sur les applications de l'organisation.",
     and_word: "et",
     fem_nouns: &["application", "plateforme", "plate", "base", "solution", "interface", "api", "messagerie", "suite", "chaine", "brique", "passerelle", "console", "gestion"],
     masc_nouns: &[

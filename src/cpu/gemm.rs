@@ -1,0 +1,520 @@
+//! f32 matrix multiplication on the CPU: the three shapes the engine needs.
+//!
+//! - [`gemm_nt`]: C = A·Bᵀ, both operands contiguous along k. Linear layers
+//!   (`y = x Wᵀ`, W stored `[out, in]`) and attention scores (Q·Kᵀ).
+//! - [`gemm_nn`]: C = A·B. Input gradients through a linear layer
+//!   (`dx = dy W`) and attention outputs (P·V).
+//! - [`gemm_tn`]: C = Aᵀ·B. Weight gradients (LoRA) and dV = Pᵀ·dO.
+//!
+//! Each is a register-blocked micro-kernel written once over [`Simd`] and
+//! compiled for AVX-512, AVX2 and the portable fallback; the driver blocks k
+//! for L1 and splits the larger of m and n over rayon's threads.
+//! Row-major everywhere; `ld*` are row strides in elements. `accumulate`
+//! chooses between C = … and C += ….
+
+use super::simd::Simd;
+use rayon::prelude::*;
+
+/// Rows of A per micro-tile in gemm_nt (tokens).
+const NT_MR: usize = 6;
+/// Rows of B per micro-tile in gemm_nt (weight rows / output features).
+const NT_NR: usize = 4;
+/// k is processed in chunks of this many elements so that the A and B tiles stay in L1.
+const KC: usize = 256;
+/// Rows of A per micro-tile in gemm_nn/gemm_tn.
+const NN_MR: usize = 6;
+/// Vectors of C columns per micro-tile in gemm_nn/gemm_tn.
+const NN_NR: usize = 4;
+/// Below this many multiply-adds, threads cost more than they save.
+const PARALLEL_MIN_WORK: usize = 1 << 17;
+
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    /// A method (not field access) so closures capture the whole Send+Sync wrapper.
+    fn ptr(self) -> *mut T {
+        self.0
+    }
+}
+
+fn check(name: &str, len: usize, rows: usize, cols: usize, ld: usize) {
+    assert!(cols <= ld || rows <= 1, "{name}: row stride {ld} < {cols} columns");
+    if rows > 0 && cols > 0 {
+        assert!(len >= (rows - 1) * ld + cols, "{name}: slice of {len} too short for {rows}x{cols} (stride {ld})");
+    }
+}
+
+/// C[m×n] (+)= A[m×k] · B[n×k]ᵀ.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nt(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+    check("gemm_nt A", a.len(), m, k, lda);
+    check("gemm_nt B", b.len(), n, k, ldb);
+    check("gemm_nt C", c.len(), m, n, ldc);
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), SendPtr(c.as_mut_ptr()));
+    let (ap, bp) = (SendPtr(ap as *mut f32), SendPtr(bp as *mut f32));
+    if m < PACK_MIN_M {
+        // Few rows of A: one vectorised dot product per element of C.
+        let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
+            // SAFETY: bounds checked above; tasks write disjoint blocks of C.
+            unsafe { nt_block(i1 - i0, j1 - j0, k, ap.ptr().add(i0 * lda), lda, bp.ptr().add(j0 * ldb), ldb, cp.ptr().add(i0 * ldc + j0), ldc, accumulate) }
+        };
+        split_2d(m, n, m * n * k, NT_MR, NT_NR, run);
+        return;
+    }
+    // Many rows: transpose a panel of B (k × PACK_N) and run the broadcast
+    // kernel of gemm_nn, about twice as fast as dot products (no horizontal
+    // sums, one load of B per PACK_N outputs); the transposition costs
+    // O(n·k), negligible next to the O(m·n·k) product.
+    let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
+        let mut j = j0;
+        while j < j1 {
+            let nc = PACK_N.min(j1 - j);
+            with_pack(k * nc, |bt| {
+                // Blocked over k so the written block of bt (16 × nc) stays in L1.
+                for k0 in (0..k).step_by(16) {
+                    let k1 = (k0 + 16).min(k);
+                    for jj in 0..nc {
+                        // SAFETY: row j + jj of B holds k elements (checked above).
+                        let row = unsafe { std::slice::from_raw_parts(bp.ptr().add((j + jj) * ldb + k0), k1 - k0) };
+                        for (kk, &v) in row.iter().enumerate() {
+                            bt[(k0 + kk) * nc + jj] = v;
+                        }
+                    }
+                }
+                // SAFETY: tasks write disjoint blocks of C.
+                unsafe { nn_block(i1 - i0, nc, k, ap.ptr().add(i0 * lda), lda, 1, bt.as_ptr(), nc, cp.ptr().add(i0 * ldc + j), ldc, accumulate) }
+            });
+            j += nc;
+        }
+    };
+    split_2d(m, n, m * n * k, NN_MR, PACK_N, run);
+}
+
+/// Below this many rows of A, gemm_nt uses dot products instead of packing B.
+const PACK_MIN_M: usize = 4;
+/// Columns of C per packed panel of Bᵀ.
+const PACK_N: usize = 64;
+
+thread_local! {
+    static PACK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's packing buffer of `n` floats.
+fn with_pack<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    PACK.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < n {
+            b.resize(n, 0.0);
+        }
+        f(&mut b[..n])
+    })
+}
+
+/// C[m×n] (+)= A[m×k] · B[k×n].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nn(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+    check("gemm_nn A", a.len(), m, k, lda);
+    check("gemm_nn B", b.len(), k, n, ldb);
+    check("gemm_nn C", c.len(), m, n, ldc);
+    gemm_strided_a(m, n, k, a, lda, 1, b, ldb, c, ldc, accumulate);
+}
+
+/// C[m×n] (+)= A[k×m]ᵀ · B[k×n].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_tn(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+    check("gemm_tn A", a.len(), k, m, lda);
+    check("gemm_tn B", b.len(), k, n, ldb);
+    check("gemm_tn C", c.len(), m, n, ldc);
+    gemm_strided_a(m, n, k, a, 1, lda, b, ldb, c, ldc, accumulate);
+}
+
+/// C = A·B where element (i, kk) of A is at `a[i*ars + kk*acs]`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_strided_a(m: usize, n: usize, k: usize, a: &[f32], ars: usize, acs: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (ap, bp, cp) = (SendPtr(a.as_ptr() as *mut f32), SendPtr(b.as_ptr() as *mut f32), SendPtr(c.as_mut_ptr()));
+    let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
+        // SAFETY: bounds checked by the callers; tasks write disjoint blocks of C.
+        unsafe { nn_block(i1 - i0, j1 - j0, k, ap.ptr().add(i0 * ars), ars, acs, bp.ptr().add(j0), ldb, cp.ptr().add(i0 * ldc + j0), ldc, accumulate) }
+    };
+    split_2d(m, n, m * n * k, NN_MR, 64, run);
+}
+
+thread_local! {
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every GEMM it calls kept on the calling thread: for callers
+/// that already split their work over all threads.
+pub fn with_serial<R>(f: impl FnOnce() -> R) -> R {
+    let prev = SERIAL.with(|s| s.replace(true));
+    let r = f();
+    SERIAL.with(|s| s.set(prev));
+    r
+}
+
+/// Splits an m×n output into one block per thread along its longer side
+/// (in multiples of the micro-tile) and runs `f(i0, i1, j0, j1)` on each.
+fn split_2d(m: usize, n: usize, work: usize, mr: usize, nr: usize, f: impl Fn(usize, usize, usize, usize) + Sync) {
+    let threads = rayon::current_num_threads();
+    if threads <= 1 || work < PARALLEL_MIN_WORK || SERIAL.with(|s| s.get()) {
+        f(0, m, 0, n);
+        return;
+    }
+    // More pieces than threads so that uneven pieces balance out.
+    let pieces = threads * 4;
+    if n / nr >= m / mr {
+        let step = n.div_ceil(pieces).div_ceil(nr) * nr;
+        (0..n.div_ceil(step)).into_par_iter().for_each(|p| f(0, m, p * step, ((p + 1) * step).min(n)));
+    } else {
+        let step = m.div_ceil(pieces).div_ceil(mr) * mr;
+        (0..m.div_ceil(step)).into_par_iter().for_each(|p| f(p * step, ((p + 1) * step).min(m), 0, n));
+    }
+}
+
+// ---------------------------------------------------------------- gemm_nt
+
+crate::simd_dispatch!(fn nt_block_dispatch(m: usize, n: usize, k: usize, a: SendPtr<f32>, lda: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) => nt_block_generic);
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn nt_block(m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    nt_block_dispatch(m, n, k, SendPtr(a as *mut f32), lda, SendPtr(b as *mut f32), ldb, SendPtr(c), ldc, accumulate)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn nt_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, lda: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) {
+    let (a, b, c) = (a.0 as *const f32, b.0 as *const f32, c.0);
+    let mut k0 = 0;
+    loop {
+        let kc = KC.min(k - k0);
+        let acc = accumulate || k0 > 0;
+        let mut i = 0;
+        while i < m {
+            let mr = NT_MR.min(m - i);
+            let mut j = 0;
+            while j < n {
+                let nr = NT_NR.min(n - j);
+                // SAFETY: the tile lies inside the checked matrices.
+                unsafe {
+                    let (ap, bp, cp) = (a.add(i * lda + k0), b.add(j * ldb + k0), c.add(i * ldc + j));
+                    macro_rules! tile {
+                        ($($mr:literal),*) => {
+                            match (mr, nr) {
+                                $(($mr, NT_NR) => nt_tile::<S, $mr, NT_NR>(kc, ap, lda, bp, ldb, cp, ldc, acc),)*
+                                _ => nt_tile_any::<S>(mr, nr, kc, ap, lda, bp, ldb, cp, ldc, acc),
+                            }
+                        };
+                    }
+                    tile!(6, 5, 4, 3, 2, 1);
+                }
+                j += nr;
+            }
+            i += mr;
+        }
+        k0 += kc;
+        if k0 >= k {
+            break;
+        }
+    }
+}
+
+/// One MR×NR tile of C from MR rows of A and NR rows of B, over `kc` elements.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn nt_tile<S: Simd, const MR: usize, const NR: usize>(kc: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    let mut acc = [[S::zero(); NR]; MR];
+    let kv = kc - kc % S::LANES;
+    let mut kk = 0;
+    while kk < kv {
+        let mut bv = [S::zero(); NR];
+        for (j, v) in bv.iter_mut().enumerate() {
+            *v = S::load(b.add(j * ldb + kk));
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            let av = S::load(a.add(i * lda + kk));
+            for j in 0..NR {
+                row[j] = S::fma(av, bv[j], row[j]);
+            }
+        }
+        kk += S::LANES;
+    }
+    for i in 0..MR {
+        for j in 0..NR {
+            let mut s = S::hsum(acc[i][j]);
+            for t in kv..kc {
+                s += *a.add(i * lda + t) * *b.add(j * ldb + t);
+            }
+            let cp = c.add(i * ldc + j);
+            *cp = if accumulate { *cp + s } else { s };
+        }
+    }
+}
+
+/// Edge tiles of any size: one vectorised dot product per element.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn nt_tile_any<S: Simd>(mr: usize, nr: usize, kc: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    for i in 0..mr {
+        for j in 0..nr {
+            let s = dot_raw::<S>(a.add(i * lda), b.add(j * ldb), kc);
+            let cp = c.add(i * ldc + j);
+            *cp = if accumulate { *cp + s } else { s };
+        }
+    }
+}
+
+/// Σ x[i]·y[i] over `n` elements, four independent accumulators.
+#[inline(always)]
+pub(crate) unsafe fn dot_raw<S: Simd>(x: *const f32, y: *const f32, n: usize) -> f32 {
+    let l = S::LANES;
+    let (mut s0, mut s1, mut s2, mut s3) = (S::zero(), S::zero(), S::zero(), S::zero());
+    let mut i = 0;
+    while i + 4 * l <= n {
+        s0 = S::fma(S::load(x.add(i)), S::load(y.add(i)), s0);
+        s1 = S::fma(S::load(x.add(i + l)), S::load(y.add(i + l)), s1);
+        s2 = S::fma(S::load(x.add(i + 2 * l)), S::load(y.add(i + 2 * l)), s2);
+        s3 = S::fma(S::load(x.add(i + 3 * l)), S::load(y.add(i + 3 * l)), s3);
+        i += 4 * l;
+    }
+    while i + l <= n {
+        s0 = S::fma(S::load(x.add(i)), S::load(y.add(i)), s0);
+        i += l;
+    }
+    let mut s = S::hsum(S::add(S::add(s0, s1), S::add(s2, s3)));
+    while i < n {
+        s += *x.add(i) * *y.add(i);
+        i += 1;
+    }
+    s
+}
+
+// ---------------------------------------------------------- gemm_nn / tn
+
+crate::simd_dispatch!(fn nn_block_dispatch(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars: usize, acs: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) => nn_block_generic);
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn nn_block(m: usize, n: usize, k: usize, a: *const f32, ars: usize, acs: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    nn_block_dispatch(m, n, k, SendPtr(a as *mut f32), ars, acs, SendPtr(b as *mut f32), ldb, SendPtr(c), ldc, accumulate)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn nn_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars: usize, acs: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) {
+    let (a, b, c) = (a.0 as *const f32, b.0 as *const f32, c.0);
+    let l = S::LANES;
+    let wide = NN_NR * l;
+    let mut k0 = 0;
+    loop {
+        let kc = KC.min(k - k0);
+        let acc = accumulate || k0 > 0;
+        let mut j = 0;
+        while j < n {
+            let nc = wide.min(n - j);
+            let mut i = 0;
+            while i < m {
+                let mr = NN_MR.min(m - i);
+                // SAFETY: the tile lies inside the checked matrices.
+                unsafe {
+                    let (ap, bp, cp) = (a.add(i * ars + k0 * acs), b.add(k0 * ldb + j), c.add(i * ldc + j));
+                    macro_rules! tile {
+                        ($($mr:literal),*) => {
+                            match mr {
+                                $($mr if nc == wide => nn_tile::<S, $mr, NN_NR>(kc, ap, ars, acs, bp, ldb, cp, ldc, acc),)*
+                                _ => nn_tile_any::<S>(mr, nc, kc, ap, ars, acs, bp, ldb, cp, ldc, acc),
+                            }
+                        };
+                    }
+                    tile!(6, 5, 4, 3, 2, 1);
+                }
+                i += mr;
+            }
+            j += nc;
+        }
+        k0 += kc;
+        if k0 >= k {
+            break;
+        }
+    }
+}
+
+/// MR rows × NR vectors of C: broadcast A(i, kk), multiply a row of B.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn nn_tile<S: Simd, const MR: usize, const NR: usize>(kc: usize, a: *const f32, ars: usize, acs: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    let l = S::LANES;
+    let mut acc = [[S::zero(); NR]; MR];
+    if accumulate {
+        for (i, row) in acc.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = S::load(c.add(i * ldc + j * l));
+            }
+        }
+    }
+    for kk in 0..kc {
+        let mut bv = [S::zero(); NR];
+        for (j, v) in bv.iter_mut().enumerate() {
+            *v = S::load(b.add(kk * ldb + j * l));
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            let av = S::splat(*a.add(i * ars + kk * acs));
+            for j in 0..NR {
+                row[j] = S::fma(av, bv[j], row[j]);
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            S::store(c.add(i * ldc + j * l), *v);
+        }
+    }
+}
+
+/// Edge tiles: up to NN_MR rows and any number of columns (< NN_NR vectors).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn nn_tile_any<S: Simd>(mr: usize, nc: usize, kc: usize, a: *const f32, ars: usize, acs: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    let l = S::LANES;
+    let nv = nc / l;
+    for i in 0..mr {
+        let crow = c.add(i * ldc);
+        for jv in 0..nv {
+            let mut s = if accumulate { S::load(crow.add(jv * l)) } else { S::zero() };
+            for kk in 0..kc {
+                s = S::fma(S::splat(*a.add(i * ars + kk * acs)), S::load(b.add(kk * ldb + jv * l)), s);
+            }
+            S::store(crow.add(jv * l), s);
+        }
+        for jj in nv * l..nc {
+            let mut s = if accumulate { *crow.add(jj) } else { 0.0 };
+            for kk in 0..kc {
+                s += *a.add(i * ars + kk * acs) * *b.add(kk * ldb + jj);
+            }
+            *crow.add(jj) = s;
+        }
+    }
+}
+
+/// Σ x[i]·y[i], vectorised (the best level at run time).
+pub fn dot(x: &[f32], y: &[f32]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    dot_dispatch(x, y)
+}
+crate::simd_dispatch!(fn dot_dispatch(x: &[f32], y: &[f32]) -> f32 => dot_kernel);
+#[inline(always)]
+fn dot_kernel<S: Simd>(x: &[f32], y: &[f32]) -> f32 {
+    // SAFETY: callers pass equal lengths.
+    unsafe { dot_raw::<S>(x.as_ptr(), y.as_ptr(), x.len().min(y.len())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::rng::Rng;
+
+    fn rand_vec(rng: &mut Rng, n: usize) -> Vec<f32> {
+        (0..n).map(|_| rng.next_f32() * 2.0 - 1.0).collect()
+    }
+
+    fn naive(m: usize, n: usize, k: usize, at: impl Fn(usize, usize) -> f32, bt: impl Fn(usize, usize) -> f32) -> Vec<f64> {
+        let mut c = vec![0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|kk| at(i, kk) as f64 * bt(kk, j) as f64).sum();
+            }
+        }
+        c
+    }
+
+    fn assert_close(got: &[f32], want: &[f64], k: usize, what: &str) {
+        // f32 accumulation of k products of values in [-1, 1]: error grows like sqrt(k)·eps.
+        let tol = 1e-6 * (k as f64).sqrt() * 4.0 + 1e-6;
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            assert!((g as f64 - w).abs() <= tol, "{what}: element {i}: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn all_shapes_match_naive() {
+        let mut rng = Rng::new(1);
+        for &(m, n, k) in &[(1, 1, 1), (7, 5, 3), (13, 37, 300), (6, 64, 16), (64, 70, 513), (3, 200, 640), (100, 9, 33)] {
+            let a = rand_vec(&mut rng, m * k);
+            let b_nt = rand_vec(&mut rng, n * k);
+            let b_nn = rand_vec(&mut rng, k * n);
+            let a_t = rand_vec(&mut rng, k * m);
+            let c0 = rand_vec(&mut rng, m * n);
+
+            let want = naive(m, n, k, |i, kk| a[i * k + kk], |kk, j| b_nt[j * k + kk]);
+            let mut c = vec![0f32; m * n];
+            gemm_nt(m, n, k, &a, k, &b_nt, k, &mut c, n, false);
+            assert_close(&c, &want, k, "nt");
+            let mut c = c0.clone();
+            gemm_nt(m, n, k, &a, k, &b_nt, k, &mut c, n, true);
+            let want_acc: Vec<f64> = want.iter().zip(&c0).map(|(w, c)| w + *c as f64).collect();
+            assert_close(&c, &want_acc, k, "nt acc");
+
+            let want = naive(m, n, k, |i, kk| a[i * k + kk], |kk, j| b_nn[kk * n + j]);
+            let mut c = vec![0f32; m * n];
+            gemm_nn(m, n, k, &a, k, &b_nn, n, &mut c, n, false);
+            assert_close(&c, &want, k, "nn");
+            let mut c = c0.clone();
+            gemm_nn(m, n, k, &a, k, &b_nn, n, &mut c, n, true);
+            let want_acc: Vec<f64> = want.iter().zip(&c0).map(|(w, c)| w + *c as f64).collect();
+            assert_close(&c, &want_acc, k, "nn acc");
+
+            let want = naive(m, n, k, |i, kk| a_t[kk * m + i], |kk, j| b_nn[kk * n + j]);
+            let mut c = vec![0f32; m * n];
+            gemm_tn(m, n, k, &a_t, m, &b_nn, n, &mut c, n, false);
+            assert_close(&c, &want, k, "tn");
+        }
+    }
+
+    #[test]
+    fn strided_views() {
+        // Operate on a sub-block of bigger matrices (leading dimensions > widths).
+        let mut rng = Rng::new(2);
+        let (m, n, k, lda, ldb, ldc) = (9, 11, 40, 50, 45, 20);
+        let a = rand_vec(&mut rng, m * lda);
+        let b = rand_vec(&mut rng, n * ldb);
+        let mut c = vec![7f32; m * ldc];
+        gemm_nt(m, n, k, &a, lda, &b, ldb, &mut c, ldc, false);
+        let want = naive(m, n, k, |i, kk| a[i * lda + kk], |kk, j| b[j * ldb + kk]);
+        for i in 0..m {
+            assert_close(&c[i * ldc..i * ldc + n], &want[i * n..(i + 1) * n], k, "strided");
+            assert!(c[i * ldc + n..(i + 1) * ldc].iter().all(|&x| x == 7.0), "wrote outside C");
+        }
+    }
+
+    #[test]
+    fn portable_fallback_matches_naive() {
+        // The dispatched tests above run the best level of this CPU; check the fallback too.
+        let mut rng = Rng::new(4);
+        let (m, n, k) = (8, 10, 37);
+        let a = rand_vec(&mut rng, m * k);
+        let b = rand_vec(&mut rng, n * k);
+        let mut c = vec![0f32; m * n];
+        nt_block_generic::<crate::cpu::simd::Scalar>(m, n, k, SendPtr(a.as_ptr() as *mut f32), k, SendPtr(b.as_ptr() as *mut f32), k, SendPtr(c.as_mut_ptr()), n, false);
+        assert_close(&c, &naive(m, n, k, |i, kk| a[i * k + kk], |kk, j| b[j * k + kk]), k, "nt scalar");
+        let mut c = vec![0f32; m * n];
+        nn_block_generic::<crate::cpu::simd::Scalar>(m, n, k, SendPtr(a.as_ptr() as *mut f32), k, 1, SendPtr(b.as_ptr() as *mut f32), n, SendPtr(c.as_mut_ptr()), n, false);
+        assert_close(&c, &naive(m, n, k, |i, kk| a[i * k + kk], |kk, j| b[kk * n + j]), k, "nn scalar");
+    }
+
+    #[test]
+    fn dot_matches() {
+        let mut rng = Rng::new(3);
+        for n in [0, 1, 15, 16, 17, 64, 100, 1000] {
+            let x = rand_vec(&mut rng, n);
+            let y = rand_vec(&mut rng, n);
+            let want: f64 = x.iter().zip(&y).map(|(a, b)| *a as f64 * *b as f64).sum();
+            assert!((dot(&x, &y) as f64 - want).abs() < 1e-5, "n={n}");
+        }
+    }
+}

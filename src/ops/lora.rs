@@ -1,0 +1,189 @@
+//! LoRA as PEFT defines it, forward and backward:
+//!
+//!   y += s · (drop(x)·Aᵀ)·Bᵀ,   A `[r, in]`, B `[out, r]`, s = α/r (or α/√r).
+//!
+//! With h = drop(x)·Aᵀ `[m, r]` saved from the forward pass:
+//!   dB += s · dyᵀ·h,   dh = s · dy·B,   dA += dhᵀ·drop(x),   dx += drop'(dh·A).
+//! Dropout masks are not stored: they are regenerated from a counter-based
+//! hash of (key, index), so backward sees exactly the forward's mask.
+
+use crate::cpu::gemm::{gemm_nn, gemm_nt, gemm_tn};
+
+/// One adapted projection's trainable matrices.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoraWeights {
+    pub r: usize,
+    pub in_features: usize,
+    pub out_features: usize,
+    /// `[r, in]`, row-major.
+    pub a: Vec<f32>,
+    /// `[out, r]`, row-major.
+    pub b: Vec<f32>,
+    pub scale: f32,
+}
+
+/// Gradients with the shapes of [`LoraWeights`]' matrices.
+#[derive(Clone, Debug, Default)]
+pub struct LoraGrads {
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+impl LoraGrads {
+    pub fn zeros_like(w: &LoraWeights) -> Self {
+        LoraGrads { a: vec![0.0; w.a.len()], b: vec![0.0; w.b.len()] }
+    }
+}
+
+/// Inverted dropout with probability `p`, mask derived from `key` and the
+/// element index; kept elements are scaled by 1/(1−p) as torch does.
+#[derive(Clone, Copy, Debug)]
+pub struct Dropout {
+    pub p: f32,
+    pub key: u64,
+}
+
+impl Dropout {
+    fn keep_scale(&self, index: usize) -> f32 {
+        let mut z = self.key ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let u = (z >> 40) as f32 * (1.0 / (1u64 << 24) as f32);
+        if u < self.p {
+            0.0
+        } else {
+            1.0 / (1.0 - self.p)
+        }
+    }
+
+    /// out = drop(x).
+    pub fn apply(&self, x: &[f32], out: &mut [f32]) {
+        for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            *o = v * self.keep_scale(i);
+        }
+    }
+
+    /// In place: g ← g ⊙ mask / (1−p) (the dropout's own backward).
+    pub fn apply_inplace(&self, g: &mut [f32]) {
+        for (i, v) in g.iter_mut().enumerate() {
+            *v *= self.keep_scale(i);
+        }
+    }
+}
+
+/// y[m×out] += s·(drop(x)·Aᵀ)·Bᵀ; writes h = drop(x)·Aᵀ `[m, r]` into `h`.
+pub fn lora_forward(w: &LoraWeights, x: &[f32], m: usize, dropout: Option<Dropout>, h: &mut [f32], y: &mut [f32]) {
+    let (r, inp, out) = (w.r, w.in_features, w.out_features);
+    assert!(x.len() == m * inp && h.len() == m * r && y.len() == m * out);
+    match dropout {
+        Some(d) if d.p > 0.0 => {
+            let mut xd = vec![0f32; x.len()];
+            d.apply(x, &mut xd);
+            gemm_nt(m, r, inp, &xd, inp, &w.a, inp, h, r, false);
+        }
+        _ => gemm_nt(m, r, inp, x, inp, &w.a, inp, h, r, false),
+    }
+    // Scale h·Bᵀ rather than B itself so the result matches PEFT's order:
+    // PEFT computes lora_B(lora_A(x)) * scaling.
+    let mut yb = vec![0f32; m * out];
+    gemm_nt(m, out, r, h, r, &w.b, r, &mut yb, out, false);
+    for (yv, v) in y.iter_mut().zip(&yb) {
+        *yv += v * w.scale;
+    }
+}
+
+/// Accumulates dA, dB into `g` and the input gradient into `dx`.
+#[allow(clippy::too_many_arguments)]
+pub fn lora_backward(w: &LoraWeights, x: &[f32], m: usize, dropout: Option<Dropout>, h: &[f32], dy: &[f32], g: &mut LoraGrads, dx: &mut [f32]) {
+    let (r, inp, out) = (w.r, w.in_features, w.out_features);
+    assert!(x.len() == m * inp && h.len() == m * r && dy.len() == m * out && dx.len() == m * inp);
+    // s·dy, once, shared by dB and dh.
+    let sdy: Vec<f32> = dy.iter().map(|v| v * w.scale).collect();
+    gemm_tn(out, r, m, &sdy, out, h, r, &mut g.b, r, true);
+    let mut dh = vec![0f32; m * r];
+    gemm_nn(m, r, out, &sdy, out, &w.b, r, &mut dh, r, false);
+    match dropout {
+        Some(d) if d.p > 0.0 => {
+            let mut xd = vec![0f32; x.len()];
+            d.apply(x, &mut xd);
+            gemm_tn(r, inp, m, &dh, r, &xd, inp, &mut g.a, inp, true);
+            let mut dxd = vec![0f32; m * inp];
+            gemm_nn(m, inp, r, &dh, r, &w.a, inp, &mut dxd, inp, false);
+            d.apply_inplace(&mut dxd);
+            for (a, b) in dx.iter_mut().zip(&dxd) {
+                *a += b;
+            }
+        }
+        _ => {
+            gemm_tn(r, inp, m, &dh, r, x, inp, &mut g.a, inp, true);
+            gemm_nn(m, inp, r, &dh, r, &w.a, inp, dx, inp, true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::rng::Rng;
+
+    fn rand(rng: &mut Rng, n: usize) -> Vec<f32> {
+        (0..n).map(|_| rng.next_f32() - 0.5).collect()
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let mut rng = Rng::new(12);
+        let (m, inp, out, r) = (3, 8, 5, 2);
+        for dropout in [None, Some(Dropout { p: 0.3, key: 77 })] {
+            let w = LoraWeights { r, in_features: inp, out_features: out, a: rand(&mut rng, r * inp), b: rand(&mut rng, out * r), scale: 2.0 };
+            let x = rand(&mut rng, m * inp);
+            let dy = rand(&mut rng, m * out);
+            let loss = |w: &LoraWeights, x: &[f32]| -> f64 {
+                let mut h = vec![0f32; m * r];
+                let mut y = vec![0f32; m * out];
+                lora_forward(w, x, m, dropout, &mut h, &mut y);
+                y.iter().zip(&dy).map(|(a, b)| *a as f64 * *b as f64).sum()
+            };
+            let mut h = vec![0f32; m * r];
+            let mut y = vec![0f32; m * out];
+            lora_forward(&w, &x, m, dropout, &mut h, &mut y);
+            let mut g = LoraGrads::zeros_like(&w);
+            let mut dx = vec![0f32; m * inp];
+            lora_backward(&w, &x, m, dropout, &h, &dy, &mut g, &mut dx);
+            let eps = 1e-3;
+            for i in 0..w.a.len() {
+                let (mut wp, mut wm) = (w.clone(), w.clone());
+                wp.a[i] += eps;
+                wm.a[i] -= eps;
+                let fd = (loss(&wp, &x) - loss(&wm, &x)) / (2.0 * eps as f64);
+                assert!((fd - g.a[i] as f64).abs() < 1e-3, "dA[{i}] {} vs {fd}", g.a[i]);
+            }
+            for i in 0..w.b.len() {
+                let (mut wp, mut wm) = (w.clone(), w.clone());
+                wp.b[i] += eps;
+                wm.b[i] -= eps;
+                let fd = (loss(&wp, &x) - loss(&wm, &x)) / (2.0 * eps as f64);
+                assert!((fd - g.b[i] as f64).abs() < 1e-3, "dB[{i}] {} vs {fd}", g.b[i]);
+            }
+            for i in 0..x.len() {
+                let (mut xp, mut xm) = (x.clone(), x.clone());
+                xp[i] += eps;
+                xm[i] -= eps;
+                let fd = (loss(&w, &xp) - loss(&w, &xm)) / (2.0 * eps as f64);
+                assert!((fd - dx[i] as f64).abs() < 1e-3, "dx[{i}] {} vs {fd}", dx[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn dropout_keeps_the_expected_share() {
+        let d = Dropout { p: 0.25, key: 5 };
+        let x = vec![1f32; 100_000];
+        let mut o = vec![0f32; x.len()];
+        d.apply(&x, &mut o);
+        let kept = o.iter().filter(|&&v| v > 0.0).count() as f64 / x.len() as f64;
+        assert!((kept - 0.75).abs() < 0.01, "kept {kept}");
+        assert!(o.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
+    }
+}

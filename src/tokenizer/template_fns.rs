@@ -1,0 +1,88 @@
+//! The Jinja environment chat templates run in, made to behave like the one
+//! transformers' `apply_chat_template` builds (`utils/chat_template_utils.py`):
+//! `trim_blocks` and `lstrip_blocks` on, `raise_exception` and `strftime_now`
+//! globals, a `tojson` that writes what Python's `json.dumps` writes, Python string
+//! and dict methods (`.strip()`, `.startswith()`, `.items()`) through
+//! minijinja-contrib's pycompat, and `{% generation %}` blocks (transformers'
+//! assistant-mask extension) rendered as plain content.
+
+use super::{py_json, strftime};
+use minijinja::{Environment, Error, ErrorKind, Value};
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+pub(crate) fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(false);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.add_function("raise_exception", raise_exception);
+    env.add_function("strftime_now", strftime::strftime_now);
+    env.add_filter("tojson", py_json::tojson);
+    env
+}
+
+fn raise_exception(message: String) -> Result<Value, Error> {
+    Err(Error::new(ErrorKind::InvalidOperation, message))
+}
+
+/// `{% generation %}…{% endgeneration %}` → `{% if true %}…{% endif %}`, keeping the
+/// whitespace-control markers so the output is the same as transformers'.
+pub(crate) fn rewrite_generation_tags(source: &str) -> Cow<'_, str> {
+    if !source.contains("generation") {
+        return Cow::Borrowed(source);
+    }
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(open) = rest.find("{%") {
+        let (before, tag) = rest.split_at(open);
+        out.push_str(before);
+        let Some(close) = tag.find("%}") else { break };
+        let inner = &tag[2..close];
+        let body = inner.trim_start_matches(['-', '+']).trim_end_matches(['-', '+']);
+        let replacement = match body.trim() {
+            "generation" => Some("if true"),
+            "endgeneration" => Some("endif"),
+            _ => None,
+        };
+        match replacement {
+            Some(word) => {
+                let lead = &inner[..inner.len() - inner.trim_start_matches(['-', '+']).len()];
+                let trail = &inner[inner.trim_end_matches(['-', '+']).len()..];
+                let _ = write!(out, "{{%{lead} {word} {trail}%}}");
+            }
+            None => out.push_str(&tag[..close + 2]),
+        }
+        rest = &tag[close + 2..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(src: &str, ctx: Value) -> String {
+        let env = environment();
+        env.render_str(src, ctx).unwrap()
+    }
+
+    #[test]
+    fn generation_tags_become_plain_blocks() {
+        let src = "a{%- generation %}b{% endgeneration -%} c";
+        assert_eq!(rewrite_generation_tags(src), "a{%- if true %}b{% endif -%} c");
+        assert_eq!(render(&rewrite_generation_tags(src), Value::UNDEFINED), "abc");
+        assert!(matches!(rewrite_generation_tags("{{ x }}"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn python_string_methods_and_raise_exception() {
+        let out = render("{{ s.strip() }}|{{ s.startswith(' a') }}", minijinja::context! { s => " ab " });
+        assert_eq!(out, "ab|True"); // Jinja2 prints Python booleans
+        let env = environment();
+        let err = env.render_str("{{ raise_exception('roles must alternate') }}", ()).unwrap_err();
+        assert!(err.to_string().contains("roles must alternate"), "{err}");
+    }
+}

@@ -1,0 +1,49 @@
+//! Tokenizer files beside the adapter, as PEFT/transformers save them, so the
+//! `final/` folder is self-describing: the base model's own files when it is
+//! a Hugging Face folder, otherwise a `tokenizer_config.json` carrying the
+//! chat template and special tokens dyag used.
+
+use crate::model::load::LoadedModel;
+use crate::model::registry::ModelLocation;
+use crate::util::{write_atomic, write_json_atomic};
+use crate::{Error, Result};
+use std::path::Path;
+
+const HF_TOKENIZER_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "tokenizer.model"];
+
+pub fn write_tokenizer_files(base: &LoadedModel, dir: &Path) -> Result<()> {
+    match &base.location {
+        ModelLocation::HfFolder(src) => {
+            for f in HF_TOKENIZER_FILES {
+                let p = src.join(f);
+                if p.is_file() {
+                    let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+                    write_atomic(&dir.join(f), &bytes)?;
+                }
+            }
+            Ok(())
+        }
+        ModelLocation::Gguf(_) => {
+            let tok = &base.tokenizer;
+            let piece = |id: Option<u32>| id.and_then(|i| tok.token_to_piece(i)).map(str::to_string);
+            let class = match base.model.config.family {
+                crate::model::Family::Gemma3 => "GemmaTokenizer",
+                crate::model::Family::Qwen2 => "Qwen2Tokenizer",
+                crate::model::Family::Llama | crate::model::Family::Phi3 => "LlamaTokenizer",
+            };
+            let cfg = serde_json::json!({
+                "tokenizer_class": class,
+                "bos_token": piece(tok.special().bos),
+                "eos_token": piece(tok.special().eos),
+                "pad_token": piece(tok.special().pad),
+                "unk_token": piece(tok.special().unk),
+                "add_bos_token": tok.special().add_bos,
+                "add_eos_token": false,
+                "chat_template": base.template.source(),
+                "model_max_length": base.model.config.max_position,
+                "dyag_note": "the vocabulary is embedded in the base GGUF file",
+            });
+            write_json_atomic(&dir.join("tokenizer_config.json"), &cfg)
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The training loop: epochs of shuffled micro-batches, gradient
+//! accumulation with the loss normalised over the whole optimiser step (so
+//! accumulation does not change it), global-norm clipping, AdamW with a
+//! warm-up + decay schedule, validation each epoch, checkpoints.
+//! Metrics follow transformers/TRL: train_loss is the mean of the step
+//! losses; mean_token_accuracy the mean of per-micro-batch accuracies.
+
+use super::checkpoint::{load_checkpoint, save_checkpoint, Moments, TrainerState};
+use super::data::{batch_of, Prepared};
+use super::schedule::{LrSchedule, Schedule};
+use super::step::{evaluate_loss, forward_backward, zero_grads, AdapterGrads, StepOptions};
+use crate::model::forward::RopeTables;
+use crate::model::lora::{LoraAdapter, LoraConfig};
+use crate::model::Model;
+use crate::ops::adamw::{clip_coefficient, global_norm, AdamW};
+use crate::util::rng::Rng;
+use crate::{Error, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainOptions {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub gradient_accumulation: usize,
+    pub lr: f64,
+    pub warmup_ratio: f64,
+    pub schedule: Schedule,
+    pub weight_decay: f64,
+    pub max_grad_norm: f64,
+    pub seed: u64,
+    pub max_seq_len: usize,
+    pub gradient_checkpointing: bool,
+    /// Also checkpoint every N optimiser steps (checkpoints are always written at each epoch's end).
+    pub save_steps: Option<usize>,
+    #[serde(skip)]
+    pub lora: LoraConfig,
+}
+
+impl TrainOptions {
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 || self.batch_size == 0 || self.gradient_accumulation == 0 {
+            return Err(Error::invalid("epochs, batch size and gradient accumulation must be at least 1"));
+        }
+        if !(self.lr > 0.0 && self.lr < 1.0) {
+            return Err(Error::invalid(format!("learning rate {} is out of range (0, 1)", self.lr)));
+        }
+        if !(0.0..=1.0).contains(&self.warmup_ratio) {
+            return Err(Error::invalid("--warmup-ratio must be within [0, 1]"));
+        }
+        Ok(())
+    }
+
+    /// What must not change between a run and its resumption.
+    fn fingerprint(&self, n_examples: usize) -> String {
+        format!(
+            "examples={n_examples} epochs={} batch={} accum={} lr={} warmup={} sched={:?} wd={} clip={} seed={} r={} alpha={} dropout={} targets={:?}",
+            self.epochs,
+            self.batch_size,
+            self.gradient_accumulation,
+            self.lr,
+            self.warmup_ratio,
+            self.schedule,
+            self.weight_decay,
+            self.max_grad_norm,
+            self.seed,
+            self.lora.r,
+            self.lora.alpha,
+            self.lora.dropout,
+            self.lora.targets
+        )
+    }
+}
+
+/// Reported after every optimiser step; return false to stop (cancel).
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub step: usize,
+    pub total_steps: usize,
+    pub epoch: usize,
+    pub loss: f64,
+    pub lr: f64,
+    pub grad_norm: f32,
+    pub tokens_per_second: f64,
+    pub elapsed_seconds: f64,
+    /// Set when a checkpoint was just written.
+    pub checkpoint: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainSummary {
+    pub train_runtime_seconds: f64,
+    pub epochs: usize,
+    pub global_steps: usize,
+    pub train_loss: f64,
+    pub mean_token_accuracy: f64,
+    pub train_samples_per_second: f64,
+    pub train_tokens_per_second: f64,
+    pub num_tokens: u64,
+    pub num_examples: usize,
+    pub truncated_examples: usize,
+    pub dropped_examples: usize,
+    pub val_losses: Vec<f64>,
+    pub step_losses: Vec<f64>,
+    pub trainable_parameters: usize,
+}
+
+/// Trains a LoRA adapter on `data`; writes checkpoints under `output`.
+/// `resume` is a checkpoint folder to continue from.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    model: &Model,
+    base_name: &str,
+    data: &Prepared,
+    val: Option<&Prepared>,
+    opts: &TrainOptions,
+    output: &Path,
+    resume: Option<&Path>,
+    on_step: &mut dyn FnMut(&Progress) -> bool,
+) -> Result<(LoraAdapter, TrainSummary)> {
+    opts.validate()?;
+    let n = data.examples.len();
+    if n == 0 {
+        return Err(Error::invalid("no training example has a labelled token"));
+    }
+    let micro_per_epoch = n.div_ceil(opts.batch_size);
+    let steps_per_epoch = micro_per_epoch.div_ceil(opts.gradient_accumulation);
+    let total_steps = steps_per_epoch * opts.epochs;
+    let schedule = LrSchedule::new(opts.lr, opts.warmup_ratio, total_steps, opts.schedule);
+    let fingerprint = opts.fingerprint(n);
+    let longest = data.examples.iter().chain(val.map(|v| v.examples.iter()).into_iter().flatten()).map(|e| e.tokens.len()).max().unwrap_or(1);
+    let rope = RopeTables::new(&model.config, longest);
+    let optimizer = AdamW { weight_decay: opts.weight_decay, ..AdamW::default() };
+
+    let (mut adapter, mut moments, mut state) = match resume {
+        Some(dir) => {
+            let (a, m, s) = load_checkpoint(dir, model)?;
+            if s.fingerprint != fingerprint {
+                return Err(Error::invalid(format!(
+                    "checkpoint {} was made with other options or data:\n  checkpoint: {}\n  this run:   {}",
+                    dir.display(),
+                    s.fingerprint,
+                    fingerprint
+                )));
+            }
+            (a, m, s)
+        }
+        None => {
+            let mut rng = Rng::new(opts.seed);
+            let adapter = LoraAdapter::init(model, opts.lora.clone(), &mut rng)?;
+            let moments = Moments::zeros(&adapter);
+            let state = TrainerState {
+                global_step: 0,
+                total_steps,
+                epoch: 0,
+                micro_in_epoch: 0,
+                micro_steps: 0,
+                step_losses: Vec::new(),
+                accuracy_sum: 0.0,
+                accuracy_count: 0,
+                tokens_seen: 0,
+                samples_seen: 0,
+                train_seconds: 0.0,
+                rng: rng.state(),
+                val_losses: Vec::new(),
+                fingerprint,
+            };
+            (adapter, moments, state)
+        }
+    };
+    let mut rng = state.rng();
+    let run_start = Instant::now();
+    let seconds_before = state.train_seconds;
+
+    while state.epoch < opts.epochs {
+        // The epoch's order depends only on (seed, epoch): a resumed run sees the same batches.
+        let mut order: Vec<usize> = (0..n).collect();
+        Rng::new(opts.seed ^ (0xA5A5_0000 + state.epoch as u64)).shuffle(&mut order);
+        let micro_batches: Vec<&[usize]> = order.chunks(opts.batch_size).collect();
+        while state.micro_in_epoch < micro_batches.len() {
+            let group: Vec<&[usize]> = micro_batches[state.micro_in_epoch..(state.micro_in_epoch + opts.gradient_accumulation).min(micro_batches.len())].to_vec();
+            let batches: Vec<_> = group.iter().map(|idx| batch_of(idx.iter().map(|&i| &data.examples[i]))).collect();
+            let step_targets: usize = batches.iter().map(|b| b.num_targets()).sum();
+            let mut grads: AdapterGrads = zero_grads(&adapter);
+            let (mut loss_sum, mut step_tokens) = (0.0, 0usize);
+            let t0 = Instant::now();
+            for b in &batches {
+                let key = rng.next_u64();
+                let step_opts = StepOptions {
+                    loss_scale: 1.0 / step_targets.max(1) as f32,
+                    dropout: (opts.lora.dropout > 0.0).then_some((opts.lora.dropout, key)),
+                    gradient_checkpointing: opts.gradient_checkpointing,
+                    want_embed_grad: false,
+                };
+                let s = forward_backward(model, &adapter, b, &rope, &step_opts, &mut grads)?;
+                loss_sum += s.loss_sum;
+                if s.targets > 0 {
+                    state.accuracy_sum += s.correct as f64 / s.targets as f64;
+                    state.accuracy_count += 1;
+                }
+                step_tokens += b.tokens.len();
+                state.micro_steps += 1;
+                state.samples_seen += b.spans.len() as u64;
+            }
+            state.tokens_seen += step_tokens as u64;
+            let grad_norm = global_norm(grads.iter().flat_map(|l| l.values()).flat_map(|g| [&g.a[..], &g.b[..]]));
+            let coef = clip_coefficient(grad_norm, opts.max_grad_norm as f32);
+            let lr = schedule.lr(state.global_step);
+            apply_update(&optimizer, state.global_step as u64 + 1, lr, coef, &mut adapter, &grads, &mut moments);
+            state.global_step += 1;
+            state.micro_in_epoch += group.len();
+            let step_loss = loss_sum / step_targets.max(1) as f64;
+            state.step_losses.push(step_loss);
+            let step_secs = t0.elapsed().as_secs_f64();
+            state.train_seconds = seconds_before + run_start.elapsed().as_secs_f64();
+            state.rng = rng.state();
+
+            let epoch_done = state.micro_in_epoch >= micro_batches.len();
+            if epoch_done {
+                if let Some(v) = val {
+                    state.val_losses.push(validation_loss(model, &adapter, v, &rope, opts.batch_size)?);
+                }
+                state.epoch += 1;
+                state.micro_in_epoch = 0;
+            }
+            let periodic = opts.save_steps.is_some_and(|s| s > 0 && state.global_step % s == 0);
+            let checkpoint = if epoch_done || periodic { Some(save_checkpoint(output, &adapter, &moments, &state, base_name)?) } else { None };
+            let progress = Progress {
+                step: state.global_step,
+                total_steps,
+                epoch: state.epoch.min(opts.epochs - 1) + usize::from(!epoch_done),
+                loss: step_loss,
+                lr,
+                grad_norm,
+                tokens_per_second: step_tokens as f64 / step_secs.max(1e-9),
+                elapsed_seconds: state.train_seconds,
+                checkpoint,
+            };
+            if !on_step(&progress) {
+                return Err(Error::Cancelled);
+            }
+            if epoch_done {
+                break;
+            }
+        }
+    }
+    let runtime = state.train_seconds.max(1e-9);
+    let summary = TrainSummary {
+        train_runtime_seconds: state.train_seconds,
+        epochs: opts.epochs,
+        global_steps: state.global_step,
+        train_loss: state.step_losses.iter().sum::<f64>() / state.step_losses.len().max(1) as f64,
+        mean_token_accuracy: state.accuracy_sum / state.accuracy_count.max(1) as f64,
+        train_samples_per_second: state.samples_seen as f64 / runtime,
+        train_tokens_per_second: state.tokens_seen as f64 / runtime,
+        num_tokens: state.tokens_seen,
+        num_examples: n,
+        truncated_examples: data.truncated,
+        dropped_examples: data.dropped,
+        val_losses: state.val_losses.clone(),
+        step_losses: state.step_losses.clone(),
+        trainable_parameters: adapter.num_params(),
+    };
+    Ok((adapter, summary))
+}
+
+/// Clips (by `coef`) and applies AdamW to every LoRA matrix.
+pub fn apply_update(opt: &AdamW, t: u64, lr: f64, coef: f32, adapter: &mut LoraAdapter, grads: &AdapterGrads, moments: &mut Moments) {
+    let mut i = 0;
+    for (layer, proj, w) in adapter.iter_mut() {
+        let g = &grads[layer][&proj];
+        for (param, grad) in [(&mut w.a, &g.a), (&mut w.b, &g.b)] {
+            let clipped: Vec<f32> = grad.iter().map(|x| x * coef).collect();
+            opt.step(t, lr, param, &clipped, &mut moments.m[i], &mut moments.v[i]);
+            i += 1;
+        }
+    }
+}
+
+/// Mean cross-entropy over the labelled tokens of `data`.
+pub fn validation_loss(model: &Model, adapter: &LoraAdapter, data: &Prepared, rope: &RopeTables, batch_size: usize) -> Result<f64> {
+    let (mut sum, mut count) = (0.0, 0usize);
+    for chunk in data.examples.chunks(batch_size.max(1)) {
+        let s = evaluate_loss(model, Some(adapter), &batch_of(chunk), rope)?;
+        sum += s.loss_sum;
+        count += s.targets;
+    }
+    Ok(sum / count.max(1) as f64)
+}

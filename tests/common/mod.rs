@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests: where the reference data and
+//! the real model live, and reading reference tensors.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// `../shared` beside the repository (CI clones the repo with shared/ beside it).
+pub fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+pub fn fixture(family: &str) -> PathBuf {
+    shared().join("fixtures").join(family)
+}
+
+/// The real Gemma 3 270M GGUF; fails with the fix when it is missing.
+pub fn gemma_gguf() -> PathBuf {
+    let name = "gemma-3-270m-q4_k_m.gguf";
+    let mut candidates = Vec::new();
+    if let Some(d) = std::env::var_os("DYAG_MODELS_DIR") {
+        candidates.push(PathBuf::from(d).join(name));
+    }
+    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(name));
+    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| panic!("{name} not found: run scripts/fetch-model.sh first (or set DYAG_MODELS_DIR)"))
+}
+
+/// A reference tensor of any dtype, as f64 values with its shape.
+pub struct RefTensor {
+    pub shape: Vec<usize>,
+    pub values: Vec<f64>,
+}
+
+pub fn read_safetensors(path: &std::path::Path) -> HashMap<String, RefTensor> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out = HashMap::new();
+    for (name, view) in st.tensors() {
+        let data = view.data();
+        let values: Vec<f64> = match view.dtype() {
+            safetensors::Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+            safetensors::Dtype::F64 => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
+            safetensors::Dtype::I64 => data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+            other => panic!("{name}: dtype {other:?}"),
+        };
+        out.insert(name.to_string(), RefTensor { shape: view.shape().to_vec(), values });
+    }
+    out
+}
+
+/// Max |a − b| over two slices.
+pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter().zip(b).map(|(x, y)| (*x as f64 - y).abs()).fold(0.0, f64::max)
+}
