@@ -126,6 +126,9 @@ fn split_files_and_test_questions() {
         }
     }
     assert!(!out.exists());
+    // Too few examples for a test part: said.
+    let s = gen(JSONL, &out, &["--count", "3", "--split"]);
+    assert!(s.contains("the test split is empty"), "{s}");
     // Ratios are checked.
     let e = fail(&["generate-training", JSONL, "-o", path_str(&out), "--split", "--split-ratios", "0.8,0.2"]);
     assert!(e.contains("--split-ratios needs three numbers"), "{e}");

@@ -18,7 +18,8 @@ pub struct Args {
     /// The catalogue: a JSONL, JSON or Markdown file, or a folder of such files.
     pub input: PathBuf,
     /// The dataset to write (JSONL). With --split: OUT_train/_val/_test.jsonl and OUT_test_questions.jsonl beside it.
-    #[arg(short, long)]
+    /// The default, dataset.jsonl, matches the original tool's quick start (then `finetune --dataset dataset_train.jsonl`).
+    #[arg(short, long, default_value = "dataset.jsonl")]
     pub output: PathBuf,
     #[arg(long, value_enum, default_value = "rule-based")]
     pub method: Method,

@@ -25,6 +25,11 @@ pub fn render(r: &Report) -> String {
             split.get("test").unwrap_or(&0)
         );
     }
+    if let Some(split) = &r.split {
+        if split.get("test").copied().unwrap_or(0) == 0 {
+            let _ = writeln!(s, "  [WARNING] the test split is empty: too few examples for the --split-ratios");
+        }
+    }
     let _ = writeln!(s, "  dropped: {} duplicate questions", r.duplicate_questions_dropped);
     if let Some(l) = &r.llm {
         let _ = writeln!(
