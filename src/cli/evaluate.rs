@@ -38,7 +38,8 @@ pub struct GenerationArgs {
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// System prompt (use "" for none). Defaults to generate-training's generic prompt.
+    /// System prompt (use "" for none). Default: the one the adapter was
+    /// trained with (recorded by `dyag finetune`), else generate-training's generic prompt.
     #[arg(long)]
     pub system_prompt: Option<String>,
     /// Take the system prompt from a chat dataset's first example (e.g. the
@@ -64,11 +65,12 @@ impl GenerationArgs {
         Ok(SamplingParams { temperature: self.temperature, top_k: self.sampling_top_k, top_p: self.top_p, max_tokens: self.max_tokens, seed: self.seed })
     }
 
-    fn system_prompt(&self) -> Result<Option<String>> {
+    fn system_prompt(&self, adapter: Option<&std::path::Path>) -> Result<Option<String>> {
         if let Some(path) = &self.system_prompt_from {
             return crate::eval::prompt::system_prompt_from_dataset(path);
         }
-        let p = self.system_prompt.clone().unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_string());
+        let trained = || adapter.and_then(crate::train::export::trained_system_prompt);
+        let p = self.system_prompt.clone().or_else(trained).unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_string());
         Ok((!p.trim().is_empty()).then_some(p))
     }
 }
@@ -194,7 +196,7 @@ pub fn run_finetuned(args: FinetunedArgs) -> Result<()> {
     if !args.model.is_dir() {
         return Err(Error::invalid(format!("--model {}: not a folder (give the LoRA adapter folder written by dyag finetune)", args.model.display())));
     }
-    let system_prompt = args.generation.system_prompt()?;
+    let system_prompt = args.generation.system_prompt(Some(&args.model))?;
     let (mut generator, device) = load_generator(args.base_model.as_deref().unwrap_or(""), Some(&args.model), &args.generation)?;
     let metadata = Metadata {
         system: "finetuned".into(),
@@ -219,7 +221,7 @@ pub fn run_rag(args: RagArgs) -> Result<()> {
     }
     let documents = load_catalogue(&args.corpus)?;
     let n_docs = documents.len();
-    let system_prompt = args.generation.system_prompt()?;
+    let system_prompt = args.generation.system_prompt(if args.hybrid { args.model.as_deref() } else { None })?;
     let lang = match args.lang {
         crate::eval::compare::Lang::Fr => PromptLang::French,
         crate::eval::compare::Lang::En => PromptLang::English,

@@ -81,12 +81,14 @@ pub struct Args {
 }
 
 /// Reads and tokenises a dataset, with file:line errors, before anything is written.
-fn load_dataset(path: &Path, loaded: &crate::model::load::LoadedModel, max_seq_len: usize) -> Result<Prepared> {
+/// Also returns the dataset's dominant system prompt.
+fn load_dataset(path: &Path, loaded: &crate::model::load::LoadedModel, max_seq_len: usize) -> Result<(Prepared, Option<String>)> {
     let (convs, lines) = read_chat_dataset_with_lines(path)?;
     if convs.is_empty() {
         return Err(Error::data(path, 1, "the dataset is empty"));
     }
-    prepare(&convs, &lines, path, &loaded.tokenizer, &loaded.template, max_seq_len)
+    let system = crate::train::export::dominant_system_prompt(&convs);
+    Ok((prepare(&convs, &lines, path, &loaded.tokenizer, &loaded.template, max_seq_len)?, system))
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -99,8 +101,8 @@ pub fn run(args: Args) -> Result<()> {
     eprintln!("[INFO] Chargement du modèle de base {} ...", args.base_model);
     let loaded = load_model(&args.base_model)?;
     let model = &loaded.model;
-    let data = load_dataset(&args.dataset, &loaded, args.max_seq_len)?;
-    let val = args.val_dataset.as_deref().map(|p| load_dataset(p, &loaded, args.max_seq_len)).transpose()?;
+    let (data, system_prompt) = load_dataset(&args.dataset, &loaded, args.max_seq_len)?;
+    let val = args.val_dataset.as_deref().map(|p| load_dataset(p, &loaded, args.max_seq_len)).transpose()?.map(|(v, _)| v);
 
     let targets = if args.target_modules.is_empty() {
         LoraConfig::all_linear(model)
@@ -163,7 +165,7 @@ pub fn run(args: Args) -> Result<()> {
     crate::formats::peft::save_adapter(&final_dir, &adapter, &loaded.base_model_name_or_path)?;
     crate::train::export::write_tokenizer_files(&loaded, &final_dir)?;
     let duration = started.elapsed();
-    write_summary(&final_dir, &args, &summary, duration.as_secs_f64())?;
+    write_summary(&final_dir, &args, &summary, duration.as_secs_f64(), system_prompt.as_deref())?;
     print_results(&args.output, &final_dir, &summary, duration);
     Ok(())
 }
@@ -181,9 +183,11 @@ fn latest_checkpoint(output: &Path) -> Result<PathBuf> {
     best.map(|(_, p)| p).ok_or_else(|| Error::invalid(format!("--resume-from-checkpoint latest: no checkpoint-N folder in {}", output.display())))
 }
 
-fn write_summary(dir: &Path, args: &Args, s: &TrainSummary, total_seconds: f64) -> Result<()> {
+fn write_summary(dir: &Path, args: &Args, s: &TrainSummary, total_seconds: f64, system_prompt: Option<&str>) -> Result<()> {
     let v = serde_json::json!({
         "dyag_version": env!("CARGO_PKG_VERSION"),
+        // query-finetuned and evaluate-finetuned ask with this prompt by default.
+        "system_prompt": system_prompt,
         "base_model": args.base_model,
         "dataset": args.dataset.display().to_string(),
         "total_seconds": total_seconds,
@@ -196,7 +200,7 @@ fn write_summary(dir: &Path, args: &Args, s: &TrainSummary, total_seconds: f64) 
         },
         "metrics": s,
     });
-    crate::util::write_json_atomic(&dir.join("training_summary.json"), &v)
+    crate::util::write_json_atomic(&dir.join(crate::train::export::SUMMARY_FILE), &v)
 }
 
 fn format_duration(d: std::time::Duration) -> String {

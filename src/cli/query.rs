@@ -35,9 +35,9 @@ pub struct Args {
     /// Random seed for sampling.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// System prompt.
-    #[arg(long, default_value = crate::data::DEFAULT_SYSTEM_PROMPT)]
-    pub system_prompt: String,
+    /// System prompt ("" for none). Default: the one the adapter was trained with, else a generic one.
+    #[arg(long)]
+    pub system_prompt: Option<String>,
     /// Send the question as raw text, without the chat template (for base models).
     #[arg(long)]
     pub raw: bool,
@@ -87,7 +87,13 @@ fn answer(engine: &Engine, args: &Args, question: &str, params: &SamplingParams)
     let prompt = if args.raw {
         engine.base.tokenizer.encode_prompt(question)?
     } else {
-        let messages = [ChatMessage::system(args.system_prompt.clone()), ChatMessage::user(question)];
+        let system = args.system_prompt.clone().or_else(|| args.model.as_deref().and_then(crate::train::export::trained_system_prompt));
+        let system = system.unwrap_or_else(|| crate::data::DEFAULT_SYSTEM_PROMPT.to_string());
+        let mut messages = Vec::new();
+        if !system.trim().is_empty() {
+            messages.push(ChatMessage::system(system));
+        }
+        messages.push(ChatMessage::user(question));
         engine.chat_prompt(&messages)?
     };
     let mut out = std::io::stdout().lock();
