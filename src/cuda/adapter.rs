@@ -13,6 +13,9 @@ use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 use std::collections::BTreeMap;
 
+/// AdamW's first and second moments on the host, one vector per matrix.
+pub type HostMoments<'a> = (&'a mut [Vec<f32>], &'a mut [Vec<f32>]);
+
 /// One adapted projection.
 pub struct GpuLora {
     pub r: usize,
@@ -140,8 +143,8 @@ impl GpuAdapter {
             .collect()
     }
 
-    /// Copies parameters (and moments, when given) back to the host.
-    pub fn download_into(&self, gpu: &Gpu, adapter: &mut LoraAdapter, moments: Option<(&mut [Vec<f32>], &mut [Vec<f32>])>) -> Result<()> {
+    /// Copies parameters (and moments, when given: m, v) back to the host.
+    pub fn download_into(&self, gpu: &Gpu, adapter: &mut LoraAdapter, moments: Option<HostMoments>) -> Result<()> {
         for (layer, proj, w) in adapter.iter_mut() {
             let g = self.get(layer, proj).ok_or_else(|| Error::invalid(format!("layer {layer} {proj:?} is not on the GPU")))?;
             w.a = gpu.download_n(&g.a, w.a.len())?;

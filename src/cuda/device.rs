@@ -150,6 +150,8 @@ impl Gpu {
         if let Some(f) = self.funcs.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(f.clone());
         }
+        // Callers may be on any thread (tests run one thread per test).
+        self.ctx.bind_to_thread().map_err(|e| dev_err("binding the context", e))?;
         let f = self.module(src)?.load_function(entry).map_err(|e| dev_err(&format!("kernel {entry} in {}.cu", src.name), e))?;
         self.funcs.lock().unwrap_or_else(|p| p.into_inner()).insert(key, f.clone());
         Ok(f)
@@ -161,6 +163,7 @@ impl Gpu {
             return Err(Error::Device(format!("a kernel needs {bytes} bytes of shared memory per block; {} offers {}", self.name, self.max_smem_optin)));
         }
         if bytes > 48 * 1024 {
+            self.ctx.bind_to_thread().map_err(|e| dev_err("binding the context", e))?;
             f.set_attribute(CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes as i32).map_err(|e| dev_err("raising the shared memory limit", e))?;
         }
         Ok(())
@@ -302,7 +305,7 @@ impl<'a> Mat<'a> {
 
     /// True when rows start on 16-byte boundaries (what float4 loads need).
     pub fn vec4_aligned(&self) -> bool {
-        self.ld % 4 == 0 && self.offset % 4 == 0
+        self.ld.is_multiple_of(4) && self.offset.is_multiple_of(4)
     }
 
     pub fn is_dense(&self) -> bool {

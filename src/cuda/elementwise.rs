@@ -8,7 +8,7 @@ use cudarc::driver::CudaSlice;
 
 /// out[t] = table[ids[t]] · scale for `n` ids (bf16 table `[vocab, d]`).
 pub fn embed_gpu(gpu: &Gpu, ids: &CudaSlice<u32>, n: usize, table: &CudaSlice<u16>, d: usize, scale: Option<f32>, out: &CudaSlice<f32>) -> Result<()> {
-    if ids.len() < n || out.len() < n * d || table.len() % d.max(1) != 0 {
+    if ids.len() < n || out.len() < n * d || !table.len().is_multiple_of(d.max(1)) {
         return Err(Error::Device("embedding: buffer sizes".into()));
     }
     let f = gpu.func(&ELEMENTWISE, "embed_bf16")?;

@@ -134,6 +134,7 @@ pub fn project(gpu: &Gpu, ctx: &GpuLayerCtx, proj: Proj, lin: &GpuLinear, x: Mat
 }
 
 /// x += norm(y) (or x += y without a norm), saving the norm's rstd.
+#[allow(clippy::too_many_arguments)]
 pub fn add_normed_gpu(gpu: &Gpu, x: &CudaSlice<f32>, y: &CudaSlice<f32>, norm: Option<&CudaSlice<f32>>, eps: f32, rstd: &CudaSlice<f32>, t: usize, d: usize) -> Result<()> {
     match norm {
         Some(w) => rmsnorm_forward_gpu(gpu, Mat::new(y, t, d)?, w, eps, Mat::new(x, t, d)?, Some(rstd), true),

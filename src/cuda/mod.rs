@@ -15,6 +15,7 @@
 //! - `forward`, `backward`, `train`, `session`: the GPU forward/backward pass
 //!   mirroring `model::forward`, `model::backward` and `train::step`, the
 //!   training engine and the generation session.
+//!
 //! The launchers of each op sit beside its CPU version (`ops::*_cuda`).
 
 pub mod adapter;

@@ -147,7 +147,8 @@ impl GpuEngine {
         Ok((x, h, rstd))
     }
 
-    /// The labelled rows of `h` and their targets.
+    /// The labelled rows of `h`: (row, target) pairs, the rows on the GPU, h at those rows.
+    #[allow(clippy::type_complexity)]
     fn labelled(&self, batch: &Batch, h: &CudaSlice<f32>) -> Result<(Vec<(usize, u32)>, CudaSlice<u32>, CudaSlice<f32>)> {
         let d = self.model.config.hidden;
         let targets = batch.targets();

@@ -175,7 +175,7 @@ impl GpuWeight {
         let args = match &self.data {
             WeightData::Nf4 { packed, absmax, qabsmax, absmax2, offset } => {
                 let b0 = e0 / crate::quant::nf4::BLOCK;
-                if qabsmax.is_some() && b0 % crate::quant::nf4::DQ_BLOCK != 0 {
+                if qabsmax.is_some() && !b0.is_multiple_of(crate::quant::nf4::DQ_BLOCK) {
                     return Err(Error::tensor(&self.name, format!("row {r0} does not start a group of 256 NF4 blocks")));
                 }
                 vec![

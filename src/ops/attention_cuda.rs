@@ -63,7 +63,7 @@ fn dc(s: &AttnShape) -> Result<usize> {
     if d == 0 || d > 256 {
         return Err(Error::invalid(format!("head dimension {d}: the CUDA attention kernels support 1..=256")));
     }
-    if s.n_kv_heads == 0 || s.n_heads % s.n_kv_heads != 0 {
+    if s.n_kv_heads == 0 || !s.n_heads.is_multiple_of(s.n_kv_heads) {
         return Err(Error::invalid(format!("{} query heads cannot share {} KV heads", s.n_heads, s.n_kv_heads)));
     }
     Ok(d.div_ceil(32))

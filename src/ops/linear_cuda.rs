@@ -13,7 +13,7 @@ const BM: usize = 64;
 const BN: usize = 128;
 
 fn check_common(w: &WeightRef, a: &Mat, what: &str) -> Result<()> {
-    if w.cols % 64 != 0 {
+    if !w.cols.is_multiple_of(64) {
         return Err(Error::tensor(w.name, format!("{} input features: the CUDA kernels need a multiple of 64", w.cols)));
     }
     if !a.vec4_aligned() {

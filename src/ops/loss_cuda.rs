@@ -99,7 +99,7 @@ mod tests {
     fn chunks_keep_nf4_groups_aligned_and_fit_memory() {
         for (n, vocab, d) in [(1, 262_144, 640), (3000, 262_144, 640), (50, 151_936, 896), (7, 32_000, 2048), (100_000, 32_064, 3072)] {
             let c = chunk_rows(n, vocab, d);
-            assert!(c >= 128 && c % 128 == 0, "{c}");
+            assert!(c >= 128 && c.is_multiple_of(128), "{c}");
             assert_eq!((c * d) % (256 * 64), 0, "n={n} d={d}: chunk {c}");
             assert!(c <= vocab.next_multiple_of(c));
             assert!(c * n * 4 <= (256 << 20) || c <= 128 * 128, "chunk {c} for {n} rows");

@@ -26,7 +26,8 @@ pub const BLOCK: usize = 64;
 pub const DQ_BLOCK: usize = 256;
 
 /// The NF4 code table: bitsandbytes `get_4bit_type("nf4")`, the float32 values
-/// published with QLoRA (arXiv:2305.14314, appendix E).
+/// published with QLoRA (arXiv:2305.14314, appendix E), digits as published.
+#[allow(clippy::excessive_precision)]
 pub const NF4_CODE: [f32; 16] = [
     -1.0,
     -0.696_192_800_998_687_7,
@@ -210,7 +211,7 @@ impl Nf4Tensor {
     /// The code index (0..16) of element `i` (row-major).
     pub fn code_index(&self, i: usize) -> u8 {
         let b = self.packed[i / 2];
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             b >> 4
         } else {
             b & 0x0F
@@ -262,7 +263,7 @@ fn check_shape(name: &str, rows: usize, cols: usize) -> Result<()> {
     if rows == 0 || cols == 0 {
         return Err(Error::tensor(name, "NF4 needs a non-empty tensor"));
     }
-    if cols % BLOCK != 0 {
+    if !cols.is_multiple_of(BLOCK) {
         return Err(Error::tensor(name, format!("{cols} columns is not a multiple of the NF4 block size {BLOCK}; this tensor cannot be stored in NF4 (use --quantization bf16)")));
     }
     Ok(())
