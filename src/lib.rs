@@ -20,5 +20,7 @@ pub mod train;
 pub mod data;
 pub mod eval;
 pub mod cli;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 
 pub use error::{Error, Result};

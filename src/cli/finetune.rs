@@ -2,14 +2,14 @@
 //! Output as the original tool documents it: OUTPUT/final/ (PEFT adapter,
 //! tokenizer files, training summary) and OUTPUT/checkpoint-STEP/.
 
-use super::common::{apply_threads, resolve_device, DeviceArg};
+use super::common::{apply_threads, resolve_device, train_on_device, DeviceArg, QuantizationArg};
 use crate::formats::chat_jsonl::read_chat_dataset_with_lines;
 use crate::model::load::load_model;
 use crate::model::lora::LoraConfig;
 use crate::model::Proj;
 use crate::train::data::{prepare, Prepared};
 use crate::train::schedule::Schedule;
-use crate::train::trainer::{train, TrainOptions, TrainSummary};
+use crate::train::trainer::{TrainOptions, TrainSummary};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -72,6 +72,9 @@ pub struct Args {
     pub resume_from_checkpoint: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
+    /// Base weights on the GPU: nf4 (QLoRA) or bf16.
+    #[arg(long, value_enum, default_value_t = QuantizationArg::Nf4)]
+    pub quantization: QuantizationArg,
     /// Confirm training on the CPU (silences the no-GPU warning).
     #[arg(long)]
     pub force_cpu: bool,
@@ -94,9 +97,6 @@ fn load_dataset(path: &Path, loaded: &crate::model::load::LoadedModel, max_seq_l
 pub fn run(args: Args) -> Result<()> {
     apply_threads(args.threads)?;
     let device = resolve_device(args.device, args.force_cpu)?;
-    if device == super::common::Device::Cuda {
-        return Err(Error::Device("training on CUDA is not available in this build yet; use --device cpu".into()));
-    }
     let started = Instant::now();
     eprintln!("[INFO] Chargement du modèle de base {} ...", args.base_model);
     let loaded = load_model(&args.base_model)?;
@@ -151,7 +151,7 @@ pub fn run(args: Args) -> Result<()> {
     let n = data.examples.len();
     let total_steps = n.div_ceil(opts.batch_size).div_ceil(opts.gradient_accumulation) * opts.epochs;
     let pb = crate::util::progress::bar(total_steps as u64, "Training", "steps");
-    let (adapter, summary) = train(model, &loaded.base_model_name_or_path, &data, val.as_ref(), &opts, &args.output, resume.as_deref(), &mut |p| {
+    let (adapter, summary) = train_on_device(device, args.quantization, model, &loaded.base_model_name_or_path, &data, val.as_ref(), &opts, &args.output, resume.as_deref(), &mut |p| {
         pb.set_position(p.step as u64);
         pb.set_message(format!("epoch {} loss {:.4} lr {:.2e} {:.0} tok/s", p.epoch, p.loss, p.lr, p.tokens_per_second));
         if let Some(c) = &p.checkpoint {
