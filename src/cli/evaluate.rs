@@ -2,7 +2,7 @@
 //! measure and score every answer, write a results file (schema in
 //! docs/results-schema.md) and print a summary table on stderr.
 
-use crate::cli::common::{apply_threads, resolve_device, Device, DeviceArg};
+use crate::cli::common::{apply_threads, attach_device, resolve_device, Device, DeviceArg, QuantizationArg};
 use crate::eval::prompt::{DirectPrompt, PromptBuilder, DEFAULT_SYSTEM_PROMPT};
 use crate::eval::questions::read_questions;
 use crate::eval::rag::{load_catalogue, PromptLang, RagPrompt};
@@ -46,6 +46,9 @@ pub struct GenerationArgs {
     /// training set), so the model is asked the way it was trained.
     #[arg(long, conflicts_with = "system_prompt")]
     pub system_prompt_from: Option<PathBuf>,
+    /// Base weights on the GPU (with --device cuda): 4-bit NF4 or bf16.
+    #[arg(long, value_enum, default_value_t = QuantizationArg::Nf4)]
+    pub quantization: QuantizationArg,
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -131,19 +134,23 @@ pub struct RagArgs {
 /// results metadata.
 fn load_generator(base_model: &str, adapter: Option<&Path>, generation: &GenerationArgs) -> Result<(Box<dyn ChatGenerator>, String)> {
     apply_threads(generation.threads)?;
-    let device = match resolve_device(generation.device, false)? {
-        Device::Cpu => "cpu",
-        Device::Cuda => "cuda",
-    };
+    let device = resolve_device(generation.device, false)?;
     let what = match adapter {
         Some(a) if base_model.is_empty() => format!("adapter {}", a.display()),
         Some(a) => format!("{base_model} + adapter {}", a.display()),
         None => base_model.to_string(),
     };
     let spinner = crate::util::progress::spinner(&format!("loading {what}"));
-    let loaded = crate::infer::engine::load_chat_generator(base_model, adapter);
+    let base = if base_model.is_empty() { None } else { Some(base_model) };
+    let loaded = crate::infer::engine::load_engine(base, adapter);
     spinner.finish_and_clear();
-    Ok((loaded?, device.to_string()))
+    let mut engine = loaded?;
+    attach_device(&mut engine, device, generation.quantization)?;
+    let name = match device {
+        Device::Cpu => "cpu",
+        Device::Cuda => "cuda",
+    };
+    Ok((Box::new(engine), name.to_string()))
 }
 
 /// The base model named in a PEFT adapter's adapter_config.json, for the
