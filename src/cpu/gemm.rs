@@ -246,9 +246,9 @@ unsafe fn nt_tile<S: Simd, const MR: usize, const NR: usize>(kc: usize, a: *cons
         }
         kk += S::LANES;
     }
-    for i in 0..MR {
-        for j in 0..NR {
-            let mut s = S::hsum(acc[i][j]);
+    for (i, row) in acc.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            let mut s = S::hsum(*v);
             for t in kv..kc {
                 s += *a.add(i * lda + t) * *b.add(j * ldb + t);
             }

@@ -23,12 +23,15 @@ pub fn level() -> Level {
 #[macro_export]
 macro_rules! simd_dispatch {
     ($vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $kernel:ident) => {
+        #[allow(clippy::too_many_arguments)]
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+                #[allow(clippy::too_many_arguments)]
                 unsafe fn avx512($($arg: $ty),*) $(-> $ret)? { $kernel::<$crate::cpu::simd::Avx512>($($arg),*) }
                 #[target_feature(enable = "avx2,fma,f16c")]
+                #[allow(clippy::too_many_arguments)]
                 unsafe fn avx2($($arg: $ty),*) $(-> $ret)? { $kernel::<$crate::cpu::simd::Avx2>($($arg),*) }
                 match $crate::cpu::simd::level() {
                     // SAFETY: the level was detected at run time.
@@ -47,7 +50,8 @@ macro_rules! simd_dispatch {
 /// # Safety
 /// Implementations use CPU instructions that must be available: only call
 /// them from code compiled for (and running on) that level, i.e. through
-/// [`simd_dispatch!`].
+/// [`simd_dispatch!`]. This contract is every method's `# Safety` section.
+#[allow(clippy::missing_safety_doc)]
 pub trait Simd: Copy {
     const LANES: usize;
     type V: Copy;

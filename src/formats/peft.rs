@@ -100,7 +100,9 @@ pub fn load_adapter_weights(dir: &Path, cfg: &AdapterConfig, model: &Model) -> R
     let set = SafetensorsSet::open(&path)?;
     let scale = cfg.lora.scale();
     let mut layers: Vec<BTreeMap<Proj, LoraWeights>> = vec![BTreeMap::new(); model.blocks.len()];
-    let mut halves: BTreeMap<(usize, Proj), (Option<Vec<f32>>, Option<Vec<f32>>)> = BTreeMap::new();
+    // (layer, projection) → (lora_A, lora_B) values, paired once both are read.
+    type Halves = (Option<Vec<f32>>, Option<Vec<f32>>);
+    let mut halves: BTreeMap<(usize, Proj), Halves> = BTreeMap::new();
     for key in set.names().map(str::to_string).collect::<Vec<_>>() {
         let (layer, proj, is_a) = parse_key(&key).ok_or_else(|| Error::format(&path, format!("tensor '{key}' is not a LoRA weight dyag understands")))?;
         if layer >= model.blocks.len() {

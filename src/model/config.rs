@@ -155,10 +155,10 @@ impl ModelConfig {
                 return Err(Error::config(field, format!("{v} is out of range")));
             }
         }
-        if self.n_heads % self.n_kv_heads != 0 {
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return Err(Error::config("num_key_value_heads", format!("{} does not divide num_attention_heads {}", self.n_kv_heads, self.n_heads)));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(Error::config("head_dim", format!("{} must be even for rotary embeddings", self.head_dim)));
         }
         if self.layer_kinds.len() != self.n_layers {
@@ -198,7 +198,7 @@ impl ModelConfig {
         let n_layers = usize_field("num_hidden_layers")?;
         let n_heads = usize_field("num_attention_heads")?;
         let n_kv_heads = opt_usize("num_key_value_heads").unwrap_or(n_heads);
-        let head_dim = opt_usize("head_dim").unwrap_or(if n_heads > 0 { hidden / n_heads } else { 0 });
+        let head_dim = opt_usize("head_dim").unwrap_or(hidden.checked_div(n_heads).unwrap_or(0));
         let gemma = family == Family::Gemma3;
 
         for field in ["final_logit_softcapping", "attn_logit_softcapping"] {
@@ -375,8 +375,8 @@ mod tests {
 
     #[test]
     fn other_families() {
-        assert_eq!(ModelConfig::from_hf_json(&fixture("qwen2")).unwrap().qkv_bias, true);
-        assert_eq!(ModelConfig::from_hf_json(&fixture("phi3")).unwrap().fused_projections, true);
+        assert!(ModelConfig::from_hf_json(&fixture("qwen2")).unwrap().qkv_bias);
+        assert!(ModelConfig::from_hf_json(&fixture("phi3")).unwrap().fused_projections);
         let l = ModelConfig::from_hf_json(&fixture("llama")).unwrap();
         assert_eq!((l.family, l.tied_embeddings, l.attn_scale), (Family::Llama, false, 0.25));
     }

@@ -103,7 +103,7 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
     let n_layers = req("block_count")?;
     let n_heads = req("attention.head_count")?;
     let n_kv_heads = f.get_u64(&key("attention.head_count_kv"))?.map(|v| v as usize).unwrap_or(n_heads);
-    let head_dim = f.get_u64(&key("attention.key_length"))?.map(|v| v as usize).unwrap_or(if n_heads > 0 { hidden / n_heads } else { 0 });
+    let head_dim = f.get_u64(&key("attention.key_length"))?.map(|v| v as usize).unwrap_or(hidden.checked_div(n_heads).unwrap_or(0));
     let vocab = f.tensor_info("token_embd.weight").map(|t| t.shape[0]).ok_or_else(|| Error::format(&f.path, "missing tensor token_embd.weight"))?;
     let theta = f.get_f32(&key("rope.freq_base"))?.map(|v| v as f64).unwrap_or(if family == Family::Gemma3 { 1e6 } else { 1e4 });
     let mut scaling = None;

@@ -84,6 +84,7 @@ impl Proj {
 
 /// Attention input projections.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // one per block: size does not matter, matching does
 pub enum QkvProj {
     Separate { q: Linear, k: Linear, v: Linear },
     Fused(Linear),

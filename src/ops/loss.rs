@@ -82,9 +82,9 @@ pub fn fused_linear_cross_entropy(h: &[f32], targets: &[u32], w: &QTensor, scale
         chunk_logits(&ht, c, w, lt);
         let tg = &targets[r0..r1];
         let stats = column_stats(lt, c, tg);
-        for i in 0..c {
+        for (i, &t) in tg.iter().enumerate() {
             out.loss_sum += (stats.lse[i] - stats.target[i]) as f64;
-            out.correct += (stats.argmax[i] == tg[i] as usize) as usize;
+            out.correct += (stats.argmax[i] == t as usize) as usize;
         }
         if let Some(dh) = dh.as_deref_mut() {
             // In place: scale·(softmax − one-hot), column by column.

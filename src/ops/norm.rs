@@ -15,7 +15,7 @@ const ROWS_PER_TASK: usize = 16;
 /// Normalises each row of `x` into `y`; stores 1/rms per row in `rstd` if given.
 pub fn rmsnorm_forward(x: &[f32], w: &[f32], eps: f32, y: &mut [f32], rstd: Option<&mut [f32]>) {
     let d = w.len();
-    assert!(d > 0 && x.len() % d == 0 && y.len() == x.len());
+    assert!(d > 0 && x.len().is_multiple_of(d) && y.len() == x.len());
     let rows = x.len() / d;
     let mut scratch;
     let rstd = match rstd {
@@ -83,7 +83,9 @@ fn scale_mul_kernel<S: Simd>(x: &[f32], w: &[f32], r: f32, y: &mut [f32]) {
 pub fn rmsnorm_backward(x: &[f32], w: &[f32], rstd: &[f32], dy: &[f32], dx: &mut [f32], accumulate: bool) {
     let d = w.len();
     assert!(x.len() == dy.len() && dx.len() == x.len() && rstd.len() * d == x.len());
-    let work = |(((xc, dyc), dxc), rc): (((&[f32], &[f32]), &mut [f32]), &[f32])| {
+    // ((x, dy), dx), rstd: one task's rows.
+    type Rows<'a> = (((&'a [f32], &'a [f32]), &'a mut [f32]), &'a [f32]);
+    let work = |(((xc, dyc), dxc), rc): Rows| {
         for (((xr, dyr), dxr), &r) in xc.chunks_exact(d).zip(dyc.chunks_exact(d)).zip(dxc.chunks_exact_mut(d)).zip(rc) {
             // mean(x̂ ⊙ g) = r · Σ x·w·dy / d
             let mut s = 0f32;

@@ -61,7 +61,7 @@ pub fn tokenize_conversation(conv: &[ChatMessage], tokenizer: &Tokenizer, templa
         })?;
         let new_prompt = prompt.strip_prefix(rendered.as_str()).ok_or_else(|| Error::msg(format!("the chat template rewrites earlier turns at turn {}", i + 1)))?;
         let p = if tokens.is_empty() { tokenizer.encode_prompt(new_prompt)? } else { tokenizer.encode(new_prompt, true)? };
-        labels.extend(std::iter::repeat(IGNORE).take(p.len()));
+        labels.extend(std::iter::repeat_n(IGNORE, p.len()));
         tokens.extend(p);
         let c = tokenizer.encode(completion, true)?;
         labels.extend(c.iter().map(|&t| t as i32));
