@@ -20,5 +20,6 @@ pub mod train;
 pub mod data;
 pub mod eval;
 pub mod cli;
+pub mod ffi;
 
 pub use error::{Error, Result};

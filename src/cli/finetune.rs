@@ -3,11 +3,9 @@
 //! tokenizer files, training summary) and OUTPUT/checkpoint-STEP/.
 
 use super::common::{apply_threads, resolve_device, DeviceArg};
-use crate::formats::chat_jsonl::read_chat_dataset_with_lines;
 use crate::model::load::load_model;
 use crate::model::lora::LoraConfig;
-use crate::model::Proj;
-use crate::train::data::{prepare, Prepared};
+use crate::train::recipe::{check_and_load, defaults, save_final, target_modules};
 use crate::train::schedule::Schedule;
 use crate::train::trainer::{train, TrainOptions, TrainSummary};
 use crate::{Error, Result};
@@ -25,18 +23,18 @@ pub struct Args {
     /// Base model: gemma3:270m, tinyllama, qwen2.5:0.5b, qwen2.5:1.5b, llama3.2:1b, llama3.1:8b, phi3, a hub id or a local path.
     #[arg(long, default_value = crate::model::registry::DEFAULT_MODEL)]
     pub base_model: String,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = defaults::EPOCHS)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = defaults::BATCH_SIZE)]
     pub batch_size: usize,
     /// Micro-batches accumulated per optimiser step.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults::GRADIENT_ACCUMULATION)]
     pub gradient_accumulation: usize,
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = defaults::LORA_RANK)]
     pub lora_rank: usize,
-    #[arg(long, default_value_t = 32.0)]
+    #[arg(long, default_value_t = defaults::LORA_ALPHA)]
     pub lora_alpha: f32,
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = defaults::LORA_DROPOUT)]
     pub lora_dropout: f32,
     /// Scale LoRA by alpha/√r instead of alpha/r.
     #[arg(long)]
@@ -44,19 +42,19 @@ pub struct Args {
     /// Comma-separated modules to adapt (default: every linear layer of the block).
     #[arg(long, value_delimiter = ',')]
     pub target_modules: Vec<String>,
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = defaults::LR)]
     pub lr: f64,
-    #[arg(long, default_value_t = 0.03)]
+    #[arg(long, default_value_t = defaults::WARMUP_RATIO)]
     pub warmup_ratio: f64,
-    #[arg(long, value_enum, default_value_t = Schedule::Cosine)]
+    #[arg(long, value_enum, default_value_t = defaults::LR_SCHEDULER)]
     pub lr_scheduler: Schedule,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults::WEIGHT_DECAY)]
     pub weight_decay: f64,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = defaults::MAX_GRAD_NORM)]
     pub max_grad_norm: f64,
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = defaults::MAX_SEQ_LEN)]
     pub max_seq_len: usize,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = defaults::SEED)]
     pub seed: u64,
     /// Validation set (same format); its loss is reported after each epoch.
     #[arg(long)]
@@ -80,15 +78,6 @@ pub struct Args {
     pub threads: Option<usize>,
 }
 
-/// Reads and tokenises a dataset, with file:line errors, before anything is written.
-fn load_dataset(path: &Path, loaded: &crate::model::load::LoadedModel, max_seq_len: usize) -> Result<Prepared> {
-    let (convs, lines) = read_chat_dataset_with_lines(path)?;
-    if convs.is_empty() {
-        return Err(Error::data(path, 1, "the dataset is empty"));
-    }
-    prepare(&convs, &lines, path, &loaded.tokenizer, &loaded.template, max_seq_len)
-}
-
 pub fn run(args: Args) -> Result<()> {
     apply_threads(args.threads)?;
     let device = resolve_device(args.device, args.force_cpu)?;
@@ -99,17 +88,6 @@ pub fn run(args: Args) -> Result<()> {
     eprintln!("[INFO] Chargement du modèle de base {} ...", args.base_model);
     let loaded = load_model(&args.base_model)?;
     let model = &loaded.model;
-    let data = load_dataset(&args.dataset, &loaded, args.max_seq_len)?;
-    let val = args.val_dataset.as_deref().map(|p| load_dataset(p, &loaded, args.max_seq_len)).transpose()?;
-
-    let targets = if args.target_modules.is_empty() {
-        LoraConfig::all_linear(model)
-    } else {
-        args.target_modules
-            .iter()
-            .map(|t| Proj::from_module_name(t.trim()).ok_or_else(|| Error::invalid(format!("unknown target module '{t}' (e.g. q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, qkv_proj, gate_up_proj)"))))
-            .collect::<Result<Vec<_>>>()?
-    };
     let opts = TrainOptions {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -123,10 +101,15 @@ pub fn run(args: Args) -> Result<()> {
         max_seq_len: args.max_seq_len,
         gradient_checkpointing: args.gradient_checkpointing,
         save_steps: args.save_steps,
-        lora: LoraConfig { r: args.lora_rank, alpha: args.lora_alpha, dropout: args.lora_dropout, use_rslora: args.use_rslora, targets },
+        lora: LoraConfig {
+            r: args.lora_rank,
+            alpha: args.lora_alpha,
+            dropout: args.lora_dropout,
+            use_rslora: args.use_rslora,
+            targets: target_modules(&args.target_modules, model)?,
+        },
     };
-    opts.validate()?;
-    opts.lora.validate(model)?;
+    let (data, val) = check_and_load(&loaded, &opts, &args.dataset, args.val_dataset.as_deref())?;
     eprintln!(
         "[INFO] {} exemples ({} tokens, {} à apprendre), {} tronqués à {} tokens, {} sans réponse ignorés",
         data.examples.len(),
@@ -152,8 +135,7 @@ pub fn run(args: Args) -> Result<()> {
     pb.finish_and_clear();
 
     let final_dir = args.output.join("final");
-    crate::formats::peft::save_adapter(&final_dir, &adapter, &loaded.base_model_name_or_path)?;
-    crate::train::export::write_tokenizer_files(&loaded, &final_dir)?;
+    save_final(&final_dir, &adapter, &loaded)?;
     let duration = started.elapsed();
     write_summary(&final_dir, &args, &summary, duration.as_secs_f64())?;
     print_results(&args.output, &final_dir, &summary, duration);
