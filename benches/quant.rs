@@ -7,7 +7,8 @@
 //!   weights from memory. This should approach the core's memory bandwidth.
 //! - `dot_cached/<type>/<level>`: the same over a 2048x640 matrix (K-quants:
 //!   640x2048) that stays in L2: the kernel's compute speed.
-//! - `dequantize/<type>/<level>`: unpacking that cached matrix to f32 (GEMM panels).
+//! - `dequantize/<type>/<level>`: unpacking that cached matrix to f32, 16 rows
+//!   at a time into a buffer that stays in cache (as GEMM panels are).
 //!
 //! Run: `cargo bench --bench quant` (filter: `cargo bench --bench quant -- dot_dram/Q8_0`).
 //!
@@ -33,11 +34,8 @@ fn matrix(ty: GgmlType, rows: usize, cols: usize, rng: &mut Rng) -> Vec<u8> {
     random_blocks(ty, rows * cols / ty.block_size(), rng)
 }
 
-fn matvec(level: quant::SimdLevel, ty: GgmlType, w: &[u8], cols: usize, x: &[f32], y: &mut [f32]) {
-    let rb = ty.row_bytes(cols).unwrap();
-    for (row, out) in w.chunks_exact(rb).zip(y.iter_mut()) {
-        *out = quant::dot_with(level, ty, row, x);
-    }
+fn matvec(level: quant::SimdLevel, ty: GgmlType, w: &[u8], x: &[f32], y: &mut [f32]) {
+    quant::dot_rows_with(level, ty, w, x, y).unwrap();
 }
 
 fn bench_dot_dram(c: &mut Criterion<Clock>) {
@@ -54,7 +52,7 @@ fn bench_dot_dram(c: &mut Criterion<Clock>) {
         g.throughput(Throughput::Bytes(w.len() as u64));
         for level in available_levels() {
             g.bench_function(BenchmarkId::new(format!("{ty}"), level), |b| {
-                b.iter(|| matvec(level, ty, black_box(&w), cols, black_box(&x), &mut y))
+                b.iter(|| matvec(level, ty, black_box(&w), black_box(&x), &mut y))
             });
         }
     }
@@ -71,14 +69,23 @@ fn bench_cached(c: &mut Criterion<Clock>) {
             let w = matrix(ty, rows, cols, &mut rng);
             let x: Vec<f32> = (0..cols).map(|_| rng.next_f32() - 0.5).collect();
             let mut y = vec![0f32; rows];
-            let mut out = vec![0f32; rows * cols];
+            // Dequantisation unpacks panels for the GEMM: 16 rows at a time
+            // into one buffer that stays in cache, over the whole matrix.
+            let panel_rows = 16;
+            let mut panel = vec![0f32; panel_rows * cols];
+            let panel_bytes = panel_rows * ty.row_bytes(cols).unwrap();
             g.throughput(Throughput::Bytes(w.len() as u64));
             for level in available_levels() {
                 g.bench_function(BenchmarkId::new(format!("{ty}"), level), |b| {
                     if op == "dot_cached" {
-                        b.iter(|| matvec(level, ty, black_box(&w), cols, black_box(&x), &mut y))
+                        b.iter(|| matvec(level, ty, black_box(&w), black_box(&x), &mut y))
                     } else {
-                        b.iter(|| quant::dequantize_with(level, ty, black_box(&w), &mut out).unwrap())
+                        b.iter(|| {
+                            for src in black_box(&w).chunks(panel_bytes) {
+                                let n = src.len() / ty.block_bytes() * ty.block_size();
+                                quant::dequantize_with(level, ty, src, &mut panel[..n]).unwrap();
+                            }
+                        })
                     }
                 });
             }
@@ -92,22 +99,30 @@ struct Clock {
     thread: bool,
 }
 
-fn thread_cpu_ns() -> u64 {
+#[cfg(unix)]
+fn thread_cpu_ns() -> Option<u64> {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid timespec to write into.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+#[cfg(not(unix))]
+fn thread_cpu_ns() -> Option<u64> {
+    None
 }
 
 impl Measurement for Clock {
     type Intermediate = (u64, std::time::Instant);
     type Value = u64;
     fn start(&self) -> Self::Intermediate {
-        (thread_cpu_ns(), std::time::Instant::now())
+        (thread_cpu_ns().unwrap_or(0), std::time::Instant::now())
     }
     fn end(&self, (cpu, wall): Self::Intermediate) -> u64 {
-        if self.thread { thread_cpu_ns() - cpu } else { wall.elapsed().as_nanos() as u64 }
+        match thread_cpu_ns() {
+            Some(now) if self.thread => now - cpu,
+            _ => wall.elapsed().as_nanos() as u64,
+        }
     }
     fn add(&self, a: &u64, b: &u64) -> u64 {
         a + b
@@ -148,7 +163,7 @@ impl ValueFormatter for Formatter {
 }
 
 fn config() -> Criterion<Clock> {
-    let thread = std::env::var("DYAG_BENCH_CLOCK").map(|v| v != "wall").unwrap_or(true);
+    let thread = std::env::var("DYAG_BENCH_CLOCK").map(|v| v != "wall").unwrap_or(true) && thread_cpu_ns().is_some();
     eprintln!("clock: {}", if thread { "thread CPU time" } else { "wall time" });
     Criterion::default().with_measurement(Clock { thread })
 }

@@ -480,3 +480,17 @@ fn errors_are_values_not_panics_on_random_corruption() {
         }
     }
 }
+
+#[test]
+fn invalid_utf8_inside_a_string_array_names_the_string() {
+    let items = [gguf_str(b"ok"), gguf_str(&[0xE2, 0x82]), gguf_str(&[0xAC])];
+    // Concatenated, strings #1 and #2 would form a valid "€": each must be valid alone.
+    let e = expect_err(&Builder::new().kv("tokenizer.ggml.tokens", T_ARRAY, array_payload(T_STRING, &items)).build(), &[
+        "'tokenizer.ggml.tokens'",
+        "string #1",
+        "not valid UTF-8",
+    ]);
+    assert!(!e.contains("string #2"), "{e}");
+    let items = [gguf_str(b"a"), gguf_str(b"b"), gguf_str(&[0xff])];
+    expect_err(&Builder::new().kv("t", T_ARRAY, array_payload(T_STRING, &items)).build(), &["'t'", "string #2", "not valid UTF-8"]);
+}

@@ -113,3 +113,28 @@ fn dot_with_mismatched_lengths_stays_in_bounds() {
         let _ = quant::dot_with(level, GgmlType::Q4_K, &row[..100], &x);
     }
 }
+
+#[test]
+fn dot_rows_equals_row_by_row_dots() {
+    let mut rng = Rng::new(0x5eed_0003);
+    for ty in GgmlType::ALL {
+        let cols = if ty.block_size() == 1 { 75 } else { 3 * ty.block_size() };
+        let rows = 5;
+        let w = random_blocks(ty, rows * cols / ty.block_size(), &mut rng);
+        let x = random_x(cols, &mut rng);
+        let rb = ty.row_bytes(cols).unwrap();
+        for level in available_levels() {
+            let mut y = vec![f32::NAN; rows];
+            quant::dot_rows_with(level, ty, &w, &x, &mut y).unwrap();
+            for (r, got) in y.iter().enumerate() {
+                let want = quant::dot_with(level, ty, &w[r * rb..(r + 1) * rb], &x);
+                assert_eq!(got.to_bits(), want.to_bits(), "{ty} at {level}, row {r}");
+            }
+        }
+    }
+    let mut y = vec![0f32; 2];
+    let err = quant::dot_rows(GgmlType::Q8_0, &[0u8; 68], &[0f32; 33], &mut y).unwrap_err();
+    assert!(err.contains("33 values"), "{err}");
+    let err = quant::dot_rows(GgmlType::Q8_0, &[0u8; 67], &[0f32; 32], &mut y).unwrap_err();
+    assert!(err.contains("67 bytes") && err.contains("2 rows of 34 bytes"), "{err}");
+}

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod bench;
 pub mod common;
 pub mod compare;
 pub mod evaluate;
@@ -33,6 +34,8 @@ pub enum Command {
     EvaluateRag(evaluate::RagArgs),
     /// Compare RAG, fine-tuned (and hybrid) results side by side.
     CompareModels(compare::Args),
+    /// Measure generation (prefill, decode) and training speed on a real model.
+    Bench(bench::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -46,6 +49,7 @@ pub fn main() -> i32 {
         Command::EvaluateFinetuned(a) => evaluate::run_finetuned(a),
         Command::EvaluateRag(a) => evaluate::run_rag(a),
         Command::CompareModels(a) => compare::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => 0,

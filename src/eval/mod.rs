@@ -1,1 +1,22 @@
-//! (in progress)
+//! Evaluation: score answers, run a questions file through a model (directly
+//! or with retrieval), write versioned results, and compare systems.
+//!
+//! - [`metrics`]: exact match, key-fact recall, token F1, ROUGE-L, BLEU.
+//! - [`questions`]: the questions JSONL reader.
+//! - [`results`], [`validate`], [`aggregate`]: the results schema, its checked
+//!   reader and the whole-run figures.
+//! - [`prompt`], [`runner`], [`summary`]: prompts, the evaluation loop, the
+//!   stderr summary.
+//! - [`rag`]: the BM25 retrieval baseline.
+//! - [`compare`]: side-by-side comparison and its JSON, Markdown and HTML reports.
+
+pub mod aggregate;
+pub mod compare;
+pub mod metrics;
+pub mod prompt;
+pub mod questions;
+pub mod rag;
+pub mod results;
+pub mod runner;
+pub mod summary;
+pub mod validate;

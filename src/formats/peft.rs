@@ -172,8 +172,9 @@ pub fn save_adapter(dir: &Path, adapter: &LoraAdapter, base_model_name_or_path: 
         "task_type": "CAUSAL_LM",
         "base_model_name_or_path": base_model_name_or_path,
         "r": c.r,
-        "lora_alpha": c.alpha,
-        "lora_dropout": c.dropout,
+        // Through their shortest decimal form, so 0.05f32 is written 0.05.
+        "lora_alpha": shortest(c.alpha),
+        "lora_dropout": shortest(c.dropout),
         "target_modules": targets,
         "bias": "none",
         "use_rslora": c.use_rslora,
@@ -196,6 +197,11 @@ pub fn save_adapter(dir: &Path, adapter: &LoraAdapter, base_model_name_or_path: 
     let weights_path = dir.join(WEIGHTS_FILE);
     write_atomic(&weights_path, &adapter_safetensors_bytes(adapter)?)?;
     Ok(vec![config_path, weights_path])
+}
+
+/// An f32 as the f64 of its shortest decimal representation.
+fn shortest(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(x as f64)
 }
 
 /// The safetensors bytes of an adapter (f32, PEFT keys, "format": "pt").

@@ -266,7 +266,10 @@ fn read_shard(path: &Path) -> Result<(Shard, Vec<(String, Entry)>)> {
     Ok((Shard { path: path.to_path_buf(), map: Arc::new(map), metadata }, entries))
 }
 
-fn parse_header(bytes: &[u8]) -> Result<(HashMap<String, String>, Vec<(String, Entry)>), String> {
+/// A file's `__metadata__` and its tensors (with absolute byte ranges).
+type Header = (HashMap<String, String>, Vec<(String, Entry)>);
+
+fn parse_header(bytes: &[u8]) -> Result<Header, String> {
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
     let file_len = bytes.len() as u64;
     if n > file_len - 8 {

@@ -55,15 +55,14 @@ pub fn linear_forward(x: &[f32], m: usize, w: &QTensor, bias: Option<&[f32]>, y:
     if m <= SMALL_M {
         // Rows per task: large enough to amortise scheduling, small enough to balance.
         let rows_per_task = (out / (rayon::current_num_threads() * 8)).clamp(16, 4096);
+        let rb = w.ty.row_bytes(inp).expect("row size checked at load");
         (0..out.div_ceil(rows_per_task)).into_par_iter().for_each(|task| {
             let (o0, o1) = (task * rows_per_task, ((task + 1) * rows_per_task).min(out));
-            for o in o0..o1 {
-                let row = w.row_bytes(o);
-                for i in 0..m {
-                    let v = quant::dot(w.ty, row, &x[i * inp..(i + 1) * inp]);
-                    // SAFETY: (i, o) is written by this task only.
-                    unsafe { *yp.get().add(i * out + o) = v };
-                }
+            let rows = &w.bytes()[o0 * rb..o1 * rb];
+            for i in 0..m {
+                // SAFETY: columns o0..o1 of row i of y are written by this task only.
+                let yi = unsafe { std::slice::from_raw_parts_mut(yp.get().add(i * out + o0), o1 - o0) };
+                quant::dot_rows(w.ty, rows, &x[i * inp..(i + 1) * inp], yi).expect("shapes checked at load");
             }
         });
     } else {

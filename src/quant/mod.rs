@@ -7,10 +7,16 @@
 //! Two operations matter to the engine:
 //! - [`dequantize`]: unpack weights to f32 (weight panels for GEMM, small tensors);
 //!   exact at every SIMD level.
-//! - [`dot`]: Σ dequant(row)[i] · x[i] for one weight row, the decode-time
-//!   matrix-vector hot loop; the weights are the exact dequantised values and
-//!   the products are accumulated in f32 (only the summation order differs
-//!   between levels).
+//! - [`dot`] / [`dot_rows`]: Σ dequant(row)[i] · x[i] for one weight row (or
+//!   each row of a matrix), the decode-time matrix-vector hot loop; the weights
+//!   are the exact dequantised values and the products are accumulated in f32
+//!   (only the summation order differs between levels).
+//!
+//! Levels ([`SimdLevel`]): the best the CPU supports is detected once
+//! ([`cpu_features`]); `DYAG_SIMD=scalar|avx2|avx512` forces a lower one, and
+//! the `*_with` functions take one explicitly (tests and benchmarks).
+//! Weights may sit at any byte offset (GGUF alignment can be 1, safetensors
+//! headers any length): every kernel reads them unaligned.
 
 pub mod blocks;
 mod dispatch;
@@ -139,7 +145,7 @@ impl GgmlType {
 
     /// Bytes of a row of `n` elements, or None if `n` is not a whole number of blocks.
     pub fn row_bytes(self, n: usize) -> Option<usize> {
-        if n % self.block_size() != 0 {
+        if !n.is_multiple_of(self.block_size()) {
             return None;
         }
         (n / self.block_size()).checked_mul(self.block_bytes())
@@ -156,7 +162,7 @@ impl GgmlType {
 /// Checks that `src` is whole blocks of `ty` and that `dst` holds their values.
 fn check_lengths(ty: GgmlType, src: &[u8], dst: &[f32]) -> Result<(), String> {
     let bb = ty.block_bytes();
-    if src.len() % bb != 0 {
+    if !src.len().is_multiple_of(bb) {
         return Err(format!("{ty}: {} bytes is not a whole number of {bb}-byte blocks", src.len()));
     }
     let n = src.len() / bb * ty.block_size();
@@ -191,7 +197,7 @@ pub fn dequantize_reference(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result
 fn common_blocks<'a, 'b>(ty: GgmlType, row: &'a [u8], x: &'b [f32]) -> (&'a [u8], &'b [f32]) {
     let (bb, bs) = (ty.block_bytes(), ty.block_size());
     debug_assert!(
-        row.len() % bb == 0 && row.len() / bb * bs == x.len(),
+        row.len().is_multiple_of(bb) && row.len() / bb * bs == x.len(),
         "dot {ty}: {} row bytes do not match {} values of x",
         row.len(),
         x.len()
@@ -212,6 +218,36 @@ pub fn dot(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
 pub fn dot_with(level: SimdLevel, ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
     let (row, x) = common_blocks(ty, row, x);
     dispatch::dot_at(level, ty, row, x)
+}
+
+/// `y[r] = dot(row r, x)` for consecutive rows of `x.len()` values each: a
+/// matrix-vector product over `rows` (`y.len()` rows of whole blocks), with the
+/// kernel chosen once rather than per row (it matters for short rows and huge
+/// matrices such as a 262144-row output head). Errors (as a message) when the
+/// lengths do not fit.
+pub fn dot_rows(ty: GgmlType, rows: &[u8], x: &[f32], y: &mut [f32]) -> Result<(), String> {
+    dot_rows_with(simd_level(), ty, rows, x, y)
+}
+
+/// [`dot_rows`] with the kernels of `level` (lowered to what the CPU runs).
+pub fn dot_rows_with(level: SimdLevel, ty: GgmlType, rows: &[u8], x: &[f32], y: &mut [f32]) -> Result<(), String> {
+    let rb = ty
+        .row_bytes(x.len())
+        .ok_or_else(|| format!("{ty}: x has {} values, not a whole number of {}-value blocks", x.len(), ty.block_size()))?;
+    if y.len().checked_mul(rb) != Some(rows.len()) {
+        return Err(format!("{ty}: {} bytes of rows do not hold {} rows of {rb} bytes", rows.len(), y.len()));
+    }
+    if rb == 0 {
+        y.fill(0.0);
+        return Ok(());
+    }
+    match dispatch::dot_kernel(level, ty) {
+        // SAFETY: `dot_kernel` checked the level against the CPU; each row is
+        // `rb` bytes of whole blocks and `x` holds exactly their values.
+        Some(k) => rows.chunks_exact(rb).zip(y.iter_mut()).for_each(|(r, out)| *out = unsafe { k(r, x) }),
+        None => rows.chunks_exact(rb).zip(y.iter_mut()).for_each(|(r, out)| *out = scalar::dot_blocks(ty, r, x)),
+    }
+    Ok(())
 }
 
 /// The reference dot product: the reference weights times `x`, summed in f32

@@ -101,8 +101,8 @@ pub(crate) fn q5_1(x: &BlockQ5_1, y: &mut [f32; QK]) {
 
 pub(crate) fn q8_0(x: &BlockQ8_0, y: &mut [f32; QK]) {
     let d = f16_le(x.d);
-    for j in 0..QK {
-        y[j] = x.qs[j] as f32 * d;
+    for (y, &q) in y.iter_mut().zip(&x.qs) {
+        *y = q as f32 * d;
     }
 }
 
@@ -110,27 +110,32 @@ pub(crate) fn q8_0(x: &BlockQ8_0, y: &mut [f32; QK]) {
 /// this is the definition its dot products assume: x = d * q.
 pub(crate) fn q8_1(x: &BlockQ8_1, y: &mut [f32; QK]) {
     let d = f16_le(x.d);
-    for j in 0..QK {
-        y[j] = x.qs[j] as f32 * d;
+    for (y, &q) in y.iter_mut().zip(&x.qs) {
+        *y = q as f32 * d;
     }
 }
 
 pub(crate) fn q2_k(x: &BlockQ2K, y: &mut [f32; QK_K]) {
     let d = f16_le(x.d);
     let min = f16_le(x.dmin);
-    let mut out = 0;
-    let mut is = 0;
-    for n in 0..QK_K / 128 {
+    // ggml walks the block as: two halves of 128 (n), four 2-bit planes (j),
+    // two runs of 16 (h), each with its own scale byte; `g` numbers the runs
+    // in that order, which is also the order of `scales` and of the output.
+    for n in 0..2 {
         let q = &x.qs[32 * n..32 * n + 32];
-        for shift in [0u32, 2, 4, 6] {
-            for half in 0..2 {
-                let sc = x.scales[is];
-                is += 1;
+        for j in 0..4 {
+            let shift = 2 * j;
+            for h in 0..2 {
+                let g = 8 * n + 2 * j + h;
+                let sc = x.scales[g];
                 let dl = d * (sc & 0xF) as f32;
                 let ml = min * (sc >> 4) as f32;
+                let q = &q[16 * h..16 * h + 16];
+                let y = &mut y[16 * g..16 * g + 16];
                 for l in 0..16 {
-                    y[out] = dl * ((q[l + 16 * half] >> shift) & 3) as i8 as f32 - ml;
-                    out += 1;
+                    // (q >> shift) & 3 is 0..=3: through u32 rather than ggml's
+                    // int8_t, the same exact float, but it vectorises.
+                    y[l] = dl * ((q[l] as u32 >> shift) & 3) as f32 - ml;
                 }
             }
         }
@@ -140,23 +145,24 @@ pub(crate) fn q2_k(x: &BlockQ2K, y: &mut [f32; QK_K]) {
 pub(crate) fn q3_k(x: &BlockQ3K, y: &mut [f32; QK_K]) {
     let d_all = f16_le(x.d);
     let scales = q3k_scales(&x.scales);
-    let mut out = 0;
-    let mut is = 0;
-    let mut m: u8 = 1;
-    for n in 0..QK_K / 128 {
+    // Same walk as q2_k; the high bit of plane `4n + j` is bit `4n + j` of hmask.
+    for n in 0..2 {
         let q = &x.qs[32 * n..32 * n + 32];
-        for shift in [0u32, 2, 4, 6] {
-            for half in 0..2 {
-                let dl = d_all * (scales[is] as i32 - 32) as f32;
-                is += 1;
+        for j in 0..4 {
+            let shift = 2 * j;
+            let m = 1u8 << (4 * n + j);
+            for h in 0..2 {
+                let g = 8 * n + 2 * j + h;
+                let dl = d_all * (scales[g] as i32 - 32) as f32;
+                let q = &q[16 * h..16 * h + 16];
+                let hm = &x.hmask[16 * h..16 * h + 16];
+                let y = &mut y[16 * g..16 * g + 16];
                 for l in 0..16 {
-                    let lo = ((q[l + 16 * half] >> shift) & 3) as i8 as i32;
-                    let hi = if x.hmask[l + 16 * half] & m != 0 { 0 } else { 4 };
-                    y[out] = dl * (lo - hi) as f32;
-                    out += 1;
+                    let lo = ((q[l] as u32 >> shift) & 3) as i32;
+                    let hi = if hm[l] & m != 0 { 0 } else { 4 };
+                    y[l] = dl * (lo - hi) as f32;
                 }
             }
-            m <<= 1;
         }
     }
 }
@@ -223,8 +229,8 @@ pub(crate) fn q6_k(x: &BlockQ6K, y: &mut [f32; QK_K]) {
 
 pub(crate) fn q8_k(x: &BlockQ8K, y: &mut [f32; QK_K]) {
     let d = f32::from_le_bytes(x.d);
-    for j in 0..QK_K {
-        y[j] = d * x.qs[j] as f32;
+    for (y, &q) in y.iter_mut().zip(&x.qs) {
+        *y = d * q as f32;
     }
 }
 

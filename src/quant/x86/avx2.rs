@@ -72,6 +72,16 @@ unsafe fn q8_0<E: FnMut(usize, __m256)>(b: &BlockQ8_0, mut emit: E) {
     }
 }
 
+/// Q8_1 is Q8_0 with a precomputed sum beside the scale: x = d * q.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn q8_1<E: FnMut(usize, __m256)>(b: &BlockQ8_1, mut emit: E) {
+    let d = f16_splat(b.d);
+    for g in 0..4 {
+        emit(8 * g, _mm256_mul_ps(i8x8(b.qs.as_ptr().add(8 * g)), d));
+    }
+}
+
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4_0<E: FnMut(usize, __m256)>(b: &BlockQ4_0, mut emit: E) {
@@ -219,6 +229,77 @@ unsafe fn q6_k<E: FnMut(usize, __m256)>(b: &BlockQ6K, mut emit: E) {
     }
 }
 
+/// Per-run scales of a Q2_K block: `d * (sc & 0xF)` and `dmin * (sc >> 4)`
+/// for its 16 runs of 16 (ggml's `dl`, `ml`).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn q2k_scales(b: &BlockQ2K) -> ([f32; 16], [f32; 16]) {
+    let sc = _mm_loadu_si128(b.scales.as_ptr() as *const __m128i);
+    let lo = _mm_and_si128(sc, _mm_set1_epi8(0x0F));
+    let hi = _mm_and_si128(_mm_srli_epi16::<4>(sc), _mm_set1_epi8(0x0F));
+    let (d, m) = (f16_splat(b.d), f16_splat(b.dmin));
+    let widen = |v: __m128i| _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
+    let mut dl = [0f32; 16];
+    let mut ml = [0f32; 16];
+    _mm256_storeu_ps(dl.as_mut_ptr(), _mm256_mul_ps(d, widen(lo)));
+    _mm256_storeu_ps(dl.as_mut_ptr().add(8), _mm256_mul_ps(d, widen(_mm_srli_si128::<8>(lo))));
+    _mm256_storeu_ps(ml.as_mut_ptr(), _mm256_mul_ps(m, widen(hi)));
+    _mm256_storeu_ps(ml.as_mut_ptr().add(8), _mm256_mul_ps(m, widen(_mm_srli_si128::<8>(hi))));
+    (dl, ml)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q2_k<E: FnMut(usize, __m256)>(b: &BlockQ2K, mut emit: E) {
+    let (dl, ml) = q2k_scales(b);
+    let m3 = _mm256_set1_epi8(3);
+    let mut q = [0u8; 128];
+    for n in 0..2 {
+        // Plane j of these 32 bytes holds runs 8n+2j and 8n+2j+1, in output order.
+        let v = _mm256_loadu_si256(b.qs.as_ptr().add(32 * n) as *const __m256i);
+        for j in 0..4 {
+            let plane = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * j as i32)), m3);
+            _mm256_storeu_si256(q.as_mut_ptr().add(32 * j) as *mut __m256i, plane);
+        }
+        for k in 0..16 {
+            let g = 8 * n + k / 2;
+            let w = _mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(dl[g]), u8x8(q.as_ptr().add(8 * k))), _mm256_set1_ps(ml[g]));
+            emit(128 * n + 8 * k, w);
+        }
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q3_k<E: FnMut(usize, __m256)>(b: &BlockQ3K, mut emit: E) {
+    // dl = d * (scale - 32) for the 16 runs, as ggml's `d_all * (scales[is] - 32)`.
+    let sc = q3k_scales(&b.scales);
+    let s = _mm_sub_epi8(_mm_loadu_si128(sc.as_ptr() as *const __m128i), _mm_set1_epi8(32));
+    let d = f16_splat(b.d);
+    let mut dl = [0f32; 16];
+    _mm256_storeu_ps(dl.as_mut_ptr(), _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s))));
+    _mm256_storeu_ps(dl.as_mut_ptr().add(8), _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128::<8>(s)))));
+    let m3 = _mm256_set1_epi8(3);
+    let four = _mm256_set1_epi8(4);
+    let hmask = _mm256_loadu_si256(b.hmask.as_ptr() as *const __m256i);
+    let mut q = [0i8; 128];
+    for n in 0..2 {
+        let v = _mm256_loadu_si256(b.qs.as_ptr().add(32 * n) as *const __m256i);
+        for j in 0..4 {
+            let lo = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * j as i32)), m3);
+            // Subtract 4 where the high bit (bit 4n+j of hmask) is clear.
+            let bit = _mm256_set1_epi8((1u8 << (4 * n + j)) as i8);
+            let clear = _mm256_cmpeq_epi8(_mm256_and_si256(hmask, bit), _mm256_setzero_si256());
+            let val = _mm256_sub_epi8(lo, _mm256_and_si256(clear, four));
+            _mm256_storeu_si256(q.as_mut_ptr().add(32 * j) as *mut __m256i, val);
+        }
+        for k in 0..16 {
+            let g = 8 * n + k / 2;
+            emit(128 * n + 8 * k, _mm256_mul_ps(_mm256_set1_ps(dl[g]), i8x8(q.as_ptr().add(8 * k))));
+        }
+    }
+}
+
 /// Formats without a dedicated decoder: the scalar reference into a stack buffer.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -293,9 +374,12 @@ block_dequant!(dequant_q4_1, BlockQ4_1, QK, |b, emit| q4_1(b, emit));
 block_dequant!(dequant_q5_0, BlockQ5_0, QK, |b, emit| q5_0(b, emit));
 block_dequant!(dequant_q5_1, BlockQ5_1, QK, |b, emit| q5_1(b, emit));
 block_dequant!(dequant_q8_0, BlockQ8_0, QK, |b, emit| q8_0(b, emit));
+block_dequant!(dequant_q8_1, BlockQ8_1, QK, |b, emit| q8_1(b, emit));
 block_dequant!(dequant_q4_k, BlockQ4K, QK_K, |b, emit| q4_k(b, emit));
 block_dequant!(dequant_q5_k, BlockQ5K, QK_K, |b, emit| q5_k(b, emit));
 block_dequant!(dequant_q6_k, BlockQ6K, QK_K, |b, emit| q6_k(b, emit));
+block_dequant!(dequant_q2_k, BlockQ2K, QK_K, |b, emit| q2_k(b, emit));
+block_dequant!(dequant_q3_k, BlockQ3K, QK_K, |b, emit| q3_k(b, emit));
 
 block_dot!(dot_q4_0, BlockQ4_0, QK, |b, emit| q4_0(b, emit));
 block_dot!(dot_q4_1, BlockQ4_1, QK, |b, emit| q4_1(b, emit));
@@ -305,9 +389,9 @@ block_dot!(dot_q8_0, BlockQ8_0, QK, |b, emit| q8_0(b, emit));
 block_dot!(dot_q4_k, BlockQ4K, QK_K, |b, emit| q4_k(b, emit));
 block_dot!(dot_q5_k, BlockQ5K, QK_K, |b, emit| q5_k(b, emit));
 block_dot!(dot_q6_k, BlockQ6K, QK_K, |b, emit| q6_k(b, emit));
-block_dot!(dot_q8_1, BlockQ8_1, QK, |b, emit| via_reference(b, reference::q8_1, emit));
-block_dot!(dot_q2_k, BlockQ2K, QK_K, |b, emit| via_reference(b, reference::q2_k, emit));
-block_dot!(dot_q3_k, BlockQ3K, QK_K, |b, emit| via_reference(b, reference::q3_k, emit));
+block_dot!(dot_q8_1, BlockQ8_1, QK, |b, emit| q8_1(b, emit));
+block_dot!(dot_q2_k, BlockQ2K, QK_K, |b, emit| q2_k(b, emit));
+block_dot!(dot_q3_k, BlockQ3K, QK_K, |b, emit| q3_k(b, emit));
 block_dot!(dot_q8_k, BlockQ8K, QK_K, |b, emit| via_reference(b, reference::q8_k, emit));
 
 // ------------------------------------------------------ plain float types

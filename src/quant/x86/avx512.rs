@@ -24,7 +24,6 @@ use std::arch::x86_64::*;
 /// Lane values 0..15 as f32, the index of a 16-entry table.
 const IOTA: [f32; 16] = [0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13., 14., 15.];
 
-
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 fn iota() -> __m512 {
@@ -60,7 +59,6 @@ fn lut32(idx: __m512i, lo: __m512, hi: __m512) -> __m512 {
     _mm512_permutex2var_ps(lo, idx, hi)
 }
 
-
 // ------------------------------------------------------------------ scales
 //
 // Scales are converted for a chunk of blocks at a time, by a pass the
@@ -81,9 +79,13 @@ const CHUNK_K: usize = 16;
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn halves<B: bytemuck::Pod>(blocks: &[B], at: usize, out: &mut [f32; CHUNK]) {
     let mut h = [0u16; CHUNK];
-    for (hv, b) in h.iter_mut().zip(blocks) {
-        let bytes = bytemuck::bytes_of(b);
-        *hv = u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+    // Raw unaligned reads: this loop runs once per block, and bounds-checked
+    // byte indexing made it a fifth of a whole matrix-vector product.
+    debug_assert!(blocks.len() <= CHUNK && at + 2 <= std::mem::size_of::<B>());
+    let base = blocks.as_ptr() as *const u8;
+    let n = blocks.len().min(CHUNK);
+    for (i, hv) in h.iter_mut().enumerate().take(n) {
+        *hv = u16::from_le(std::ptr::read_unaligned(base.add(i * std::mem::size_of::<B>() + at) as *const u16));
     }
     for k in 0..blocks.len().div_ceil(16) {
         let v = _mm512_cvtph_ps(_mm256_loadu_si256(h.as_ptr().add(16 * k) as *const __m256i));
@@ -146,6 +148,15 @@ unsafe fn q6k_pass(blocks: &[BlockQ6K], out: &mut [[f32; 16]; CHUNK_K]) {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q8_0<E: FnMut(usize, __m512)>(b: &BlockQ8_0, d: &f32, mut emit: E) {
+    let p = b.qs.as_ptr();
+    emit(0, _mm512_mul_ps(i8x16_to_f32(p), _mm512_set1_ps(*d)));
+    emit(16, _mm512_mul_ps(i8x16_to_f32(p.add(16)), _mm512_set1_ps(*d)));
+}
+
+/// Q8_1 is Q8_0 with a precomputed sum beside the scale: x = d * q.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
+unsafe fn q8_1<E: FnMut(usize, __m512)>(b: &BlockQ8_1, d: &f32, mut emit: E) {
     let p = b.qs.as_ptr();
     emit(0, _mm512_mul_ps(i8x16_to_f32(p), _mm512_set1_ps(*d)));
     emit(16, _mm512_mul_ps(i8x16_to_f32(p.add(16)), _mm512_set1_ps(*d)));
@@ -292,6 +303,17 @@ unsafe fn via_reference<B, const N: usize, E: FnMut(usize, __m512)>(b: &B, f: fn
     }
 }
 
+/// Formats whose AVX2 decoder is good enough: its 8-lane vectors, paired.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
+unsafe fn via_avx2<E: FnMut(usize, __m512)>(decode: impl FnOnce(&mut [f32; QK_K]), mut emit: E) {
+    let mut buf = [0f32; QK_K];
+    decode(&mut buf);
+    for off in (0..QK_K).step_by(16) {
+        emit(off, _mm512_loadu_ps(buf.as_ptr().add(off)));
+    }
+}
+
 // ----------------------------------------------------------------- drivers
 
 /// How far ahead of the weights being read `dot` prefetches, in bytes. The
@@ -322,8 +344,9 @@ fn reduce(acc: [__m512; 4]) -> f32 {
 /// walked in chunks of `$chunk`; `$pass(chunk, &mut $s)` prepares the chunk's
 /// scales, then `$decode` runs for block `$b` (index `$j` in the chunk).
 macro_rules! kernels {
-    ($dequant:ident, $dot:ident, $Block:ty, $n:expr, $chunk:expr, $s:ident = $init:expr, $pass:expr,
+    ($(dequant: $dequant:ident,)? dot: $dot:ident, $Block:ty, $n:expr, $chunk:expr, $s:ident = $init:expr, $pass:expr,
      |$b:ident, $j:ident, $emit:ident| $decode:expr) => {
+        $(
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
         pub unsafe fn $dequant(src: &[u8], dst: &mut [f32]) {
             let blocks: &[$Block] = bytemuck::cast_slice(src);
@@ -340,6 +363,7 @@ macro_rules! kernels {
                 }
             }
         }
+        )?
 
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
         pub unsafe fn $dot(row: &[u8], x: &[f32]) -> f32 {
@@ -384,33 +408,37 @@ macro_rules! kernels {
     };
 }
 
-kernels!(dequant_q8_0, dot_q8_0, BlockQ8_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
+kernels!(dequant: dequant_q8_0, dot: dot_q8_0, BlockQ8_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
     |b, j, emit| q8_0(b, d.get_unchecked(j), emit));
-kernels!(dequant_q4_0, dot_q4_0, BlockQ4_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
+kernels!(dequant: dequant_q8_1, dot: dot_q8_1, BlockQ8_1, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
+    |b, j, emit| q8_1(b, d.get_unchecked(j), emit));
+kernels!(dequant: dequant_q4_0, dot: dot_q4_0, BlockQ4_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
     |b, j, emit| q4_0(b, d.get_unchecked(j), emit));
-kernels!(dequant_q5_0, dot_q5_0, BlockQ5_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
+kernels!(dequant: dequant_q5_0, dot: dot_q5_0, BlockQ5_0, QK, CHUNK, d = [0f32; CHUNK], |c, d| halves(c, 0, d),
     |b, j, emit| q5_0(b, d.get_unchecked(j), emit));
-kernels!(dequant_q4_1, dot_q4_1, BlockQ4_1, QK, CHUNK, s = ScaleMin::new(),
+kernels!(dequant: dequant_q4_1, dot: dot_q4_1, BlockQ4_1, QK, CHUNK, s = ScaleMin::new(),
     |c, s: &mut ScaleMin| { halves(c, 0, &mut s.d); halves(c, 2, &mut s.m) },
     |b, j, emit| q4_1(b, s.d.get_unchecked(j), s.m.get_unchecked(j), emit));
-kernels!(dequant_q5_1, dot_q5_1, BlockQ5_1, QK, CHUNK, s = ScaleMin::new(),
+kernels!(dequant: dequant_q5_1, dot: dot_q5_1, BlockQ5_1, QK, CHUNK, s = ScaleMin::new(),
     |c, s: &mut ScaleMin| { halves(c, 0, &mut s.d); halves(c, 2, &mut s.m) },
     |b, j, emit| q5_1(b, s.d.get_unchecked(j), s.m.get_unchecked(j), emit));
-kernels!(dequant_q4_k, dot_q4_k, BlockQ4K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| k4_pass(c, s),
+kernels!(dot: dot_q4_k, BlockQ4K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| k4_pass(c, s),
     |b, j, emit| q4_k(b, s.get_unchecked(j), emit));
-kernels!(dequant_q5_k, dot_q5_k, BlockQ5K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| k4_pass(c, s),
+kernels!(dot: dot_q5_k, BlockQ5K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| k4_pass(c, s),
     |b, j, emit| q5_k(b, s.get_unchecked(j), emit));
-kernels!(dequant_q6_k, dot_q6_k, BlockQ6K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| q6k_pass(c, s),
+kernels!(dot: dot_q6_k, BlockQ6K, QK_K, CHUNK_K, s = [[0f32; 16]; CHUNK_K], |c, s| q6k_pass(c, s),
     |b, j, emit| q6_k(b, s.get_unchecked(j), emit));
-// Formats with no dedicated decoder (dequantising them goes to the scalar
-// reference directly: a buffer would gain nothing). No scales to prepare.
-kernels!(_dequant_q8_1, dot_q8_1, BlockQ8_1, QK, CHUNK, s = (), |_, _| {},
-    |b, j, emit| { let _ = j; via_reference(b, reference::q8_1, emit) });
-kernels!(_dequant_q2_k, dot_q2_k, BlockQ2K, QK_K, CHUNK_K, s = (), |_, _| {},
-    |b, j, emit| { let _ = j; via_reference(b, reference::q2_k, emit) });
-kernels!(_dequant_q3_k, dot_q3_k, BlockQ3K, QK_K, CHUNK_K, s = (), |_, _| {},
-    |b, j, emit| { let _ = j; via_reference(b, reference::q3_k, emit) });
-kernels!(_dequant_q8_k, dot_q8_k, BlockQ8K, QK_K, CHUNK_K, s = (), |_, _| {},
+// Formats without a dedicated 16-lane decoder (dequantising them uses the AVX2
+// kernels or the scalar reference: a buffer would gain nothing).
+kernels!(dot: dot_q2_k, BlockQ2K, QK_K, CHUNK_K, s = (), |_, _| {}, |b, j, emit| {
+    let _ = j;
+    via_avx2(|buf| super::avx2::q2_k(b, |off, w| _mm256_storeu_ps(buf.as_mut_ptr().add(off), w)), emit)
+});
+kernels!(dot: dot_q3_k, BlockQ3K, QK_K, CHUNK_K, s = (), |_, _| {}, |b, j, emit| {
+    let _ = j;
+    via_avx2(|buf| super::avx2::q3_k(b, |off, w| _mm256_storeu_ps(buf.as_mut_ptr().add(off), w)), emit)
+});
+kernels!(dot: dot_q8_k, BlockQ8K, QK_K, CHUNK_K, s = (), |_, _| {},
     |b, j, emit| { let _ = j; via_reference(b, reference::q8_k, emit) });
 
 // ------------------------------------------------------ plain float types

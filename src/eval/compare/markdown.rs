@@ -1,0 +1,200 @@
+//! The Markdown report.
+
+use crate::eval::compare::metrics::{Direction, Status};
+use crate::eval::compare::questions::Verdict;
+use crate::eval::compare::{Comparison, Lang};
+
+/// A table cell: no line breaks, pipes escaped.
+pub fn md_cell(s: &str) -> String {
+    s.replace('\r', "").replace('\n', " ").replace('|', "\\|")
+}
+
+pub fn direction_text(d: Direction, lang: Lang) -> &'static str {
+    match d {
+        Direction::HigherIsBetter => lang.pick("↑ plus haut = mieux", "↑ higher is better"),
+        Direction::LowerIsBetter => lang.pick("↓ plus bas = mieux", "↓ lower is better"),
+        Direction::Neutral => lang.pick("information", "information"),
+    }
+}
+
+pub fn verdict_text(v: Verdict, lang: Lang) -> &'static str {
+    match v {
+        Verdict::Correct => lang.pick("juste", "right"),
+        Verdict::Wrong => lang.pick("faux", "wrong"),
+        Verdict::Unknown => lang.pick("non jugé", "not judged"),
+    }
+}
+
+/// "RAG", "égalité : RAG, Hybride" or "—".
+pub fn winner_text(c: &Comparison, winners: &[String], status: Status) -> String {
+    let names = winners.iter().map(|w| c.name_of(w)).collect::<Vec<_>>().join(", ");
+    match status {
+        Status::Winner => names,
+        Status::Tie => format!("{} {names}", c.lang.pick("égalité :", "tie:")),
+        Status::NotCompared => "—".to_string(),
+    }
+}
+
+pub fn criterion_name(key: &str, lang: Lang) -> &'static str {
+    match key {
+        "quality" => lang.pick("Qualité", "Quality"),
+        "latency" => lang.pick("Latence", "Latency"),
+        "tokens" => lang.pick("Tokens consommés", "Tokens consumed"),
+        "traceability" => lang.pick("Traçabilité", "Traceability"),
+        "data_freshness" => lang.pick("Fraîcheur des données", "Data freshness"),
+        "gpu" => lang.pick("Besoin de GPU", "GPU need"),
+        "hybrid" => lang.pick("Hybride", "Hybrid"),
+        "overall" => lang.pick("Recommandation", "Recommendation"),
+        _ => "",
+    }
+}
+
+/// The correctness rule in words.
+pub fn rule_text(c: &Comparison) -> String {
+    let r = &c.correctness_rule;
+    let facts = if r.keyword_threshold >= 1.0 {
+        c.lang.pick("tous les faits clés", "all the key facts").to_string()
+    } else {
+        match c.lang {
+            Lang::Fr => format!("au moins {:.0} % des faits clés", r.keyword_threshold * 100.0),
+            Lang::En => format!("at least {:.0} % of the key facts", r.keyword_threshold * 100.0),
+        }
+    };
+    match c.lang {
+        Lang::Fr => format!(
+            "une réponse est juste si elle correspond exactement à la réponse attendue (après normalisation), sinon si elle contient {facts}, sinon (sans faits clés) si son F1 atteint {:.2} ; une erreur ou une réponse vide est fausse",
+            r.f1_threshold
+        ),
+        Lang::En => format!(
+            "an answer is right when it matches the expected answer exactly (after normalisation), else when it contains {facts}, else (no key facts) when its F1 reaches {:.2}; an error or an empty answer is wrong",
+            r.f1_threshold
+        ),
+    }
+}
+
+/// The original tool's criteria table (FINETUNING_WORKFLOW.md), for reference.
+pub fn seed_criteria(lang: Lang) -> Vec<[&'static str; 3]> {
+    match lang {
+        Lang::Fr => vec![
+            ["Mise en place", "Rapide (minutes)", "Lente (heures)"],
+            ["Mise à jour des données", "Instantanée (ré-indexation)", "Ré-entraînement nécessaire"],
+            ["Précision", "Dépend de la recherche", "Dépend du jeu de données"],
+            ["Tokens consommés", "Élevés (contexte + réponse)", "Bas (réponse seule)"],
+            ["Transparence", "Sources tracées", "Boîte noire"],
+            ["GPU requis", "Non", "Oui (pour l'entraînement)"],
+        ],
+        Lang::En => vec![
+            ["Set-up", "Fast (minutes)", "Slow (hours)"],
+            ["Data updates", "Instant (re-index)", "Re-training needed"],
+            ["Accuracy", "Depends on retrieval", "Depends on the dataset"],
+            ["Tokens consumed", "High (context + answer)", "Low (answer only)"],
+            ["Transparency", "Traced sources", "Black box"],
+            ["GPU required", "No", "Yes (for training)"],
+        ],
+    }
+}
+
+/// Renders the whole report.
+pub fn render(c: &Comparison) -> String {
+    let l = c.lang;
+    let mut md = String::new();
+    md.push_str(&format!("# {}\n\n", l.pick("Comparaison RAG / fine-tuning", "RAG / fine-tuning comparison")));
+    md.push_str(&format!("{} {}.\n\n", l.pick("Généré le", "Generated on"), c.generated_at));
+
+    md.push_str(&format!("## {}\n\n", l.pick("Systèmes comparés", "Compared systems")));
+    md.push_str(&format!(
+        "| | {} | {} | {} | {} | {} | {} |\n|---|---|---|---|---|---|---|\n",
+        l.pick("Fichier", "File"),
+        l.pick("Système", "System"),
+        l.pick("Modèle", "Model"),
+        l.pick("Adaptateur", "Adapter"),
+        l.pick("Appareil", "Device"),
+        l.pick("Questions", "Questions")
+    ));
+    for s in &c.systems {
+        let dash = |v: &Option<String>| v.as_deref().map_or("—".to_string(), md_cell);
+        md.push_str(&format!(
+            "| **{}** | `{}` | {} | {} | {} | {} | {} |\n",
+            md_cell(&s.display_name),
+            md_cell(&s.file),
+            md_cell(&s.system),
+            dash(&s.model),
+            dash(&s.adapter),
+            dash(&s.device),
+            s.questions
+        ));
+    }
+
+    md.push_str(&format!("\n## {}\n\n", l.pick("Métriques", "Metrics")));
+    md.push_str(&format!("| {} | {} |", l.pick("Métrique", "Metric"), l.pick("Sens", "Direction")));
+    for s in &c.systems {
+        md.push_str(&format!(" {} |", md_cell(&s.display_name)));
+    }
+    md.push_str(&format!(" {} |\n|---|---|", l.pick("Gagnant", "Winner")));
+    md.push_str(&"---|".repeat(c.systems.len()));
+    md.push_str("---|\n");
+    for m in &c.metrics {
+        md.push_str(&format!("| {} | {} |", md_cell(&m.name), direction_text(m.direction, l)));
+        for v in &m.values {
+            if m.winners.contains(&v.system) {
+                md.push_str(&format!(" **{}** |", v.display));
+            } else {
+                md.push_str(&format!(" {} |", v.display));
+            }
+        }
+        md.push_str(&format!(" {} |\n", winner_text(c, &m.winners, m.status)));
+    }
+    md.push_str(&format!("\n{}\n", l.pick("« — » : non mesuré dans ce fichier de résultats (jamais compté comme zéro).", "\"—\": not measured in that results file (never counted as zero).")));
+
+    md.push_str(&format!("\n## {}\n\n", l.pick("Recommandations", "Recommendations")));
+    for r in &c.recommendations {
+        md.push_str(&format!("- **{}** — {}\n", criterion_name(&r.criterion, l), r.text));
+    }
+
+    md.push_str(&format!("\n## {}\n\n", l.pick("Questions où les systèmes divergent", "Questions where the systems disagree")));
+    md.push_str(&format!("{} : {}.\n\n", l.pick("Règle", "Rule"), rule_text(c)));
+    md.push_str(&match l {
+        Lang::Fr => format!("{} questions comparées, {} divergences.\n", c.questions_compared, c.question_differences.len()),
+        Lang::En => format!("{} questions compared, {} disagreements.\n", c.questions_compared, c.question_differences.len()),
+    });
+    for d in &c.question_differences {
+        md.push_str(&format!("\n### {} — {}\n\n", md_cell(&d.id), md_cell(&d.question)));
+        if let Some(e) = &d.expected {
+            md.push_str(&format!("{} : {}\n\n", l.pick("Attendu", "Expected"), md_cell(e)));
+        }
+        md.push_str(&format!(
+            "| {} | {} | {} | F1 | {} |\n|---|---|---|---|---|\n",
+            l.pick("Système", "System"),
+            l.pick("Verdict", "Verdict"),
+            l.pick("Faits clés", "Key facts"),
+            l.pick("Réponse", "Answer")
+        ));
+        for o in &d.outcomes {
+            let answer = match &o.error {
+                Some(e) => format!("{} {}", l.pick("erreur :", "error:"), e),
+                None => o.answer.clone(),
+            };
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                md_cell(&c.name_of(&o.system)),
+                verdict_text(o.verdict, l),
+                o.keyword_recall.map_or("—".to_string(), |v| format!("{v:.2}")),
+                o.f1.map_or("—".to_string(), |v| format!("{v:.2}")),
+                md_cell(&answer)
+            ));
+        }
+    }
+    if !c.unmatched_questions.is_empty() {
+        md.push_str(&format!("\n## {}\n\n", l.pick("Questions absentes d'un des fichiers", "Questions missing from a file")));
+        for u in &c.unmatched_questions {
+            md.push_str(&format!("- {} `{}` — {}\n", md_cell(&c.name_of(&u.system)), md_cell(&u.id), md_cell(&u.question)));
+        }
+    }
+
+    md.push_str(&format!("\n## {}\n\n", l.pick("Critères du guide d'origine", "The original guide's criteria")));
+    md.push_str(&format!("| {} | RAG | Fine-tuning |\n|---|---|---|\n", l.pick("Critère", "Criterion")));
+    for [a, b, cc] in seed_criteria(l) {
+        md.push_str(&format!("| {a} | {b} | {cc} |\n"));
+    }
+    md
+}

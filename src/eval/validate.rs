@@ -1,0 +1,165 @@
+//! Reading a results file, with errors that name the file, the line and the
+//! JSON path of the field at fault ("results.json:41: questions[3].scores.f1:
+//! invalid type: string "x", expected f64").
+//!
+//! Checks happen in three passes: the schema version first (so a file from a
+//! newer or older schema gets a version error, not a confusing field error),
+//! then the shape of every field, then value ranges and consistency.
+
+use crate::eval::results::{Aggregates, Distribution, ResultsFile, SCHEMA_VERSION};
+use crate::{Error, Result};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Reads, checks and completes (aggregates) a results file.
+pub fn read_results(path: &Path) -> Result<ResultsFile> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| Error::format(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+    parse_results(path, text.trim_start_matches('\u{feff}'))
+}
+
+/// Parses and checks results JSON; `path` is only used in error messages.
+/// When the file has no `aggregates`, they are computed from its questions.
+pub fn parse_results(path: &Path, text: &str) -> Result<ResultsFile> {
+    check_version(path, text)?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut file: ResultsFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        json_error(path, &field, e.into_inner())
+    })?;
+    de.end().map_err(|e| json_error(path, "", e))?;
+    check_values(&file).map_err(|msg| Error::format(path, msg))?;
+    if file.aggregates.is_none() {
+        file.aggregates = Some(crate::eval::aggregate::aggregate(&file.questions));
+    }
+    Ok(file)
+}
+
+/// An error from serde_json as "file:line: field: message".
+fn json_error(path: &Path, field: &str, e: serde_json::Error) -> Error {
+    let full = e.to_string();
+    // serde_json appends " at line L column C"; the line goes in the prefix.
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let msg = full.strip_suffix(&suffix).unwrap_or(&full);
+    let msg = if field.is_empty() || field == "." { msg.to_string() } else { format!("{field}: {msg}") };
+    let msg = if e.is_syntax() || e.is_eof() { format!("invalid JSON: {msg}") } else { msg };
+    if e.line() > 0 {
+        Error::data(path, e.line(), format!("{msg} (column {})", e.column()))
+    } else {
+        Error::format(path, msg)
+    }
+}
+
+/// Only `schema_version` is looked at; the custom deserializer fails on the
+/// spot so that serde_json's error carries the line of the field.
+fn check_version(path: &Path, text: &str) -> Result<()> {
+    struct Version;
+    impl<'de> Deserialize<'de> for Version {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            let v = serde_json::Value::deserialize(d)?;
+            match v.as_u64() {
+                Some(SCHEMA_VERSION) => Ok(Version),
+                Some(n) => Err(serde::de::Error::custom(format!(
+                    "schema_version {n} is not supported: this dyag reads results schema version {SCHEMA_VERSION}"
+                ))),
+                None => Err(serde::de::Error::custom(format!("schema_version must be the integer {SCHEMA_VERSION}, found {v}"))),
+            }
+        }
+    }
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        schema_version: Option<Version>,
+    }
+    let probe: Probe = serde_json::from_str(text).map_err(|e| json_error(path, "", e))?;
+    if probe.schema_version.is_none() {
+        return Err(Error::format(
+            path,
+            format!("missing field `schema_version`: not a dyag results file (schema version {SCHEMA_VERSION}, see docs/results-schema.md)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_unit(field: &str, v: Option<f64>) -> std::result::Result<(), String> {
+    // A little slack for other tools' rounding (sacreBLEU can return 100.00000000000004).
+    match v {
+        Some(x) if !x.is_finite() || !(-1e-9..=1.0 + 1e-9).contains(&x) => Err(format!("{field}: {x} is outside [0, 1]")),
+        _ => Ok(()),
+    }
+}
+
+fn check_non_negative(field: &str, v: Option<f64>) -> std::result::Result<(), String> {
+    match v {
+        Some(x) if !x.is_finite() || x < 0.0 => Err(format!("{field}: {x} is not a non-negative number")),
+        _ => Ok(()),
+    }
+}
+
+fn check_distribution(field: &str, d: Option<&Distribution>) -> std::result::Result<(), String> {
+    if let Some(d) = d {
+        check_non_negative(&format!("{field}.mean"), Some(d.mean))?;
+        check_non_negative(&format!("{field}.p50"), Some(d.p50))?;
+        check_non_negative(&format!("{field}.p95"), Some(d.p95))?;
+    }
+    Ok(())
+}
+
+/// Ranges and consistency, with the JSON path of the first problem.
+fn check_values(file: &ResultsFile) -> std::result::Result<(), String> {
+    if file.metadata.system.trim().is_empty() {
+        return Err("metadata.system: must name the system (\"finetuned\", \"rag\", \"hybrid\" or another name)".into());
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, q) in file.questions.iter().enumerate() {
+        let at = format!("questions[{i}]");
+        if q.id.trim().is_empty() {
+            return Err(format!("{at}.id: must not be empty"));
+        }
+        if let Some(first) = seen.insert(q.id.as_str(), i) {
+            return Err(format!("{at}.id: duplicate id \"{}\" (also questions[{first}])", q.id));
+        }
+        if q.success && q.error.is_some() {
+            return Err(format!("{at}: success is true but error is set"));
+        }
+        let s = &q.scores;
+        check_unit(&format!("{at}.scores.keyword_recall"), s.keyword_recall)?;
+        check_unit(&format!("{at}.scores.f1"), s.f1)?;
+        check_unit(&format!("{at}.scores.rouge_l"), s.rouge_l)?;
+        check_unit(&format!("{at}.scores.bleu"), s.bleu).map_err(|e| format!("{e} (BLEU is stored divided by 100)"))?;
+        if let Some(l) = &q.latency {
+            check_non_negative(&format!("{at}.latency.time_to_first_token_ms"), l.time_to_first_token_ms)?;
+            check_non_negative(&format!("{at}.latency.total_ms"), l.total_ms)?;
+        }
+        for (j, src) in q.sources.iter().flatten().enumerate() {
+            if let Some(x) = src.score.filter(|x| !x.is_finite()) {
+                return Err(format!("{at}.sources[{j}].score: {x} is not a number"));
+            }
+        }
+    }
+    if let Some(a) = &file.aggregates {
+        check_aggregates(a)?;
+    }
+    Ok(())
+}
+
+fn check_aggregates(a: &Aggregates) -> std::result::Result<(), String> {
+    for (name, v) in [
+        ("success_rate", a.success_rate),
+        ("exact_match_rate", a.exact_match_rate),
+        ("mean_keyword_recall", a.mean_keyword_recall),
+        ("mean_f1", a.mean_f1),
+        ("mean_rouge_l", a.mean_rouge_l),
+        ("sourced_rate", a.sourced_rate),
+    ] {
+        check_unit(&format!("aggregates.{name}"), v)?;
+    }
+    for (name, v) in [("mean_bleu", a.mean_bleu), ("corpus_bleu", a.corpus_bleu)] {
+        check_unit(&format!("aggregates.{name}"), v).map_err(|e| format!("{e} (BLEU is stored divided by 100)"))?;
+    }
+    check_distribution("aggregates.latency_total_ms", a.latency_total_ms.as_ref())?;
+    check_distribution("aggregates.latency_first_token_ms", a.latency_first_token_ms.as_ref())?;
+    check_non_negative("aggregates.tokens_per_second", a.tokens_per_second)?;
+    Ok(())
+}
