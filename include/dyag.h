@@ -288,6 +288,44 @@ typedef struct DyagTrainSummary {
   size_t trainable_parameters;
 } DyagTrainSummary;
 
+// How to evaluate. Start from `dyag_eval_default_params()`.
+typedef struct DyagEvalParams {
+  // Sampling of every answer (default: greedy, 256 tokens, as `dyag evaluate-finetuned`).
+  struct DyagSamplingParams sampling;
+  // System prompt sent before each question: NULL for the default one
+  // (generate-training's, as the CLI), "" for none.
+  const char *system_prompt;
+} DyagEvalParams;
+
+// Called before each question with the number of questions already
+// answered and their total; return true to go on, false to cancel (the
+// evaluation then fails with DYAG_STATUS_CANCELLED and writes nothing).
+// Called on the thread that runs the model's work (see `DyagTokenCallback`).
+typedef bool (*DyagEvalProgressCallback)(size_t done, size_t total, void *user_data);
+
+// The whole-run figures (the results file's "aggregates"). Rates and means
+// are in [0, 1]; a figure that could not be measured (no question with an
+// expected answer, no keyword...) is NaN.
+typedef struct DyagEvalSummary {
+  size_t questions;
+  // Questions answered with a non-empty answer.
+  size_t successes;
+  // Questions whose generation failed (their messages are in the results file).
+  size_t errors;
+  double success_rate;
+  double exact_match_rate;
+  double mean_keyword_recall;
+  double mean_f1;
+  double mean_rouge_l;
+  double mean_bleu;
+  double corpus_bleu;
+  double mean_latency_ms;
+  double mean_first_token_ms;
+  double tokens_per_second;
+  uint64_t prompt_tokens;
+  uint64_t completion_tokens;
+} DyagEvalSummary;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -522,6 +560,38 @@ DyagStatus dyag_adapter_save(struct DyagAdapter adapter, const char *dir);
 //
 // Thread safety: safe from any thread.
 DyagStatus dyag_adapter_free(struct DyagAdapter adapter);
+
+// `dyag evaluate-finetuned`'s defaults: greedy (temperature 0, top_k 0,
+// top_p 1, seed 0), 256 tokens per answer, the default system prompt.
+//
+// Thread safety: safe from any thread.
+struct DyagEvalParams dyag_eval_default_params(void);
+
+// Answers every question of `questions_path` (JSONL, one {"question",
+// "expected"?, "keywords"?, "id"?} per line) with the model (its attached
+// adapter included), scores the answers (exact match, key facts, F1,
+// ROUGE-L, BLEU) and, if `output_path` is not NULL, writes the results
+// file (JSON, docs/results-schema.md; atomically). `params` may be NULL
+// (defaults), `on_progress` may be NULL, `out_summary` may be NULL. A
+// question whose generation fails is recorded with its error and counted
+// in `errors`; the evaluation goes on.
+//
+// Errors: INVALID_HANDLE, NULL_POINTER (questions_path), INVALID_UTF8,
+// INVALID_ARGUMENT (parameters, output_path is a folder), IO, DATA (a bad
+// questions line, named by file:line), CANCELLED (the callback returned false).
+//
+// Thread safety: safe from any thread; other threads may use the model meanwhile.
+//
+// # Safety
+// Strings are NUL-terminated; `params` and `out_summary` are NULL or
+// valid; `on_progress` is NULL or a function that may be called as documented.
+DyagStatus dyag_evaluate(struct DyagModel model,
+                         const char *questions_path,
+                         const char *output_path,
+                         const struct DyagEvalParams *params,
+                         DyagEvalProgressCallback on_progress,
+                         void *user_data,
+                         struct DyagEvalSummary *out_summary);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -325,3 +325,54 @@ func TestCallbackPanicsComeBackToTheCaller(t *testing.T) {
 	}()
 	m.Chat(context.Background(), question, Greedy(4), func(string) bool { panic("boom") })
 }
+
+func TestEvaluate(t *testing.T) {
+	m := openTiny(t)
+	questions := filepath.Join(repoRoot, "tests", "data", "capi", "questions.jsonl")
+	out := filepath.Join(t.TempDir(), "results.json")
+	p := DefaultEvalParams()
+	p.Sampling.MaxTokens = 8
+	var seen []int
+	sum, err := m.Evaluate(context.Background(), questions, out, p, func(done, total int) bool {
+		seen = append(seen, done)
+		return total == 3
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Questions != 3 || sum.Errors != 0 || len(seen) != 3 || sum.CompletionTokens == 0 {
+		t.Fatalf("summary %+v, callbacks %v", sum, seen)
+	}
+	var results struct {
+		Metadata struct {
+			System       string  `json:"system"`
+			SystemPrompt *string `json:"system_prompt"`
+		} `json:"metadata"`
+		Questions []struct {
+			Answer string `json:"answer"`
+		} `json:"questions"`
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &results); err != nil || len(results.Questions) != 3 || results.Metadata.System != "base" {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	// No system prompt at all.
+	none := ""
+	p.SystemPrompt = &none
+	if _, err := m.Evaluate(context.Background(), questions, out, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = os.ReadFile(out)
+	json.Unmarshal(raw, &results)
+	if results.Metadata.SystemPrompt != nil {
+		t.Fatalf("system prompt %q, want none", *results.Metadata.SystemPrompt)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = m.Evaluate(ctx, questions, "", p, func(done, total int) bool { cancel(); return true })
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrCancelled) {
+		t.Fatal(err)
+	}
+}

@@ -118,7 +118,7 @@ pub extern "C" fn dyag_sampling_default_params() -> DyagSamplingParams {
     DyagSamplingParams { temperature: d.temperature, top_k: d.top_k as u32, top_p: d.top_p, max_tokens: d.max_tokens as u32, seed: d.seed }
 }
 
-unsafe fn sampling_arg(params: *const DyagSamplingParams) -> FfiResult<SamplingParams> {
+pub(crate) unsafe fn sampling_arg(params: *const DyagSamplingParams) -> FfiResult<SamplingParams> {
     let p = params.as_ref().copied().unwrap_or_else(|| dyag_sampling_default_params());
     if !(p.temperature.is_finite() && p.temperature >= 0.0) {
         return Err(FfiError::invalid(format!("params.temperature must be a finite number ≥ 0, got {}", p.temperature)));

@@ -33,6 +33,8 @@ pub mod train;
 
 pub mod adapter;
 
+pub mod eval;
+
 use std::ffi::c_char;
 
 /// dyag's version ("0.1.0"), a static NUL-terminated string.

@@ -3,9 +3,9 @@
  * UTF-8, failing paths, bad data, small buffers), generation with streaming
  * and a cancelling callback, two threads on one model, training whose loss
  * goes down, a cancelling progress callback, saving and re-attaching the
- * adapter.
+ * adapter, evaluating a questions file.
  *
- * usage: test_capi TINY_MODEL_DIR TRAIN_JSONL BAD_LINE_JSONL
+ * usage: test_capi TINY_MODEL_DIR TRAIN_JSONL BAD_LINE_JSONL QUESTIONS_JSONL
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
@@ -16,7 +16,7 @@
 
 #include "check.h"
 
-static const char *tiny_model, *train_jsonl, *bad_jsonl;
+static const char *tiny_model, *train_jsonl, *bad_jsonl, *questions_jsonl;
 static char work[] = "/tmp/dyag-capi-test-XXXXXX";
 
 static DyagModelOptions one_thread(void) {
@@ -337,19 +337,60 @@ static void test_training(void) {
     EXPECT_OK(dyag_model_free(ft));
 }
 
+/* -------------------------------------------------------------- evaluation */
+
+static bool count_questions(size_t done, size_t total, void *user) {
+    size_t *calls = user;
+    EXPECT(done == *calls && total == 3);
+    (*calls)++;
+    return true;
+}
+
+static bool cancel_second(size_t done, size_t total, void *user) {
+    (void)total, (void)user;
+    return done < 1;
+}
+
+static void test_evaluation(void) {
+    DyagModel m = open_tiny();
+    char results[4096];
+    join_path(results, sizeof results, "results.json");
+    DyagEvalParams p = dyag_eval_default_params();
+    p.sampling.max_tokens = 8;
+    size_t calls = 0;
+    DyagEvalSummary sum;
+    EXPECT_OK(dyag_evaluate(m, questions_jsonl, results, &p, count_questions, &calls, &sum));
+    EXPECT(calls == 3 && sum.questions == 3 && sum.errors == 0);
+    EXPECT(sum.mean_f1 >= 0.0 && sum.mean_f1 <= 1.0 && sum.completion_tokens > 0);
+    EXPECT(access(results, F_OK) == 0);
+    printf("test_capi: evaluation of 3 questions, mean F1 %.3f, keyword recall %.3f\n", sum.mean_f1, sum.mean_keyword_recall);
+
+    /* A callback that cancels: CANCELLED, and no results file. */
+    char never[4096];
+    join_path(never, sizeof never, "never.json");
+    EXPECT_STATUS(dyag_evaluate(m, questions_jsonl, never, &p, cancel_second, NULL, NULL), DYAG_STATUS_CANCELLED);
+    EXPECT(access(never, F_OK) != 0);
+    /* A bad questions line is named by file:line. */
+    EXPECT_STATUS(dyag_evaluate(m, bad_jsonl, NULL, &p, NULL, NULL, NULL), DYAG_STATUS_DATA);
+    EXPECT_STATUS(dyag_evaluate(m, NULL, NULL, &p, NULL, NULL, NULL), DYAG_STATUS_NULL_POINTER);
+    EXPECT_MESSAGE_IS("questions_path is NULL");
+    EXPECT_OK(dyag_model_free(m));
+}
+
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;
     return remove(path);
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s TINY_MODEL_DIR TRAIN_JSONL BAD_LINE_JSONL\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s TINY_MODEL_DIR TRAIN_JSONL BAD_LINE_JSONL QUESTIONS_JSONL\n", argv[0]);
         return 2;
     }
     tiny_model = argv[1];
     train_jsonl = argv[2];
     bad_jsonl = argv[3];
+    questions_jsonl = argv[4];
     if (mkdtemp(work) == NULL) {
         perror("mkdtemp");
         return 2;
@@ -362,6 +403,7 @@ int main(int argc, char **argv) {
     test_generation_streams_and_cancels();
     test_two_threads_share_a_model();
     test_training();
+    test_evaluation();
     nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (check_failures > 0) {
         fprintf(stderr, "test_capi: %d check(s) failed\n", check_failures);
