@@ -292,8 +292,10 @@ typedef struct DyagTrainSummary {
 typedef struct DyagEvalParams {
   // Sampling of every answer (default: greedy, 256 tokens, as `dyag evaluate-finetuned`).
   struct DyagSamplingParams sampling;
-  // System prompt sent before each question: NULL for the default one
-  // (generate-training's, as the CLI), "" for none.
+  // System prompt sent before each question: NULL for the default (as
+  // `dyag evaluate-finetuned`: the one the attached adapter was trained
+  // with, recorded in its training_summary.json, else generate-training's
+  // generic prompt), "" for none.
   const char *system_prompt;
 } DyagEvalParams;
 
@@ -539,11 +541,14 @@ DyagStatus dyag_train(struct DyagModel model,
                       struct DyagAdapter *out_adapter,
                       struct DyagTrainSummary *out_summary);
 
-// Writes the adapter as a folder `dir` (created if needed): PEFT's
-// adapter_config.json and adapter_model.safetensors (loadable by Python
-// PEFT, `dyag_model_load_adapter`, `dyag_model_open_finetuned` and
-// `dyag query-finetuned --model`) and the base model's tokenizer files.
-// Each file is written atomically.
+// Writes the adapter as a folder `dir` (created if needed), as `dyag
+// finetune` writes OUTPUT/final: PEFT's adapter_config.json and
+// adapter_model.safetensors (loadable by Python PEFT,
+// `dyag_model_load_adapter`, `dyag_model_open_finetuned` and `dyag
+// query-finetuned --model`), the base model's tokenizer files and
+// training_summary.json (hyper-parameters, metrics, and the training set's
+// system prompt, which dyag then asks with by default). Each file is
+// written atomically.
 //
 // Errors: INVALID_HANDLE, NULL_POINTER, INVALID_UTF8, IO.
 //

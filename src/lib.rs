@@ -21,5 +21,7 @@ pub mod data;
 pub mod eval;
 pub mod cli;
 pub mod ffi;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 
 pub use error::{Error, Result};

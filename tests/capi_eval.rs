@@ -106,3 +106,57 @@ fn evaluation_misuse_is_reported() {
     expect(dyag_model_free(model), S::Ok);
     unsafe { expect(dyag_evaluate(model, questions.as_ptr(), null(), null(), None, null_mut(), null_mut()), S::InvalidHandle) };
 }
+
+/// An adapter remembers its training set's system prompt (training_summary.json,
+/// as `dyag finetune` writes it), and the evaluation asks with it by default.
+#[test]
+fn evaluation_asks_with_the_adapters_training_prompt() {
+    use dyag::ffi::adapter::*;
+    use dyag::ffi::train::*;
+    let dir = tempfile::tempdir().unwrap();
+    let model = open(&tiny_model(dir.path()));
+    let prompt = "Tu réponds sur Kubi et Archi.";
+    let ds = dir.path().join("train.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(data("train.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| l.replacen("[{", &format!("[{{\"role\": \"system\", \"content\": \"{prompt}\"}}, {{"), 1))
+        .collect();
+    std::fs::write(&ds, lines.join("\n")).unwrap();
+    let p = DyagTrainParams { epochs: 1, max_seq_len: 128, ..dyag_train_default_params() };
+    let mut adapter = DyagAdapter::default();
+    let saved = dir.path().join("adapter");
+    unsafe {
+        expect(dyag_train(model, cpath(&ds).as_ptr(), cpath(&dir.path().join("run")).as_ptr(), &p, None, null_mut(), &mut adapter, null_mut()), S::Ok);
+        expect(dyag_adapter_save(adapter, cpath(&saved).as_ptr()), S::Ok);
+    }
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(saved.join("training_summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["system_prompt"], prompt);
+    assert_eq!(summary["hyperparameters"]["epochs"], 1);
+    assert_eq!(dyag::train::export::trained_system_prompt(&saved).as_deref(), Some(prompt));
+
+    let mut params = dyag_eval_default_params();
+    params.sampling.max_tokens = 2;
+    let questions = cpath(&data("questions.jsonl"));
+    let out = dir.path().join("results.json");
+    let run_with = |m: DyagModel, params: &DyagEvalParams| unsafe {
+        expect(dyag_evaluate(m, questions.as_ptr(), cpath(&out).as_ptr(), params, None, null_mut(), null_mut()), S::Ok);
+        dyag::eval::validate::read_results(&out).unwrap().metadata.system_prompt
+    };
+    let run = |m: DyagModel| run_with(m, &params);
+    expect(dyag_model_set_adapter(model, adapter), S::Ok);
+    assert_eq!(run(model).as_deref(), Some(prompt));
+    expect(dyag_model_remove_adapter(model), S::Ok);
+    assert_eq!(run(model).as_deref(), Some(dyag::data::DEFAULT_SYSTEM_PROMPT));
+    unsafe { expect(dyag_model_load_adapter(model, cpath(&saved).as_ptr()), S::Ok) };
+    assert_eq!(run(model).as_deref(), Some(prompt));
+    let mut ft = DyagModel::default();
+    unsafe { expect(dyag_model_open_finetuned(cpath(&saved).as_ptr(), null(), null(), &mut ft), S::Ok) };
+    assert_eq!(run(ft).as_deref(), Some(prompt));
+    // "" asks without a system prompt.
+    let none = DyagEvalParams { system_prompt: c"".as_ptr(), ..params };
+    assert_eq!(run_with(ft, &none), None);
+    expect(dyag_adapter_free(adapter), S::Ok);
+    expect(dyag_model_free(model), S::Ok);
+    expect(dyag_model_free(ft), S::Ok);
+}

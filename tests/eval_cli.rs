@@ -46,10 +46,10 @@ fn bad_catalogue_and_arguments_are_named() {
     let cat = write(dir.path(), "catalogue.jsonl", "{\"nom\": \"A\"}\n[1]\n");
     let (code, err) = dyag(&["evaluate-rag", &qs, "--corpus", &cat, "--base-model", "x", "--output", out.to_str().unwrap()]);
     assert_eq!(code, Some(1));
-    assert!(err.contains(&format!("{cat}:2: invalid record")), "{err}");
+    assert!(err.contains(&format!("{cat}:2: expected a JSON object")), "{err}");
     let md = write(dir.path(), "catalogue.md", "# Titre\nPas de section.\n");
     let (_, err) = dyag(&["evaluate-rag", &qs, "--corpus", &md, "--base-model", "x", "--output", out.to_str().unwrap()]);
-    assert!(err.contains("no `## ` section"), "{err}");
+    assert!(err.contains(&format!("{md}:1: no '## ' section")), "{err}");
     // The adapter must be a folder.
     let (code, err) = dyag(&["evaluate-finetuned", &qs, "--model", "no-such-adapter", "--output", out.to_str().unwrap()]);
     assert_eq!(code, Some(1));

@@ -47,6 +47,67 @@ fn gpu_status() -> std::result::Result<(), String> {
     }
 }
 
+/// `--quantization`: how the base model's linear layers are stored on the GPU
+/// (the CPU always computes from the model file's own format).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuantizationArg {
+    /// QLoRA's 4-bit NormalFloat, blocks of 64, double-quantised scales.
+    Nf4,
+    /// bfloat16.
+    Bf16,
+}
+
+#[cfg(feature = "cuda")]
+impl From<QuantizationArg> for crate::cuda::Quantization {
+    fn from(q: QuantizationArg) -> Self {
+        match q {
+            QuantizationArg::Nf4 => crate::cuda::Quantization::Nf4,
+            QuantizationArg::Bf16 => crate::cuda::Quantization::Bf16,
+        }
+    }
+}
+
+/// Runs `engine`'s generation on `device` (moving the model to the GPU for CUDA).
+pub fn attach_device(engine: &mut crate::infer::engine::Engine, device: Device, quant: QuantizationArg) -> Result<()> {
+    match device {
+        Device::Cpu => Ok(()),
+        #[cfg(feature = "cuda")]
+        Device::Cuda => crate::cuda::session::attach(engine, quant.into()),
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda => {
+            let _ = (engine, quant);
+            Err(Error::Device(gpu_status().err().unwrap_or_default()))
+        }
+    }
+}
+
+/// Fine-tunes on `device`: the CPU trainer, or the GPU engine with the base
+/// weights stored as `quant`.
+#[allow(clippy::too_many_arguments)]
+pub fn train_on_device(
+    device: Device,
+    quant: QuantizationArg,
+    model: &crate::model::Model,
+    base_name: &str,
+    data: &crate::train::data::Prepared,
+    val: Option<&crate::train::data::Prepared>,
+    opts: &crate::train::trainer::TrainOptions,
+    output: &std::path::Path,
+    resume: Option<&std::path::Path>,
+    on_step: &mut dyn FnMut(&crate::train::trainer::Progress) -> bool,
+) -> Result<(crate::model::lora::LoraAdapter, crate::train::trainer::TrainSummary)> {
+    match device {
+        Device::Cpu => crate::train::trainer::train(model, base_name, data, val, opts, output, resume, on_step),
+        #[cfg(feature = "cuda")]
+        Device::Cuda => crate::cuda::train::train_gpu(quant.into(), model, base_name, data, val, opts, output, resume, on_step),
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda => {
+            let _ = quant;
+            Err(Error::Device(gpu_status().err().unwrap_or_default()))
+        }
+    }
+}
+
 /// Sizes rayon's global pool (default: all cores).
 pub fn apply_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {

@@ -2,7 +2,7 @@
 //! measure and score every answer, write a results file (schema in
 //! docs/results-schema.md) and print a summary table on stderr.
 
-use crate::cli::common::{apply_threads, resolve_device, Device, DeviceArg};
+use crate::cli::common::{apply_threads, attach_device, resolve_device, Device, DeviceArg, QuantizationArg};
 use crate::eval::prompt::{DirectPrompt, PromptBuilder, DEFAULT_SYSTEM_PROMPT};
 use crate::eval::questions::read_questions;
 use crate::eval::rag::{load_catalogue, PromptLang, RagPrompt};
@@ -38,13 +38,17 @@ pub struct GenerationArgs {
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// System prompt (use "" for none). Defaults to generate-training's generic prompt.
+    /// System prompt (use "" for none). Default: the one the adapter was
+    /// trained with (recorded by `dyag finetune`), else generate-training's generic prompt.
     #[arg(long)]
     pub system_prompt: Option<String>,
     /// Take the system prompt from a chat dataset's first example (e.g. the
     /// training set), so the model is asked the way it was trained.
     #[arg(long, conflicts_with = "system_prompt")]
     pub system_prompt_from: Option<PathBuf>,
+    /// Base weights on the GPU (with --device cuda): 4-bit NF4 or bf16.
+    #[arg(long, value_enum, default_value_t = QuantizationArg::Nf4)]
+    pub quantization: QuantizationArg,
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -64,11 +68,12 @@ impl GenerationArgs {
         Ok(SamplingParams { temperature: self.temperature, top_k: self.sampling_top_k, top_p: self.top_p, max_tokens: self.max_tokens, seed: self.seed })
     }
 
-    fn system_prompt(&self) -> Result<Option<String>> {
+    fn system_prompt(&self, adapter: Option<&std::path::Path>) -> Result<Option<String>> {
         if let Some(path) = &self.system_prompt_from {
             return crate::eval::prompt::system_prompt_from_dataset(path);
         }
-        let p = self.system_prompt.clone().unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_string());
+        let trained = || adapter.and_then(crate::train::export::trained_system_prompt);
+        let p = self.system_prompt.clone().or_else(trained).unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_string());
         Ok((!p.trim().is_empty()).then_some(p))
     }
 }
@@ -129,19 +134,23 @@ pub struct RagArgs {
 /// results metadata.
 fn load_generator(base_model: &str, adapter: Option<&Path>, generation: &GenerationArgs) -> Result<(Box<dyn ChatGenerator>, String)> {
     apply_threads(generation.threads)?;
-    let device = match resolve_device(generation.device, false)? {
-        Device::Cpu => "cpu",
-        Device::Cuda => "cuda",
-    };
+    let device = resolve_device(generation.device, false)?;
     let what = match adapter {
         Some(a) if base_model.is_empty() => format!("adapter {}", a.display()),
         Some(a) => format!("{base_model} + adapter {}", a.display()),
         None => base_model.to_string(),
     };
     let spinner = crate::util::progress::spinner(&format!("loading {what}"));
-    let loaded = crate::infer::engine::load_chat_generator(base_model, adapter);
+    let base = if base_model.is_empty() { None } else { Some(base_model) };
+    let loaded = crate::infer::engine::load_engine(base, adapter);
     spinner.finish_and_clear();
-    Ok((loaded?, device.to_string()))
+    let mut engine = loaded?;
+    attach_device(&mut engine, device, generation.quantization)?;
+    let name = match device {
+        Device::Cpu => "cpu",
+        Device::Cuda => "cuda",
+    };
+    Ok((Box::new(engine), name.to_string()))
 }
 
 /// The base model named in a PEFT adapter's adapter_config.json, for the
@@ -194,7 +203,7 @@ pub fn run_finetuned(args: FinetunedArgs) -> Result<()> {
     if !args.model.is_dir() {
         return Err(Error::invalid(format!("--model {}: not a folder (give the LoRA adapter folder written by dyag finetune)", args.model.display())));
     }
-    let system_prompt = args.generation.system_prompt()?;
+    let system_prompt = args.generation.system_prompt(Some(&args.model))?;
     let (mut generator, device) = load_generator(args.base_model.as_deref().unwrap_or(""), Some(&args.model), &args.generation)?;
     let metadata = Metadata {
         system: "finetuned".into(),
@@ -219,7 +228,7 @@ pub fn run_rag(args: RagArgs) -> Result<()> {
     }
     let documents = load_catalogue(&args.corpus)?;
     let n_docs = documents.len();
-    let system_prompt = args.generation.system_prompt()?;
+    let system_prompt = args.generation.system_prompt(if args.hybrid { args.model.as_deref() } else { None })?;
     let lang = match args.lang {
         crate::eval::compare::Lang::Fr => PromptLang::French,
         crate::eval::compare::Lang::En => PromptLang::English,

@@ -2,12 +2,12 @@
 //! Output as the original tool documents it: OUTPUT/final/ (PEFT adapter,
 //! tokenizer files, training summary) and OUTPUT/checkpoint-STEP/.
 
-use super::common::{apply_threads, resolve_device, DeviceArg};
+use super::common::{apply_threads, resolve_device, train_on_device, DeviceArg, QuantizationArg};
 use crate::model::load::load_model;
 use crate::model::lora::LoraConfig;
-use crate::train::recipe::{check_and_load, defaults, save_final, target_modules};
+use crate::train::recipe::{check_and_load, defaults, save_final, target_modules, write_summary, RunRecord};
 use crate::train::schedule::Schedule;
-use crate::train::trainer::{train, TrainOptions, TrainSummary};
+use crate::train::trainer::{TrainOptions, TrainSummary};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -65,11 +65,14 @@ pub struct Args {
     /// Also write a checkpoint every N optimiser steps.
     #[arg(long)]
     pub save_steps: Option<usize>,
-    /// Continue from OUTPUT/checkpoint-N.
+    /// Continue from a checkpoint folder (OUTPUT/checkpoint-N), or `latest` for the newest in OUTPUT.
     #[arg(long)]
     pub resume_from_checkpoint: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
+    /// Base weights on the GPU: nf4 (QLoRA) or bf16.
+    #[arg(long, value_enum, default_value_t = QuantizationArg::Nf4)]
+    pub quantization: QuantizationArg,
     /// Confirm training on the CPU (silences the no-GPU warning).
     #[arg(long)]
     pub force_cpu: bool,
@@ -81,9 +84,6 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     apply_threads(args.threads)?;
     let device = resolve_device(args.device, args.force_cpu)?;
-    if device == super::common::Device::Cuda {
-        return Err(Error::Device("training on CUDA is not available in this build yet; use --device cpu".into()));
-    }
     let started = Instant::now();
     eprintln!("[INFO] Chargement du modèle de base {} ...", args.base_model);
     let loaded = load_model(&args.base_model)?;
@@ -109,7 +109,8 @@ pub fn run(args: Args) -> Result<()> {
             targets: target_modules(&args.target_modules, model)?,
         },
     };
-    let (data, val) = check_and_load(&loaded, &opts, &args.dataset, args.val_dataset.as_deref())?;
+    let inputs = check_and_load(&loaded, &opts, &args.dataset, args.val_dataset.as_deref())?;
+    let (data, val) = (&inputs.data, inputs.val.as_ref());
     eprintln!(
         "[INFO] {} exemples ({} tokens, {} à apprendre), {} tronqués à {} tokens, {} sans réponse ignorés",
         data.examples.len(),
@@ -120,11 +121,19 @@ pub fn run(args: Args) -> Result<()> {
         data.dropped
     );
 
+    let resume = match &args.resume_from_checkpoint {
+        Some(p) if p.as_os_str() == "latest" => Some(latest_checkpoint(&args.output)?),
+        Some(p) => Some(p.clone()),
+        None => None,
+    };
+    if let Some(r) = &resume {
+        eprintln!("[INFO] Reprise depuis {}", r.display());
+    }
     std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
     let n = data.examples.len();
     let total_steps = n.div_ceil(opts.batch_size).div_ceil(opts.gradient_accumulation) * opts.epochs;
     let pb = crate::util::progress::bar(total_steps as u64, "Training", "steps");
-    let (adapter, summary) = train(model, &loaded.base_model_name_or_path, &data, val.as_ref(), &opts, &args.output, args.resume_from_checkpoint.as_deref(), &mut |p| {
+    let (adapter, summary) = train_on_device(device, args.quantization, model, &loaded.base_model_name_or_path, data, val, &opts, &args.output, resume.as_deref(), &mut |p| {
         pb.set_position(p.step as u64);
         pb.set_message(format!("epoch {} loss {:.4} lr {:.2e} {:.0} tok/s", p.epoch, p.loss, p.lr, p.tokens_per_second));
         if let Some(c) = &p.checkpoint {
@@ -137,27 +146,33 @@ pub fn run(args: Args) -> Result<()> {
     let final_dir = args.output.join("final");
     save_final(&final_dir, &adapter, &loaded)?;
     let duration = started.elapsed();
-    write_summary(&final_dir, &args, &summary, duration.as_secs_f64())?;
+    write_summary(
+        &final_dir,
+        &RunRecord {
+            base_model: &args.base_model,
+            dataset: &args.dataset,
+            opts: &opts,
+            metrics: &summary,
+            total_seconds: duration.as_secs_f64(),
+            threads: rayon::current_num_threads(),
+            system_prompt: inputs.system_prompt.as_deref(),
+        },
+    )?;
     print_results(&args.output, &final_dir, &summary, duration);
     Ok(())
 }
 
-fn write_summary(dir: &Path, args: &Args, s: &TrainSummary, total_seconds: f64) -> Result<()> {
-    let v = serde_json::json!({
-        "dyag_version": env!("CARGO_PKG_VERSION"),
-        "base_model": args.base_model,
-        "dataset": args.dataset.display().to_string(),
-        "total_seconds": total_seconds,
-        "hyperparameters": {
-            "epochs": args.epochs, "batch_size": args.batch_size, "gradient_accumulation": args.gradient_accumulation,
-            "lora_rank": args.lora_rank, "lora_alpha": args.lora_alpha, "lora_dropout": args.lora_dropout, "use_rslora": args.use_rslora,
-            "lr": args.lr, "warmup_ratio": args.warmup_ratio, "lr_scheduler": args.lr_scheduler, "weight_decay": args.weight_decay,
-            "max_grad_norm": args.max_grad_norm, "max_seq_len": args.max_seq_len, "seed": args.seed,
-            "gradient_checkpointing": args.gradient_checkpointing, "threads": rayon::current_num_threads(),
-        },
-        "metrics": s,
-    });
-    crate::util::write_json_atomic(&dir.join("training_summary.json"), &v)
+/// The checkpoint-N folder of `output` with the largest N.
+fn latest_checkpoint(output: &Path) -> Result<PathBuf> {
+    let best = std::fs::read_dir(output)
+        .map_err(|e| Error::io(output, e))?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let n: usize = e.file_name().to_str()?.strip_prefix("checkpoint-")?.parse().ok()?;
+            Some((n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n);
+    best.map(|(_, p)| p).ok_or_else(|| Error::invalid(format!("--resume-from-checkpoint latest: no checkpoint-N folder in {}", output.display())))
 }
 
 fn format_duration(d: std::time::Duration) -> String {

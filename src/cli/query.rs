@@ -1,7 +1,7 @@
 //! `dyag query-finetuned`: ask a question (or chat interactively) with a base
 //! model and, optionally, a LoRA adapter.
 
-use super::common::{apply_threads, resolve_device, DeviceArg};
+use super::common::{apply_threads, attach_device, resolve_device, DeviceArg, QuantizationArg};
 use crate::formats::chat::ChatMessage;
 use crate::infer::engine::{load_engine, Engine};
 use crate::infer::{Generation, SamplingParams};
@@ -35,14 +35,17 @@ pub struct Args {
     /// Random seed for sampling.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// System prompt.
-    #[arg(long, default_value = crate::data::DEFAULT_SYSTEM_PROMPT)]
-    pub system_prompt: String,
+    /// System prompt ("" for none). Default: the one the adapter was trained with, else a generic one.
+    #[arg(long)]
+    pub system_prompt: Option<String>,
     /// Send the question as raw text, without the chat template (for base models).
     #[arg(long)]
     pub raw: bool,
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
+    /// Base weights on the GPU: nf4 (QLoRA) or bf16.
+    #[arg(long, value_enum, default_value_t = QuantizationArg::Nf4)]
+    pub quantization: QuantizationArg,
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -58,19 +61,20 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     apply_threads(args.threads)?;
-    resolve_device(args.device, false)?;
+    let device = resolve_device(args.device, false)?;
     let load_start = Instant::now();
-    let engine = load_engine(args.base_model.as_deref(), args.model.as_deref())?;
+    let mut engine = load_engine(args.base_model.as_deref(), args.model.as_deref())?;
+    attach_device(&mut engine, device, args.quantization)?;
     if args.verbose {
         let m = &engine.base.model;
         eprintln!(
-            "[INFO] {} loaded in {:.2}s: {} ({} layers, {:.0}M parameters), {} threads, SIMD {}",
+            "[INFO] {} loaded in {:.2}s: {} ({} layers, {:.0}M parameters), {}, SIMD {}",
             crate::infer::ChatGenerator::describe(&engine),
             load_start.elapsed().as_secs_f64(),
             m.config.family.name(),
             m.config.n_layers,
             m.num_params() as f64 / 1e6,
-            rayon::current_num_threads(),
+            engine.device(),
             crate::cpu::simd::level().name()
         );
     }
@@ -99,7 +103,13 @@ fn prompt_ids(engine: &Engine, args: &Args, question: &str) -> Result<Vec<u32>> 
     if args.raw {
         engine.base.tokenizer.encode_prompt(question)
     } else {
-        let messages = [ChatMessage::system(args.system_prompt.clone()), ChatMessage::user(question)];
+        let system = args.system_prompt.clone().or_else(|| args.model.as_deref().and_then(crate::train::export::trained_system_prompt));
+        let system = system.unwrap_or_else(|| crate::data::DEFAULT_SYSTEM_PROMPT.to_string());
+        let mut messages = Vec::new();
+        if !system.trim().is_empty() {
+            messages.push(ChatMessage::system(system));
+        }
+        messages.push(ChatMessage::user(question));
         engine.chat_prompt(&messages)
     }
 }

@@ -4,3 +4,4 @@
 
 pub mod gemm;
 pub mod simd;
+pub mod vecops;

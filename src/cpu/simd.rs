@@ -8,50 +8,14 @@
 //! ([`level`]); `DYAG_SIMD=scalar|avx2|avx512` forces a lower one for tests and
 //! benchmarks.
 
-use std::sync::OnceLock;
+/// The instruction-set levels, detected once for the whole crate (with the
+/// quantised kernels, which honour the same `DYAG_SIMD` variable).
+pub use crate::quant::SimdLevel as Level;
 
-/// The instruction-set level the kernels run with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Scalar,
-    Avx2,
-    Avx512,
-}
-
-impl Level {
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Scalar => "scalar",
-            Level::Avx2 => "avx2+fma",
-            Level::Avx512 => "avx512",
-        }
-    }
-}
-
-/// The best level this CPU supports, capped by `DYAG_SIMD` if set.
+/// The level the kernels run with: the best this CPU supports, or lower if
+/// `DYAG_SIMD` asks for it.
 pub fn level() -> Level {
-    static LEVEL: OnceLock<Level> = OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        let detected = detect();
-        match std::env::var("DYAG_SIMD").ok().as_deref() {
-            Some("scalar") => Level::Scalar,
-            Some("avx2") => detected.min(Level::Avx2),
-            _ => detected,
-        }
-    })
-}
-
-fn detect() -> Level {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vl") {
-            return Level::Avx512;
-        }
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
-            return Level::Avx2;
-        }
-    }
-    Level::Scalar
+    crate::quant::simd_level()
 }
 
 /// Dispatches a generic kernel `$f::<S>(args)` to the best available level.

@@ -22,8 +22,10 @@ use std::ffi::{c_char, c_void};
 pub struct DyagEvalParams {
     /// Sampling of every answer (default: greedy, 256 tokens, as `dyag evaluate-finetuned`).
     pub sampling: DyagSamplingParams,
-    /// System prompt sent before each question: NULL for the default one
-    /// (generate-training's, as the CLI), "" for none.
+    /// System prompt sent before each question: NULL for the default (as
+    /// `dyag evaluate-finetuned`: the one the attached adapter was trained
+    /// with, recorded in its training_summary.json, else generate-training's
+    /// generic prompt), "" for none.
     pub system_prompt: *const c_char,
 }
 
@@ -162,21 +164,23 @@ pub unsafe extern "C" fn dyag_evaluate(
         }
         let p = params.as_ref().copied().unwrap_or_else(|| dyag_eval_default_params());
         let sampling = sampling_arg(&p.sampling)?;
-        let system_prompt = if p.system_prompt.is_null() {
-            Some(DEFAULT_SYSTEM_PROMPT.to_string())
-        } else {
-            opt_str_arg(p.system_prompt, "params.system_prompt")?.filter(|s| !s.trim().is_empty()).map(str::to_string)
-        };
+        // None: the model's default, known once its state is read.
+        let chosen_prompt = if p.system_prompt.is_null() { None } else { Some(opt_str_arg(p.system_prompt, "params.system_prompt")?.unwrap_or("")) };
         let questions = read_questions(questions_file)?;
         let user = SendPtr(user_data);
         let results = m.run(|| -> Result<_> {
             let user = user;
             let engine = m.read();
+            let system_prompt = match chosen_prompt {
+                Some(s) => Some(s.to_string()),
+                None => Some(engine.trained_system_prompt.clone().unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_string())),
+            }
+            .filter(|s| !s.trim().is_empty());
             let metadata = Metadata {
                 system: if engine.adapter.is_some() { "finetuned" } else { "base" }.into(),
                 base_model: Some(engine.base.spec.clone()),
                 adapter: engine.adapter_path.clone(),
-                device: Some("cpu".into()),
+                device: Some(engine.device()),
                 system_prompt: system_prompt.clone(),
                 questions_file: Some(questions_file.display().to_string()),
                 ..Default::default()

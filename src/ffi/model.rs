@@ -7,8 +7,13 @@ use super::strings::{opt_str_arg, out_arg, path_arg, str_arg, write_str_out};
 use crate::formats::peft::{load_adapter_weights, read_adapter_config};
 use crate::infer::engine::{load_engine, Engine};
 use crate::infer::ChatGenerator;
+use crate::model::load::LoadedModel;
+use crate::model::lora::LoraAdapter;
+use crate::train::export::trained_system_prompt;
 use crate::Result;
 use std::ffi::c_char;
+use std::ops::Deref;
+use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// An open model: a base model and, optionally, an attached LoRA adapter.
@@ -41,31 +46,82 @@ pub struct DyagModelOptions {
     pub threads: u32,
 }
 
-// The registry shares objects between threads; the compiler checks that this is sound.
+/// An engine whose sessions run on the CPU. The C ABI never gives it a GPU
+/// backend (`DYAG_DEVICE_CUDA` is refused), and exposes no `&mut Engine`
+/// through which one could be set.
+pub(crate) struct CpuEngine(Engine);
+
+// SAFETY: what `Engine` holds is Send + Sync (checked below by the compiler),
+// except its optional GPU backend, a `Box<dyn GenBackend>` without those
+// bounds. That box is only filled by `Engine::set_backend`, which nothing
+// reachable from a `CpuEngine` calls: it stays `None`.
+unsafe impl Send for CpuEngine {}
+unsafe impl Sync for CpuEngine {}
+
 const _: fn() = || {
     fn shared_between_threads<T: Send + Sync>() {}
-    shared_between_threads::<Engine>();
+    shared_between_threads::<LoadedModel>();
+    shared_between_threads::<LoraAdapter>();
     shared_between_threads::<ModelObj>();
 };
+
+impl CpuEngine {
+    pub fn new(engine: Engine) -> Self {
+        CpuEngine(engine)
+    }
+}
+
+impl Deref for CpuEngine {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.0
+    }
+}
+
+/// A model handle's state: the engine, and the system prompt its adapter
+/// was trained with (asked with by default, as query-finetuned does).
+pub(crate) struct ModelState {
+    pub engine: CpuEngine,
+    pub trained_system_prompt: Option<String>,
+}
+
+impl Deref for ModelState {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+impl ModelState {
+    /// Attaches (or, with `None`, removes) an adapter.
+    fn set_adapter(&mut self, adapter: Option<(LoraAdapter, String)>, system_prompt: Option<String>) {
+        let e = &mut self.engine.0;
+        (e.adapter, e.adapter_path) = match adapter {
+            Some((a, path)) => (Some(a), Some(path)),
+            None => (None, None),
+        };
+        self.trained_system_prompt = system_prompt;
+    }
+}
 
 /// What a model handle stands for.
 pub(crate) struct ModelObj {
     /// Generations and trainings take the read lock (they run side by side);
     /// attaching or removing an adapter takes the write lock.
-    engine: RwLock<Engine>,
+    state: RwLock<ModelState>,
     /// This model's own threads, or `None` for rayon's shared pool.
     pool: Option<rayon::ThreadPool>,
 }
 
 impl ModelObj {
-    pub fn read(&self) -> RwLockReadGuard<'_, Engine> {
-        // A panic caught at the boundary may poison the lock; the engine is not
-        // modified in place by any call, so it is still consistent.
-        self.engine.read().unwrap_or_else(|e| e.into_inner())
+    pub fn read(&self) -> RwLockReadGuard<'_, ModelState> {
+        // A panic caught at the boundary may poison the lock; the state is
+        // only changed by whole assignments, so it is still consistent.
+        self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Engine> {
-        self.engine.write().unwrap_or_else(|e| e.into_inner())
+    fn write(&self) -> RwLockWriteGuard<'_, ModelState> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `work` on this model's threads (on a worker of its pool when it
@@ -112,15 +168,17 @@ unsafe fn pool_for(options: *const DyagModelOptions) -> FfiResult<Option<rayon::
 }
 
 /// Loads on the model's own threads and registers the handle.
-unsafe fn open_with(options: *const DyagModelOptions, out_model: *mut DyagModel, load: impl FnOnce() -> Result<Engine> + Send) -> FfiResult {
+unsafe fn open_with(options: *const DyagModelOptions, out_model: *mut DyagModel, adapter_dir: Option<&Path>, load: impl FnOnce() -> Result<Engine> + Send) -> FfiResult {
     let out = out_arg(out_model, "out_model")?;
     *out = DyagModel::default();
     let pool = pool_for(options)?;
+    let load = || load().map(CpuEngine::new);
     let engine = match &pool {
         Some(p) => p.install(load),
         None => load(),
     }?;
-    out.id = MODELS.insert(ModelObj { engine: RwLock::new(engine), pool })?;
+    let state = ModelState { engine, trained_system_prompt: adapter_dir.and_then(trained_system_prompt) };
+    out.id = MODELS.insert(ModelObj { state: RwLock::new(state), pool })?;
     Ok(())
 }
 
@@ -146,7 +204,7 @@ pub unsafe extern "C" fn dyag_model_open(model: *const c_char, options: *const D
             *out_model = DyagModel::default();
         }
         let spec = str_arg(model, "model")?;
-        open_with(options, out_model, || load_engine(Some(spec), None))
+        open_with(options, out_model, None, || load_engine(Some(spec), None))
     })
 }
 
@@ -175,7 +233,7 @@ pub unsafe extern "C" fn dyag_model_open_finetuned(
         }
         let dir = path_arg(adapter_dir, "adapter_dir")?;
         let base = opt_str_arg(base_model, "base_model")?;
-        open_with(options, out_model, || load_engine(base, Some(dir)))
+        open_with(options, out_model, Some(dir), || load_engine(base, Some(dir)))
     })
 }
 
@@ -215,9 +273,7 @@ pub unsafe extern "C" fn dyag_model_load_adapter(model: DyagModel, adapter_dir: 
             let cfg = read_adapter_config(dir)?;
             load_adapter_weights(dir, &cfg, &m.read().base.model)
         })?;
-        let mut e = m.write();
-        e.adapter = Some(lora);
-        e.adapter_path = Some(dir.display().to_string());
+        m.write().set_adapter(Some((lora, dir.display().to_string())), trained_system_prompt(dir));
         Ok(())
     })
 }
@@ -230,9 +286,7 @@ pub unsafe extern "C" fn dyag_model_load_adapter(model: DyagModel, adapter_dir: 
 pub extern "C" fn dyag_model_remove_adapter(model: DyagModel) -> DyagStatus {
     guard(|| {
         let m = MODELS.get(model.id)?;
-        let mut e = m.write();
-        e.adapter = None;
-        e.adapter_path = None;
+        m.write().set_adapter(None, None);
         Ok(())
     })
 }
@@ -252,9 +306,7 @@ pub extern "C" fn dyag_model_set_adapter(model: DyagModel, adapter: super::adapt
             return Err(FfiError::invalid("this adapter was trained on another model handle: save it with dyag_adapter_save and attach the folder with dyag_model_load_adapter"));
         }
         let lora = a.lora.clone();
-        let mut e = m.write();
-        e.adapter = Some(lora);
-        e.adapter_path = Some(format!("adapter {:#x} trained in this process", adapter.id));
+        m.write().set_adapter(Some((lora, format!("adapter {:#x} trained in this process", adapter.id))), a.record.system_prompt.clone());
         Ok(())
     })
 }

@@ -1,7 +1,7 @@
 //! Training a LoRA adapter: the parameters struct and its defaults, the
 //! progress callback that can cancel, the summary.
 
-use super::adapter::{AdapterObj, DyagAdapter, ADAPTERS};
+use super::adapter::{AdapterObj, DyagAdapter, TrainingRecord, ADAPTERS};
 use super::error::{guard, DyagStatus, FfiError, FfiResult};
 use super::model::{DyagModel, MODELS};
 use super::strings::{opt_str_arg, out_arg, path_arg};
@@ -292,18 +292,29 @@ pub unsafe extern "C" fn dyag_train(
         let p = params.as_ref().copied().unwrap_or_else(|| dyag_train_default_params());
         let mut req = request(&p)?;
         let mut sink = ProgressSink { callback: on_progress, user_data };
-        let (lora, summary) = m.run(|| -> FfiResult<_> {
-            let engine = m.read();
-            let base = &engine.base;
+        let (lora, record) = m.run(|| -> FfiResult<_> {
+            let started = std::time::Instant::now();
+            let state = m.read();
+            let base = &state.base;
             req.opts.lora.targets = target_modules(&req.target_names, &base.model)?;
-            let (data, val) = check_and_load(base, &req.opts, dataset, req.val_dataset)?;
+            let inputs = check_and_load(base, &req.opts, dataset, req.val_dataset)?;
             std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
-            Ok(train(&base.model, &base.base_model_name_or_path, &data, val.as_ref(), &req.opts, output, req.resume, &mut |pr| sink.report(pr))?)
+            let (lora, metrics) = train(&base.model, &base.base_model_name_or_path, &inputs.data, inputs.val.as_ref(), &req.opts, output, req.resume, &mut |pr| sink.report(pr))?;
+            let record = TrainingRecord {
+                base_model: base.spec.clone(),
+                dataset: dataset.to_path_buf(),
+                opts: req.opts.clone(),
+                metrics,
+                total_seconds: started.elapsed().as_secs_f64(),
+                threads: rayon::current_num_threads(),
+                system_prompt: inputs.system_prompt,
+            };
+            Ok((lora, record))
         })?;
         if let Some(s) = out_summary.as_mut() {
-            *s = DyagTrainSummary::from(&summary);
+            *s = DyagTrainSummary::from(&record.metrics);
         }
-        out.id = ADAPTERS.insert(AdapterObj { lora, model: m.clone() })?;
+        out.id = ADAPTERS.insert(AdapterObj { lora, model: m.clone(), record })?;
         Ok(())
     })
 }

@@ -190,7 +190,6 @@ pub fn save_adapter(dir: &Path, adapter: &LoraAdapter, base_model_name_or_path: 
         "revision": null,
         "auto_mapping": null,
         "peft_version": "0.21.2",
-        "created_by": format!("dyag {}", env!("CARGO_PKG_VERSION")),
     });
     let config_path = dir.join(CONFIG_FILE);
     crate::util::write_json_atomic(&config_path, &config)?;

@@ -1,7 +1,7 @@
 //! dyag's own engine behind the [`ChatGenerator`] trait: a loaded base model,
 //! an optional LoRA adapter, its tokenizer and chat template.
 
-use super::generate::{generate, TokenGeneration};
+use super::generate::{generate, LogitsSource, TokenGeneration};
 use super::session::Session;
 use super::{ChatGenerator, Generation, SamplingParams};
 use crate::formats::chat::ChatMessage;
@@ -15,11 +15,30 @@ pub struct Engine {
     pub adapter: Option<LoraAdapter>,
     /// Where the adapter came from, for reports.
     pub adapter_path: Option<String>,
+    /// Where sessions run when not on the CPU (the GPU, feature `cuda`).
+    backend: Option<Box<dyn GenBackend>>,
+}
+
+/// Another device holding the engine's model and adapter; it opens the
+/// sessions generation runs in.
+pub trait GenBackend {
+    fn session(&self, cap: usize) -> Result<Box<dyn LogitsSource + '_>>;
+    fn describe(&self) -> String;
 }
 
 impl Engine {
     pub fn new(base: LoadedModel, adapter: Option<LoraAdapter>, adapter_path: Option<String>) -> Self {
-        Engine { base, adapter, adapter_path }
+        Engine { base, adapter, adapter_path, backend: None }
+    }
+
+    /// Runs the sessions on `backend` from now on (it holds a copy of the model and adapter).
+    pub fn set_backend(&mut self, backend: Box<dyn GenBackend>) {
+        self.backend = Some(backend);
+    }
+
+    /// The device generation runs on.
+    pub fn device(&self) -> String {
+        self.backend.as_ref().map_or_else(|| format!("CPU ({} threads)", rayon::current_num_threads()), |b| b.describe())
     }
 
     /// The prompt's token ids for a chat: the template rendered with the
@@ -44,8 +63,11 @@ impl Engine {
             return Err(Error::invalid(format!("prompt of {} tokens does not fit the model's context of {max_ctx}", prompt.len())));
         }
         let cap = (prompt.len() + params.max_tokens.max(1)).min(max_ctx);
-        let mut session = Session::new(&self.base.model, self.adapter.as_ref(), cap)?;
-        generate(&mut session, &self.base.tokenizer, prompt, params, &self.stop_tokens(), on_text)
+        let mut session: Box<dyn LogitsSource + '_> = match &self.backend {
+            Some(b) => b.session(cap)?,
+            None => Box::new(Session::new(&self.base.model, self.adapter.as_ref(), cap)?),
+        };
+        generate(session.as_mut(), &self.base.tokenizer, prompt, params, &self.stop_tokens(), on_text)
     }
 }
 

@@ -9,6 +9,29 @@ use crate::tokenizer::{StreamDecoder, Tokenizer};
 use crate::Result;
 use std::time::Instant;
 
+/// What the generation loop needs from a model: append tokens to its context
+/// and get the logits after the last one. The CPU [`Session`] and the CUDA
+/// session (feature `cuda`) implement it.
+pub trait LogitsSource {
+    fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>>;
+    /// Positions filled so far.
+    fn position(&self) -> usize;
+    /// Positions the context can hold.
+    fn capacity(&self) -> usize;
+}
+
+impl LogitsSource for Session<'_> {
+    fn feed(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        Session::feed(self, tokens)
+    }
+    fn position(&self) -> usize {
+        Session::position(self)
+    }
+    fn capacity(&self) -> usize {
+        Session::capacity(self)
+    }
+}
+
 /// Generated token ids with the measurements.
 pub struct TokenGeneration {
     pub generation: Generation,
@@ -19,7 +42,7 @@ pub struct TokenGeneration {
 /// `stop` lists the ids that end generation. `on_text` gets text pieces and
 /// returns false to stop.
 pub fn generate(
-    session: &mut Session,
+    session: &mut dyn LogitsSource,
     tokenizer: &Tokenizer,
     prompt: &[u32],
     params: &SamplingParams,

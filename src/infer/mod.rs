@@ -1,5 +1,7 @@
 //! Text generation: KV cache, sampling, the generation loop.
 
+pub mod openai;
+
 use crate::formats::chat::ChatMessage;
 use crate::Result;
 use std::time::Duration;

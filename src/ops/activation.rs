@@ -31,21 +31,77 @@ pub fn glu_forward(act: Activation, gate: &[f32], up: &[f32], out: &mut [f32]) {
 pub fn glu_backward(act: Activation, gate: &[f32], up: &[f32], dout: &[f32], dgate: &mut [f32], dup: &mut [f32]) {
     let n = gate.len();
     assert!(up.len() == n && dout.len() == n && dgate.len() == n && dup.len() == n);
-    let one = |g: &[f32], u: &[f32], d: &[f32], dg: &mut [f32], du: &mut [f32]| {
-        for i in 0..g.len() {
-            let (a, da) = act_and_grad(act, g[i]);
-            du[i] = d[i] * a;
-            dg[i] = d[i] * u[i] * da;
-        }
+    let kernel = match act {
+        Activation::Silu => silu_glu_backward as fn(&[f32], &[f32], &[f32], &mut [f32], &mut [f32]),
+        Activation::GeluTanh => gelu_glu_backward,
     };
     if n >= 4 * CHUNK {
         gate.par_chunks(CHUNK)
             .zip(up.par_chunks(CHUNK))
             .zip(dout.par_chunks(CHUNK))
             .zip(dgate.par_chunks_mut(CHUNK).zip(dup.par_chunks_mut(CHUNK)))
-            .for_each(|(((g, u), d), (dg, du))| one(g, u, d, dg, du));
+            .for_each(|(((g, u), d), (dg, du))| kernel(g, u, d, dg, du));
     } else {
-        one(gate, up, dout, dgate, dup);
+        kernel(gate, up, dout, dgate, dup);
+    }
+}
+
+crate::simd_dispatch!(fn silu_glu_backward(gate: &[f32], up: &[f32], dout: &[f32], dgate: &mut [f32], dup: &mut [f32]) => silu_glu_backward_kernel);
+crate::simd_dispatch!(fn gelu_glu_backward(gate: &[f32], up: &[f32], dout: &[f32], dgate: &mut [f32], dup: &mut [f32]) => gelu_glu_backward_kernel);
+
+#[inline(always)]
+fn silu_glu_backward_kernel<S: Simd>(gate: &[f32], up: &[f32], dout: &[f32], dgate: &mut [f32], dup: &mut [f32]) {
+    let n = gate.len().min(up.len()).min(dout.len()).min(dgate.len()).min(dup.len());
+    let nv = n - n % S::LANES;
+    // SAFETY: all indices are below n.
+    unsafe {
+        let one = S::splat(1.0);
+        let mut i = 0;
+        while i < nv {
+            let x = S::load(gate.as_ptr().add(i));
+            let d = S::load(dout.as_ptr().add(i));
+            let s = S::div(one, S::add(one, S::exp(S::sub(S::zero(), x))));
+            let a = S::mul(x, s);
+            let da = S::mul(s, S::fma(x, S::sub(one, s), one));
+            S::store(dup.as_mut_ptr().add(i), S::mul(d, a));
+            S::store(dgate.as_mut_ptr().add(i), S::mul(S::mul(d, S::load(up.as_ptr().add(i))), da));
+            i += S::LANES;
+        }
+    }
+    for i in nv..n {
+        let (a, da) = act_and_grad(Activation::Silu, gate[i]);
+        dup[i] = dout[i] * a;
+        dgate[i] = dout[i] * up[i] * da;
+    }
+}
+
+#[inline(always)]
+fn gelu_glu_backward_kernel<S: Simd>(gate: &[f32], up: &[f32], dout: &[f32], dgate: &mut [f32], dup: &mut [f32]) {
+    let n = gate.len().min(up.len()).min(dout.len()).min(dgate.len()).min(dup.len());
+    let nv = n - n % S::LANES;
+    // SAFETY: all indices are below n.
+    unsafe {
+        let (half, one, k, c, c3) = (S::splat(0.5), S::splat(1.0), S::splat(SQRT_2_OVER_PI), S::splat(GELU_C), S::splat(3.0 * GELU_C));
+        let mut i = 0;
+        while i < nv {
+            let x = S::load(gate.as_ptr().add(i));
+            let d = S::load(dout.as_ptr().add(i));
+            let x2 = S::mul(x, x);
+            let u = S::mul(k, S::fma(S::mul(c, x2), x, x));
+            let t = S::tanh(u);
+            let a = S::mul(S::mul(half, x), S::add(one, t));
+            // ½(1+t) + ½x(1−t²)·k(1+3c·x²)
+            let du_dx = S::mul(k, S::fma(c3, x2, one));
+            let da = S::fma(S::mul(S::mul(half, x), S::sub(one, S::mul(t, t))), du_dx, S::mul(half, S::add(one, t)));
+            S::store(dup.as_mut_ptr().add(i), S::mul(d, a));
+            S::store(dgate.as_mut_ptr().add(i), S::mul(S::mul(d, S::load(up.as_ptr().add(i))), da));
+            i += S::LANES;
+        }
+    }
+    for i in nv..n {
+        let (a, da) = act_and_grad(Activation::GeluTanh, gate[i]);
+        dup[i] = dout[i] * a;
+        dgate[i] = dout[i] * up[i] * da;
     }
 }
 

@@ -100,7 +100,14 @@ pub fn lora_backward(w: &LoraWeights, x: &[f32], m: usize, dropout: Option<Dropo
     assert!(x.len() == m * inp && h.len() == m * r && dy.len() == m * out && dx.len() == m * inp);
     // s·dy, once, shared by dB and dh.
     let sdy: Vec<f32> = dy.iter().map(|v| v * w.scale).collect();
-    gemm_tn(out, r, m, &sdy, out, h, r, &mut g.b, r, true);
+    // dBᵀ = hᵀ·(s·dy) `[r, out]`: wide rows suit the kernel better than dB's `[out, r]`.
+    let mut dbt = vec![0f32; r * out];
+    gemm_tn(r, out, m, h, r, &sdy, out, &mut dbt, out, false);
+    for (o, row) in g.b.chunks_exact_mut(r).enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v += dbt[j * out + o];
+        }
+    }
     let mut dh = vec![0f32; m * r];
     gemm_nn(m, r, out, &sdy, out, &w.b, r, &mut dh, r, false);
     match dropout {

@@ -3,63 +3,46 @@
 //! and llm.c's fused classifier).
 //!
 //! With a 262k-token vocabulary the logits of a whole batch would not fit in
-//! memory, and most positions carry no label. So the vocabulary is walked in
-//! panels of rows of W: each panel is dequantised once and multiplied with
-//! the hidden states of every labelled position; an online softmax keeps,
-//! per position, the running max, the sum of exponentials, the target's
-//! logit and the argmax. A second walk recomputes each panel's logits,
-//! turns them into (softmax − one-hot)·scale and accumulates dH = dlogits·W.
-//! Logits never exist beyond one `[n, PANEL]` block per thread.
+//! memory, and most positions carry no label. So the labelled positions are
+//! taken in chunks whose logits fit a fixed budget (64 MB): for each chunk,
+//! one GEMM writes the logits (vocabulary panels dequantised once each, in
+//! parallel), each position is reduced to its log-sum-exp, loss and argmax
+//! and its logits turned in place into scale·(softmax − one-hot), and a
+//! second GEMM accumulates dH = dlogits·W. Two GEMMs per chunk, where
+//! recomputing the logits would take three.
 
-use crate::cpu::gemm::{gemm_nn, gemm_nt, with_serial};
+use crate::cpu::gemm::{gemm_nn, gemm_tn, with_serial};
+use crate::cpu::simd::Simd;
 use crate::formats::tensor::QTensor;
 use crate::ops::linear::dequantize_rows;
 use rayon::prelude::*;
 
 /// Vocabulary rows per panel.
 const PANEL: usize = 256;
-
-/// Per-position statistics of the logits.
-#[derive(Clone, Debug)]
-struct RowStats {
-    max: Vec<f32>,
-    sum: Vec<f32>,
-    target: Vec<f32>,
-    argmax: Vec<u32>,
-}
-
-impl RowStats {
-    fn new(n: usize) -> Self {
-        RowStats { max: vec![f32::NEG_INFINITY; n], sum: vec![0.0; n], target: vec![f32::NAN; n], argmax: vec![0; n] }
-    }
-
-    /// Merges stats of a later vocabulary range (ties keep the lower id).
-    fn merge(&mut self, o: &RowStats) {
-        for i in 0..self.max.len() {
-            let m = self.max[i].max(o.max[i]);
-            self.sum[i] = self.sum[i] * (self.max[i] - m).exp() + o.sum[i] * (o.max[i] - m).exp();
-            if o.max[i] > self.max[i] {
-                self.argmax[i] = o.argmax[i];
-            }
-            self.max[i] = m;
-            if !o.target[i].is_nan() {
-                self.target[i] = o.target[i];
-            }
-        }
-    }
-}
+/// Logit values kept at once (16 M floats = 64 MB).
+const LOGITS_BUDGET: usize = 16 << 20;
 
 /// What the fused loss returns.
 #[derive(Clone, Debug, Default)]
 pub struct LossOutput {
     /// Σ over positions of −log softmax(logits)[target].
     pub loss_sum: f64,
-    /// Positions whose argmax equals the target.
+    /// Positions whose argmax (lowest id on ties) equals the target.
     pub correct: usize,
     pub count: usize,
 }
 
-/// Vocabulary ranges of whole panels, one per task.
+#[derive(Clone, Copy)]
+struct SyncPtr(*mut f32);
+unsafe impl Send for SyncPtr {}
+unsafe impl Sync for SyncPtr {}
+impl SyncPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Vocabulary ranges of whole panels, a few per thread.
 fn ranges(vocab: usize) -> Vec<(usize, usize)> {
     let tasks = (rayon::current_num_threads() * 2).max(1);
     let per = vocab.div_ceil(tasks).div_ceil(PANEL) * PANEL;
@@ -69,7 +52,12 @@ fn ranges(vocab: usize) -> Vec<(usize, usize)> {
 /// Cross-entropy of `h` (`[n, d]`, final-norm outputs at labelled positions)
 /// against `targets` through `w` (`[vocab, d]`). If `dh` is given, it
 /// receives `scale · dL/dh` (e.g. scale = 1/number of labelled tokens).
-pub fn fused_linear_cross_entropy(h: &[f32], targets: &[u32], w: &QTensor, scale: f32, dh: Option<&mut [f32]>) -> LossOutput {
+///
+/// The logits are kept transposed, `[vocab, c]` for a chunk of c positions,
+/// so that both GEMMs take the weight panels as they are dequantised (no
+/// transposition of the 262k×640 matrix) and the softmax reductions run
+/// across the c positions in SIMD lanes.
+pub fn fused_linear_cross_entropy(h: &[f32], targets: &[u32], w: &QTensor, scale: f32, mut dh: Option<&mut [f32]>) -> LossOutput {
     let (vocab, d) = (w.rows(), w.cols());
     let n = targets.len();
     assert_eq!(h.len(), n * d);
@@ -77,92 +65,179 @@ pub fn fused_linear_cross_entropy(h: &[f32], targets: &[u32], w: &QTensor, scale
         return LossOutput::default();
     }
     assert!(targets.iter().all(|&t| (t as usize) < vocab), "target outside the vocabulary");
-    let parts = ranges(vocab);
+    let chunk = (LOGITS_BUDGET / vocab).clamp(1, n);
+    let mut logits_t = vec![0f32; chunk * vocab];
+    let mut out = LossOutput { count: n, ..LossOutput::default() };
+    for r0 in (0..n).step_by(chunk) {
+        let r1 = (r0 + chunk).min(n);
+        let c = r1 - r0;
+        let lt = &mut logits_t[..c * vocab];
+        // hᵀ `[d, c]`: the chunk's positions as columns.
+        let mut ht = vec![0f32; d * c];
+        for i in 0..c {
+            for k in 0..d {
+                ht[k * c + i] = h[(r0 + i) * d + k];
+            }
+        }
+        chunk_logits(&ht, c, w, lt);
+        let tg = &targets[r0..r1];
+        let stats = column_stats(lt, c, tg);
+        for i in 0..c {
+            out.loss_sum += (stats.lse[i] - stats.target[i]) as f64;
+            out.correct += (stats.argmax[i] == tg[i] as usize) as usize;
+        }
+        if let Some(dh) = dh.as_deref_mut() {
+            // In place: scale·(softmax − one-hot), column by column.
+            lt.par_chunks_mut(PANEL * c).for_each(|block| {
+                for row in block.chunks_exact_mut(c) {
+                    softmax_grad_row(row, &stats.lse, scale);
+                }
+            });
+            for (i, &t) in tg.iter().enumerate() {
+                lt[t as usize * c + i] -= scale;
+            }
+            chunk_grad(lt, c, w, &mut dh[r0 * d..r1 * d]);
+        }
+    }
+    out
+}
 
-    // Walk 1: statistics.
-    let stats: Vec<RowStats> = parts
+/// Per position (column): max, first argmax, log-sum-exp and the target's logit.
+struct ColumnStats {
+    lse: Vec<f32>,
+    argmax: Vec<usize>,
+    target: Vec<f32>,
+}
+
+fn column_stats(lt: &[f32], c: usize, targets: &[u32]) -> ColumnStats {
+    let vocab = lt.len() / c;
+    // Max per column, over vocabulary ranges in parallel, merged in order.
+    let parts = ranges(vocab);
+    let maxes: Vec<Vec<f32>> = parts
         .par_iter()
         .map(|&(v0, v1)| {
-            let mut st = RowStats::new(n);
+            let mut m = vec![f32::NEG_INFINITY; c];
+            for row in lt[v0 * c..v1 * c].chunks_exact(c) {
+                for (a, &b) in m.iter_mut().zip(row) {
+                    *a = a.max(b);
+                }
+            }
+            m
+        })
+        .collect();
+    let mut max = maxes[0].clone();
+    for m in &maxes[1..] {
+        max.iter_mut().zip(m).for_each(|(a, b)| *a = a.max(*b));
+    }
+    // Σ e^(x − max) per column, and the first row reaching the max.
+    let sums: Vec<(Vec<f32>, Vec<usize>)> = parts
+        .par_iter()
+        .map(|&(v0, v1)| {
+            let mut s = vec![0f32; c];
+            let mut first = vec![usize::MAX; c];
+            for (v, row) in (v0..v1).zip(lt[v0 * c..v1 * c].chunks_exact(c)) {
+                add_exp_row(row, &max, &mut s);
+                for i in 0..c {
+                    if row[i] == max[i] && first[i] == usize::MAX {
+                        first[i] = v;
+                    }
+                }
+            }
+            (s, first)
+        })
+        .collect();
+    let mut sum = vec![0f32; c];
+    let mut argmax = vec![usize::MAX; c];
+    for (s, f) in &sums {
+        sum.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+        argmax.iter_mut().zip(f).for_each(|(a, b)| *a = (*a).min(*b));
+    }
+    let lse = (0..c).map(|i| max[i] + sum[i].ln()).collect();
+    let target = targets.iter().enumerate().map(|(i, &t)| lt[t as usize * c + i]).collect();
+    ColumnStats { lse, argmax, target }
+}
+
+crate::simd_dispatch!(fn add_exp_row(row: &[f32], max: &[f32], sum: &mut [f32]) => add_exp_row_kernel);
+crate::simd_dispatch!(fn softmax_grad_row(row: &mut [f32], lse: &[f32], scale: f32) => softmax_grad_row_kernel);
+
+/// sum[i] += e^(row[i] − max[i]).
+#[inline(always)]
+fn add_exp_row_kernel<S: Simd>(row: &[f32], max: &[f32], sum: &mut [f32]) {
+    let n = row.len().min(max.len()).min(sum.len());
+    let nv = n - n % S::LANES;
+    // SAFETY: indices below nv ≤ n.
+    unsafe {
+        let mut i = 0;
+        while i < nv {
+            let e = S::exp(S::sub(S::load(row.as_ptr().add(i)), S::load(max.as_ptr().add(i))));
+            S::store(sum.as_mut_ptr().add(i), S::add(S::load(sum.as_ptr().add(i)), e));
+            i += S::LANES;
+        }
+    }
+    for i in nv..n {
+        sum[i] += (row[i] - max[i]).exp();
+    }
+}
+
+/// row[i] ← scale·e^(row[i] − lse[i]).
+#[inline(always)]
+fn softmax_grad_row_kernel<S: Simd>(row: &mut [f32], lse: &[f32], scale: f32) {
+    let n = row.len().min(lse.len());
+    let nv = n - n % S::LANES;
+    // SAFETY: indices below nv ≤ n.
+    unsafe {
+        let sv = S::splat(scale);
+        let mut i = 0;
+        while i < nv {
+            let p = row.as_mut_ptr().add(i);
+            S::store(p, S::mul(S::exp(S::sub(S::load(p), S::load(lse.as_ptr().add(i)))), sv));
+            i += S::LANES;
+        }
+    }
+    for i in nv..n {
+        row[i] = (row[i] - lse[i]).exp() * scale;
+    }
+}
+
+/// logitsᵀ[vocab × c] = W·hᵀ, vocabulary panels in parallel.
+fn chunk_logits(ht: &[f32], c: usize, w: &QTensor, lt: &mut [f32]) {
+    let (vocab, d) = (w.rows(), w.cols());
+    let lp = SyncPtr(lt.as_mut_ptr());
+    ranges(vocab).into_par_iter().for_each(|(v0, v1)| {
+        let mut panel = vec![0f32; PANEL * d];
+        for p0 in (v0..v1).step_by(PANEL) {
+            let p1 = (p0 + PANEL).min(v1);
+            let np = p1 - p0;
+            dequantize_rows(w, p0, p1, &mut panel);
+            // SAFETY: this task owns rows p0..p1 of lt.
+            let dst = unsafe { std::slice::from_raw_parts_mut(lp.get().add(p0 * c), np * c) };
+            with_serial(|| gemm_nn(np, c, d, &panel[..np * d], d, ht, c, dst, c, false));
+        }
+    });
+}
+
+/// dh[c × d] = gᵀ·W with g = dlogitsᵀ `[vocab × c]`; partial sums per
+/// vocabulary range, added in a fixed order (deterministic for a thread count).
+fn chunk_grad(gt: &[f32], c: usize, w: &QTensor, dh: &mut [f32]) {
+    let (vocab, d) = (w.rows(), w.cols());
+    let partials: Vec<Vec<f32>> = ranges(vocab)
+        .into_par_iter()
+        .map(|(v0, v1)| {
+            let mut acc = vec![0f32; c * d];
             let mut panel = vec![0f32; PANEL * d];
-            let mut logits = vec![0f32; n * PANEL];
-            let mut p0 = v0;
-            while p0 < v1 {
+            for p0 in (v0..v1).step_by(PANEL) {
                 let p1 = (p0 + PANEL).min(v1);
                 let np = p1 - p0;
                 dequantize_rows(w, p0, p1, &mut panel);
-                with_serial(|| gemm_nt(n, np, d, h, d, &panel, d, &mut logits, np, false));
-                for i in 0..n {
-                    let row = &logits[i * np..(i + 1) * np];
-                    let (mut best, mut best_j) = (f32::NEG_INFINITY, 0);
-                    for (j, &v) in row.iter().enumerate() {
-                        if v > best {
-                            best = v;
-                            best_j = j;
-                        }
-                    }
-                    let m = st.max[i].max(best);
-                    let s: f32 = row.iter().map(|&v| (v - m).exp()).sum();
-                    st.sum[i] = st.sum[i] * (st.max[i] - m).exp() + s;
-                    if best > st.max[i] {
-                        st.argmax[i] = (p0 + best_j) as u32;
-                    }
-                    st.max[i] = m;
-                    let t = targets[i] as usize;
-                    if (p0..p1).contains(&t) {
-                        st.target[i] = row[t - p0];
-                    }
-                }
-                p0 = p1;
+                with_serial(|| gemm_tn(c, d, np, &gt[p0 * c..p1 * c], c, &panel[..np * d], d, &mut acc, d, true));
             }
-            st
+            acc
         })
         .collect();
-    let mut all = stats[0].clone();
-    for s in &stats[1..] {
-        all.merge(s);
+    dh.copy_from_slice(&partials[0]);
+    for p in &partials[1..] {
+        dh.iter_mut().zip(p).for_each(|(a, b)| *a += b);
     }
-    let lse: Vec<f32> = (0..n).map(|i| all.max[i] + all.sum[i].ln()).collect();
-    let loss_sum: f64 = (0..n).map(|i| (lse[i] - all.target[i]) as f64).sum();
-    let correct = (0..n).filter(|&i| all.argmax[i] == targets[i]).count();
-
-    // Walk 2: dH = Σ_panels (softmax − onehot)·scale · W_panel.
-    if let Some(dh) = dh {
-        assert_eq!(dh.len(), n * d);
-        let partials: Vec<Vec<f32>> = parts
-            .par_iter()
-            .map(|&(v0, v1)| {
-                let mut acc = vec![0f32; n * d];
-                let mut panel = vec![0f32; PANEL * d];
-                let mut logits = vec![0f32; n * PANEL];
-                let mut p0 = v0;
-                while p0 < v1 {
-                    let p1 = (p0 + PANEL).min(v1);
-                    let np = p1 - p0;
-                    dequantize_rows(w, p0, p1, &mut panel);
-                    with_serial(|| gemm_nt(n, np, d, h, d, &panel, d, &mut logits, np, false));
-                    for i in 0..n {
-                        let row = &mut logits[i * np..(i + 1) * np];
-                        for v in row.iter_mut() {
-                            *v = (*v - lse[i]).exp() * scale;
-                        }
-                        let t = targets[i] as usize;
-                        if (p0..p1).contains(&t) {
-                            row[t - p0] -= scale;
-                        }
-                    }
-                    with_serial(|| gemm_nn(n, d, np, &logits, np, &panel, d, &mut acc, d, true));
-                    p0 = p1;
-                }
-                acc
-            })
-            .collect();
-        dh.fill(0.0);
-        for p in &partials {
-            dh.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-        }
-    }
-    LossOutput { loss_sum, correct, count: n }
 }
 
 #[cfg(test)]

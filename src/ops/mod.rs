@@ -1,5 +1,6 @@
 //! The transformer's operations, each with its forward and backward side by
-//! side (CPU versions here; CUDA launchers will sit beside them).
+//! side: the CPU versions in `<op>.rs`, the CUDA launchers of `kernels/*.cu`
+//! beside them in `<op>_cuda.rs` (feature `cuda`).
 
 pub mod activation;
 pub mod adamw;
@@ -9,3 +10,20 @@ pub mod loss;
 pub mod lora;
 pub mod norm;
 pub mod rope;
+
+#[cfg(feature = "cuda")]
+pub mod activation_cuda;
+#[cfg(feature = "cuda")]
+pub mod adamw_cuda;
+#[cfg(feature = "cuda")]
+pub mod attention_cuda;
+#[cfg(feature = "cuda")]
+pub mod linear_cuda;
+#[cfg(feature = "cuda")]
+pub mod loss_cuda;
+#[cfg(feature = "cuda")]
+pub mod lora_cuda;
+#[cfg(feature = "cuda")]
+pub mod norm_cuda;
+#[cfg(feature = "cuda")]
+pub mod rope_cuda;

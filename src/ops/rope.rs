@@ -42,6 +42,16 @@ impl RopeTable {
         self.len() == 0
     }
 
+    /// The tables `[positions, head_dim/2]` (cos, sin), for the GPU copy.
+    pub fn cos_sin(&self) -> (&[f32], &[f32]) {
+        (&self.cos, &self.sin)
+    }
+
+    /// head_dim / 2.
+    pub fn half(&self) -> usize {
+        self.half
+    }
+
     /// Rotates `x` (rows of `n_heads * head_dim`, row t at position `positions[t]`).
     pub fn forward(&self, x: &mut [f32], n_heads: usize, positions: &[usize]) {
         self.rotate(x, n_heads, positions, 1.0)

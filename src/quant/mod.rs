@@ -21,6 +21,7 @@
 pub mod blocks;
 mod dispatch;
 mod reference;
+pub mod nf4;
 pub mod random;
 mod scalar;
 #[cfg(target_arch = "x86_64")]

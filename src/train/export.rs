@@ -47,3 +47,29 @@ pub fn write_tokenizer_files(base: &LoadedModel, dir: &Path) -> Result<()> {
         }
     }
 }
+
+/// The file beside the adapter where `dyag finetune` records the run.
+pub const SUMMARY_FILE: &str = "training_summary.json";
+
+/// The system prompt the adapter was trained with, as recorded by `dyag
+/// finetune` (None if the adapter has no such record or used none).
+pub fn trained_system_prompt(adapter_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(adapter_dir.join(SUMMARY_FILE)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("system_prompt")?.as_str().map(str::to_string)
+}
+
+/// The most common system prompt of a dataset (the first one on ties).
+pub fn dominant_system_prompt(convs: &[crate::formats::chat::Conversation]) -> Option<String> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for c in convs {
+        if let Some(m) = c.messages.first().filter(|m| m.role == "system") {
+            match counts.iter_mut().find(|(p, _)| *p == m.content) {
+                Some(e) => e.1 += 1,
+                None => counts.push((&m.content, 1)),
+            }
+        }
+    }
+    let best = counts.iter().map(|(_, n)| *n).max()?;
+    counts.into_iter().find(|(_, n)| *n == best).map(|(p, _)| p.to_string())
+}

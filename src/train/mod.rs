@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod engine;
 pub mod export;
 pub mod recipe;
 pub mod schedule;

@@ -8,11 +8,12 @@
 use super::checkpoint::{load_checkpoint, save_checkpoint, Moments, TrainerState};
 use super::data::{batch_of, Prepared};
 use super::schedule::{LrSchedule, Schedule};
-use super::step::{evaluate_loss, forward_backward, zero_grads, AdapterGrads, StepOptions};
+use super::engine::{CpuEngine, StepEngine};
+use super::step::{evaluate_loss, AdapterGrads, StepOptions};
 use crate::model::forward::RopeTables;
 use crate::model::lora::{LoraAdapter, LoraConfig};
 use crate::model::Model;
-use crate::ops::adamw::{clip_coefficient, global_norm, AdamW};
+use crate::ops::adamw::{clip_coefficient, AdamW};
 use crate::util::rng::Rng;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -106,10 +107,34 @@ pub struct TrainSummary {
     pub trainable_parameters: usize,
 }
 
-/// Trains a LoRA adapter on `data`; writes checkpoints under `output`.
+/// Positions the rope tables must cover for `data` and `val`.
+pub fn longest_example(data: &Prepared, val: Option<&Prepared>) -> usize {
+    data.examples.iter().chain(val.map(|v| v.examples.iter()).into_iter().flatten()).map(|e| e.tokens.len()).max().unwrap_or(1)
+}
+
+/// Trains a LoRA adapter on `data` on the CPU; writes checkpoints under `output`.
 /// `resume` is a checkpoint folder to continue from.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
+    model: &Model,
+    base_name: &str,
+    data: &Prepared,
+    val: Option<&Prepared>,
+    opts: &TrainOptions,
+    output: &Path,
+    resume: Option<&Path>,
+    on_step: &mut dyn FnMut(&Progress) -> bool,
+) -> Result<(LoraAdapter, TrainSummary)> {
+    let rope = RopeTables::new(&model.config, longest_example(data, val));
+    let mut engine = CpuEngine::new(model, &rope);
+    train_on(&mut engine, model, base_name, data, val, opts, output, resume, on_step)
+}
+
+/// [`train`] with the steps run by `engine` (the CPU's or the GPU's); `model`
+/// is the base model the adapter belongs to (shapes, checkpoints).
+#[allow(clippy::too_many_arguments)]
+pub fn train_on(
+    engine: &mut dyn StepEngine,
     model: &Model,
     base_name: &str,
     data: &Prepared,
@@ -129,8 +154,6 @@ pub fn train(
     let total_steps = steps_per_epoch * opts.epochs;
     let schedule = LrSchedule::new(opts.lr, opts.warmup_ratio, total_steps, opts.schedule);
     let fingerprint = opts.fingerprint(n);
-    let longest = data.examples.iter().chain(val.map(|v| v.examples.iter()).into_iter().flatten()).map(|e| e.tokens.len()).max().unwrap_or(1);
-    let rope = RopeTables::new(&model.config, longest);
     let optimizer = AdamW { weight_decay: opts.weight_decay, ..AdamW::default() };
 
     let (mut adapter, mut moments, mut state) = match resume {
@@ -182,7 +205,7 @@ pub fn train(
             let group: Vec<&[usize]> = micro_batches[state.micro_in_epoch..(state.micro_in_epoch + opts.gradient_accumulation).min(micro_batches.len())].to_vec();
             let batches: Vec<_> = group.iter().map(|idx| batch_of(idx.iter().map(|&i| &data.examples[i]))).collect();
             let step_targets: usize = batches.iter().map(|b| b.num_targets()).sum();
-            let mut grads: AdapterGrads = zero_grads(&adapter);
+            engine.zero_grads(&adapter)?;
             let (mut loss_sum, mut step_tokens) = (0.0, 0usize);
             let t0 = Instant::now();
             for b in &batches {
@@ -193,7 +216,7 @@ pub fn train(
                     gradient_checkpointing: opts.gradient_checkpointing,
                     want_embed_grad: false,
                 };
-                let s = forward_backward(model, &adapter, b, &rope, &step_opts, &mut grads)?;
+                let s = engine.forward_backward(&adapter, b, &step_opts)?;
                 loss_sum += s.loss_sum;
                 if s.targets > 0 {
                     state.accuracy_sum += s.correct as f64 / s.targets as f64;
@@ -204,10 +227,10 @@ pub fn train(
                 state.samples_seen += b.spans.len() as u64;
             }
             state.tokens_seen += step_tokens as u64;
-            let grad_norm = global_norm(grads.iter().flat_map(|l| l.values()).flat_map(|g| [&g.a[..], &g.b[..]]));
+            let grad_norm = engine.grad_norm()?;
             let coef = clip_coefficient(grad_norm, opts.max_grad_norm as f32);
             let lr = schedule.lr(state.global_step);
-            apply_update(&optimizer, state.global_step as u64 + 1, lr, coef, &mut adapter, &grads, &mut moments);
+            engine.apply_update(&optimizer, state.global_step as u64 + 1, lr, coef, &mut adapter, &mut moments)?;
             state.global_step += 1;
             state.micro_in_epoch += group.len();
             let step_loss = loss_sum / step_targets.max(1) as f64;
@@ -219,7 +242,7 @@ pub fn train(
             let epoch_done = state.micro_in_epoch >= micro_batches.len();
             if epoch_done {
                 if let Some(v) = val {
-                    state.val_losses.push(validation_loss(model, &adapter, v, &rope, opts.batch_size)?);
+                    state.val_losses.push(validation_loss_on(engine, &adapter, v, opts.batch_size)?);
                 }
                 state.epoch += 1;
                 state.micro_in_epoch = 0;
@@ -283,6 +306,17 @@ pub fn validation_loss(model: &Model, adapter: &LoraAdapter, data: &Prepared, ro
     let (mut sum, mut count) = (0.0, 0usize);
     for chunk in data.examples.chunks(batch_size.max(1)) {
         let s = evaluate_loss(model, Some(adapter), &batch_of(chunk), rope)?;
+        sum += s.loss_sum;
+        count += s.targets;
+    }
+    Ok(sum / count.max(1) as f64)
+}
+
+/// [`validation_loss`] with the batches run by `engine`.
+pub fn validation_loss_on(engine: &mut dyn StepEngine, adapter: &LoraAdapter, data: &Prepared, batch_size: usize) -> Result<f64> {
+    let (mut sum, mut count) = (0.0, 0usize);
+    for chunk in data.examples.chunks(batch_size.max(1)) {
+        let s = engine.evaluate_loss(adapter, &batch_of(chunk))?;
         sum += s.loss_sum;
         count += s.targets;
     }

@@ -53,3 +53,33 @@ pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
     a.iter().zip(b).map(|(x, y)| (*x as f64 - y).abs()).fold(0.0, f64::max)
 }
+
+/// A tiny Hugging Face model folder in `dir`: the gemma3 fixture's weights
+/// and config with the fixture tokenizer (byte-level BPE with Gemma's turn
+/// tokens), so commands run end to end in milliseconds.
+pub fn tiny_model_dir(dir: &std::path::Path) -> PathBuf {
+    let model = dir.join("tiny-gemma3");
+    std::fs::create_dir_all(&model).unwrap();
+    for f in ["config.json", "model.safetensors", "generation_config.json"] {
+        std::fs::copy(fixture("gemma3").join("model").join(f), model.join(f)).unwrap();
+    }
+    std::fs::copy(shared().join("fixtures/tokenizer/tokenizer.json"), model.join("tokenizer.json")).unwrap();
+    model
+}
+
+/// Writes a small chat dataset (`n` conversations) and returns its path.
+pub fn tiny_dataset(dir: &std::path::Path, n: usize) -> PathBuf {
+    let p = dir.join("train.jsonl");
+    let mut s = String::new();
+    for i in 0..n {
+        let v = serde_json::json!({"messages": [
+            {"role": "system", "content": "Tu réponds sur les applications."},
+            {"role": "user", "content": format!("Qu'est-ce que APP{i} ?")},
+            {"role": "assistant", "content": format!("APP{i} est une application de gestion numéro {i}.")},
+        ]});
+        s.push_str(&v.to_string());
+        s.push('\n');
+    }
+    std::fs::write(&p, s).unwrap();
+    p
+}

@@ -1,0 +1,244 @@
+//! augmented: the rule-based examples first, then random variants until the
+//! count is reached — more phrasings per intent in three registers, answer
+//! wordings that vary while the facts stay exact, surface noise (accents,
+//! case, typos, punctuation), multi-fact questions combining two fields, and
+//! negative examples about names absent from the catalogue.
+
+use crate::data::catalogue::{Catalogue, FieldKind, Record};
+use crate::data::example::{facts_in_answer, field_facts, Example};
+use crate::data::noise::perturb;
+use crate::data::rule_based::single_example;
+use crate::data::select::Picker;
+use crate::data::templates::{lang, usable_answers, Ctx, Lang};
+use crate::data::text::{fold, upper_first, words};
+use crate::util::rng::Rng;
+use std::collections::HashSet;
+
+/// Share of the random variants that combine two fields.
+const P_MULTI: f32 = 0.2;
+/// A record that fails this many times in a row to give a new question is exhausted.
+pub const MAX_MISSES: usize = 40;
+
+/// A random variant about record `r`: one field or two, any phrasing, any
+/// usable answer wording, with noise on the question.
+pub fn variant(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Example> {
+    if rec.fields.is_empty() {
+        return None;
+    }
+    if rec.fields.len() >= 2 && rng.next_f32() < P_MULTI {
+        return multi(r, rec, lang_, rng);
+    }
+    let t = lang(lang_);
+    let field = &rec.fields[rng.below(rec.fields.len() as u64) as usize];
+    let kt = (t.kind)(field.kind);
+    let n_q = kt.rule_questions.len() + kt.more_questions.len();
+    let qi = rng.below(n_q as u64) as usize;
+    let q_tpl = kt.rule_questions.get(qi).copied().unwrap_or_else(|| kt.more_questions[qi - kt.rule_questions.len()].text);
+    let ctx = Ctx { lang: lang_, name: &rec.name, field: Some(field) };
+    let answers = usable_answers(kt, &ctx);
+    if answers.is_empty() {
+        return None;
+    }
+    let answer = answers[rng.below(answers.len() as u64) as usize].clone();
+    let mut ex = single_example(r, rec, field, lang_, q_tpl, answer)?;
+    ex.question = perturb(&ex.question, &rec.name, rng);
+    Some(ex)
+}
+
+/// "Peux-tu me dire qui héberge X et quel est son statut ?" → both answers.
+fn multi(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Example> {
+    let t = lang(lang_);
+    let i = rng.below(rec.fields.len() as u64) as usize;
+    let mut j = rng.below(rec.fields.len() as u64 - 1) as usize;
+    if j >= i {
+        j += 1;
+    }
+    let (f1, f2) = (&rec.fields[i], &rec.fields[j]);
+    let (k1, k2) = ((t.kind)(f1.kind), (t.kind)(f2.kind));
+    let c1 = Ctx { lang: lang_, name: &rec.name, field: Some(f1) };
+    let c2 = Ctx { lang: lang_, name: &rec.name, field: Some(f2) };
+    let frame = &t.multi[rng.below(t.multi.len() as u64) as usize];
+    let question = frame.text.replace("{C1}", &c1.render(k1.clause_named)?).replace("{C2}", &c2.render(k2.clause_pronoun)?);
+    let (a1, a2) = (usable_answers(k1, &c1), usable_answers(k2, &c2));
+    if a1.is_empty() || a2.is_empty() {
+        return None;
+    }
+    let a1 = &a1[rng.below(a1.len() as u64) as usize];
+    let a2 = &a2[rng.below(a2.len() as u64) as usize];
+    // URL answers end without a period (a URL must not swallow it); the next sentence still needs a boundary.
+    let sep = if a1.ends_with('.') { " " } else { ". " };
+    let answer = format!("{a1}{sep}{a2}");
+    let facts = facts_in_answer(&answer, field_facts(f1).into_iter().chain(field_facts(f2)));
+    let question = perturb(&upper_first(&question), &rec.name, rng);
+    Some(Example { record: Some(r), intent: "multi".to_string(), question, answer, facts })
+}
+
+/// Adds random variants round-robin over the records until `picker` holds
+/// `count` examples or every record is exhausted (`MAX_MISSES` tries in a
+/// row without a new question).
+pub fn fill_variants(picker: &mut Picker, cat: &Catalogue, lang_: Lang, count: usize, rng: &mut Rng) {
+    let mut misses = vec![0usize; cat.records.len()];
+    let mut order: Vec<usize> = (0..cat.records.len()).collect();
+    while picker.len() < count {
+        rng.shuffle(&mut order);
+        let mut any_live = false;
+        for &r in &order {
+            if picker.len() >= count {
+                break;
+            }
+            if misses[r] >= MAX_MISSES {
+                continue;
+            }
+            any_live = true;
+            // Try until one new question is found or the record gives up.
+            loop {
+                if variant(r, &cat.records[r], lang_, rng).is_some_and(|ex| picker.add(ex)) {
+                    misses[r] = 0;
+                    break;
+                }
+                misses[r] += 1;
+                if misses[r] >= MAX_MISSES {
+                    break;
+                }
+            }
+        }
+        if !any_live {
+            break;
+        }
+    }
+}
+
+/// Names that look like the catalogue's (uppercase acronyms) but are not in it.
+pub struct FakeNames {
+    taken: HashSet<String>,
+}
+
+impl FakeNames {
+    pub fn new(cat: &Catalogue) -> Self {
+        let mut taken = HashSet::new();
+        for r in &cat.records {
+            taken.insert(fold(&r.name));
+            taken.extend(words(&r.text()));
+        }
+        FakeNames { taken }
+    }
+
+    /// A new pronounceable acronym (4 to 7 letters) that no record uses, as a
+    /// name or as a word; `None` if none is found in a bounded number of tries.
+    pub fn next(&mut self, rng: &mut Rng) -> Option<String> {
+        const CONS: &[u8] = b"BCDFGKLMNPRSTVZ";
+        const VOW: &[u8] = b"AEIOUY";
+        for _ in 0..1000 {
+            let len = 4 + rng.below(4) as usize;
+            let start_vowel = rng.below(4) == 0;
+            let name: String = (0..len)
+                .map(|i| {
+                    let set = if (i % 2 == 0) != start_vowel { CONS } else { VOW };
+                    set[rng.below(set.len() as u64) as usize] as char
+                })
+                .collect();
+            if self.taken.insert(fold(&name)) {
+                return Some(name);
+            }
+        }
+        None
+    }
+}
+
+/// Kinds whose questions make sense about an unknown name.
+const NEGATIVE_KINDS: &[FieldKind] = &[
+    FieldKind::Description,
+    FieldKind::Hosting,
+    FieldKind::Owner,
+    FieldKind::Users,
+    FieldKind::Technologies,
+    FieldKind::Status,
+    FieldKind::ServiceDate,
+    FieldKind::Url,
+];
+
+/// A question about an unknown application, answered with the refusal text
+/// (`{X}` in it is replaced by the unknown name).
+pub fn negative(fake: &str, lang_: Lang, refusal: &str, rng: &mut Rng) -> Option<Example> {
+    let t = lang(lang_);
+    let kind = NEGATIVE_KINDS[rng.below(NEGATIVE_KINDS.len() as u64) as usize];
+    let kt = (t.kind)(kind);
+    let n_q = kt.rule_questions.len() + kt.more_questions.len();
+    let qi = rng.below(n_q as u64) as usize;
+    let q_tpl = kt.rule_questions.get(qi).copied().unwrap_or_else(|| kt.more_questions[qi - kt.rule_questions.len()].text);
+    let question = Ctx { lang: lang_, name: fake, field: None }.render(q_tpl)?;
+    Some(Example {
+        record: None,
+        intent: "negative".to_string(),
+        question: perturb(&question, fake, rng),
+        answer: refusal.replace("{X}", fake),
+        facts: Vec::new(),
+    })
+}
+
+/// Adds `n` negative examples (fewer only if no new fake name can be found).
+pub fn add_negatives(picker: &mut Picker, cat: &Catalogue, lang_: Lang, refusal: &str, n: usize, rng: &mut Rng) -> usize {
+    let mut names = FakeNames::new(cat);
+    let mut added = 0;
+    let mut tries = 0;
+    while added < n && tries < 20 * n + 100 {
+        tries += 1;
+        let Some(fake) = names.next(rng) else { break };
+        if let Some(ex) = negative(&fake, lang_, refusal, rng) {
+            if picker.add(ex) {
+                added += 1;
+            }
+        }
+    }
+    added
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::catalogue::Field;
+
+    fn rec() -> Record {
+        Record {
+            name: "GIDAF".into(),
+            fields: vec![
+                Field::new("hebergement", "la DSI de Rennes", None),
+                Field::new("statut", "en production", None),
+                Field::new("technologies", "Java, PostgreSQL", None),
+            ],
+            source: "x".into(),
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn variants_name_the_record_and_keep_facts() {
+        let r = rec();
+        let mut rng = Rng::new(5);
+        let mut multis = 0;
+        for _ in 0..300 {
+            let ex = variant(0, &r, Lang::Fr, &mut rng).unwrap();
+            assert!(fold(&ex.question).contains("gidaf"), "{}", ex.question);
+            assert!(!ex.facts.is_empty(), "{ex:?}");
+            for f in &ex.facts {
+                assert!(fold(&ex.answer).contains(&fold(f)), "{ex:?}");
+            }
+            multis += usize::from(ex.intent == "multi");
+        }
+        assert!(multis > 20 && multis < 120, "{multis}");
+    }
+
+    #[test]
+    fn fake_names_avoid_the_catalogue() {
+        let cat = Catalogue { records: vec![rec()], ..Default::default() };
+        let mut f = FakeNames::new(&cat);
+        let mut rng = Rng::new(1);
+        let names: Vec<String> = (0..100).map(|_| f.next(&mut rng).unwrap()).collect();
+        let set: HashSet<&String> = names.iter().collect();
+        assert_eq!(set.len(), 100);
+        assert!(names.iter().all(|n| fold(n) != "gidaf" && n.len() >= 4));
+        let ex = negative("ZORBA", Lang::Fr, "Je ne connais pas {X}.", &mut rng).unwrap();
+        assert_eq!(ex.answer, "Je ne connais pas ZORBA.");
+        assert!(fold(&ex.question).contains("zorba"));
+    }
+}

@@ -1,0 +1,257 @@
+//! French templates (the default language).
+
+use super::{Answer, KindTemplates, LangTemplates, Question, Register::*, Req::*};
+use crate::data::catalogue::FieldKind;
+
+const fn q(text: &'static str, register: super::Register) -> Question {
+    Question { text, register }
+}
+const fn a(text: &'static str, req: super::Req) -> Answer {
+    Answer { text, req }
+}
+
+pub static FR: LangTemplates = LangTemplates {
+    kind,
+    multi: &[
+        q("Peux-tu me dire {C1} et {C2} ?", Neutral),
+        q("Je voudrais savoir {C1} et {C2}.", Neutral),
+        q("Pourriez-vous m'indiquer {C1} et {C2} ?", Formal),
+        q("Dis-moi {C1} et {C2}.", Informal),
+    ],
+    refusal: "Je ne connais pas cette application.",
+    system_named: "Tu es un assistant qui répond aux questions sur les applications {NAME}.",
+    system_generic: "Tu es un assistant qui répond aux questions sur les applications de l'organisation.",
+    and_word: "et",
+    fem_nouns: &["application", "plateforme", "plate", "base", "solution", "interface", "api", "messagerie", "suite", "chaine", "brique", "passerelle", "console", "gestion"],
+    masc_nouns: &[
+        "outil", "logiciel", "portail", "service", "systeme", "site", "progiciel", "module", "referentiel", "entrepot", "moteur", "gestionnaire",
+        "tableau", "annuaire", "espace", "intranet", "extranet", "guichet", "dispositif", "composant", "connecteur", "serveur", "assistant", "socle",
+        "infocentre", "datawarehouse", "workflow", "bus",
+    ],
+    articles: &["le", "la", "les", "l", "un", "une", "des", "du"],
+    months: &["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre", "decembre"],
+    none_words: &["aucune", "aucun", "neant", "sans", "non", "none", "n/a", "-"],
+    state_prefixes: &["en "],
+};
+
+fn kind(k: FieldKind) -> &'static KindTemplates {
+    match k {
+        FieldKind::FullName => &FULL_NAME,
+        FieldKind::Description => &DESCRIPTION,
+        FieldKind::Hosting => &HOSTING,
+        FieldKind::Owner => &OWNER,
+        FieldKind::Users => &USERS,
+        FieldKind::Technologies => &TECHNOLOGIES,
+        FieldKind::Status => &STATUS,
+        FieldKind::ServiceDate => &SERVICE_DATE,
+        FieldKind::Dependencies => &DEPENDENCIES,
+        FieldKind::Url => &URL,
+        FieldKind::Version => &VERSION,
+        FieldKind::Organisation => &ORGANISATION,
+        FieldKind::Other => &OTHER,
+    }
+}
+
+static FULL_NAME: KindTemplates = KindTemplates {
+    rule_questions: &["Que signifie {X} ?", "Quel est le nom complet de {X} ?"],
+    more_questions: &[
+        q("Que veut dire le sigle {X} ?", Neutral),
+        q("Pourriez-vous me donner le nom complet de {X} ?", Formal),
+        q("{X}, ça veut dire quoi ?", Informal),
+    ],
+    answers: &[a("{X} signifie « {V} ».", Any), a("Le nom complet de {X} est « {V} ».", Any), a("{X} est le sigle de « {V} ».", Any)],
+    clause_named: "ce que signifie {X}",
+    clause_pronoun: "ce que signifie son sigle",
+};
+
+static DESCRIPTION: KindTemplates = KindTemplates {
+    rule_questions: &["Qu'est-ce que {X} ?", "À quoi sert {X} ?"],
+    more_questions: &[
+        q("Que fait {X} ?", Neutral),
+        q("Peux-tu me présenter {X} ?", Neutral),
+        q("Quel est le rôle de {X} ?", Neutral),
+        q("Pourriez-vous m'expliquer ce qu'est {X} ?", Formal),
+        q("Pouvez-vous me décrire l'application {X} ?", Formal),
+        q("c'est quoi {X} ?", Informal),
+        q("{X}, ça sert à quoi ?", Informal),
+    ],
+    answers: &[
+        a("{V}.", StartsWithName),
+        a("{X} est {DESC}.", Any),
+        a("{X} : {V}.", Any),
+        a("L'application {X} est {DESC}.", Any),
+        a("En résumé, {X} est {DESC}.", Any),
+    ],
+    clause_named: "à quoi sert {X}",
+    clause_pronoun: "à quoi il sert",
+};
+
+static HOSTING: KindTemplates = KindTemplates {
+    rule_questions: &["Qui héberge {X} ?", "Où est hébergé {X} ?"],
+    more_questions: &[
+        q("Par qui {X} est-il hébergé ?", Neutral),
+        q("Quel est l'hébergement de {X} ?", Neutral),
+        q("Pourriez-vous m'indiquer où est hébergé {X} ?", Formal),
+        q("{X} est hébergé où ?", Informal),
+        q("c'est hébergé où, {X} ?", Informal),
+    ],
+    answers: &[
+        a("{X} est hébergé par {v}.", Article),
+        a("{X} est hébergé chez {V}.", Any),
+        a("L'hébergement de {X} est assuré par {v}.", Article),
+        a("L'hébergeur de {X} est : {V}.", Any),
+    ],
+    clause_named: "qui héberge {X}",
+    clause_pronoun: "qui l'héberge",
+};
+
+static OWNER: KindTemplates = KindTemplates {
+    rule_questions: &["Qui est responsable de {X} ?", "Qui est le responsable de {X} ?"],
+    more_questions: &[
+        q("Qui gère {X} ?", Neutral),
+        q("À qui dois-je m'adresser pour {X} ?", Neutral),
+        q("Pourriez-vous m'indiquer le responsable de {X} ?", Formal),
+        q("c'est qui le responsable de {X} ?", Informal),
+        q("qui s'occupe de {X} ?", Informal),
+    ],
+    answers: &[
+        a("Le responsable de {X} est {V}.", Any),
+        a("{X} est sous la responsabilité de {V}.", Any),
+        a("C'est {V} qui est responsable de {X}.", Any),
+    ],
+    clause_named: "qui est responsable de {X}",
+    clause_pronoun: "qui en est responsable",
+};
+
+static USERS: KindTemplates = KindTemplates {
+    rule_questions: &["Qui utilise {X} ?", "Quels sont les utilisateurs de {X} ?"],
+    more_questions: &[
+        q("À qui s'adresse {X} ?", Neutral),
+        q("Pour qui est fait {X} ?", Neutral),
+        q("Pourriez-vous me dire qui utilise {X} ?", Formal),
+        q("{X}, c'est pour qui ?", Informal),
+    ],
+    answers: &[
+        a("{X} est utilisé par {LIST}.", Article),
+        a("Les utilisateurs de {X} sont : {LIST}.", Any),
+        a("{X} s'adresse aux utilisateurs suivants : {LIST}.", Any),
+    ],
+    clause_named: "qui utilise {X}",
+    clause_pronoun: "qui l'utilise",
+};
+
+static TECHNOLOGIES: KindTemplates = KindTemplates {
+    rule_questions: &["Quelles technologies utilise {X} ?", "Avec quelles technologies {X} est-il développé ?"],
+    more_questions: &[
+        q("Sur quelle pile technique repose {X} ?", Neutral),
+        q("En quoi est développé {X} ?", Neutral),
+        q("Pourriez-vous me préciser les technologies de {X} ?", Formal),
+        q("{X}, c'est codé en quoi ?", Informal),
+    ],
+    answers: &[
+        a("{X} utilise les technologies suivantes : {LIST}.", Any),
+        a("{X} repose sur {LIST}.", Any),
+        a("Les technologies de {X} sont : {LIST}.", Any),
+    ],
+    clause_named: "quelles technologies utilise {X}",
+    clause_pronoun: "quelles technologies il utilise",
+};
+
+static STATUS: KindTemplates = KindTemplates {
+    rule_questions: &["Quel est le statut de {X} ?", "Où en est {X} ?"],
+    more_questions: &[
+        q("Quel est l'état actuel de {X} ?", Neutral),
+        q("Pourriez-vous m'indiquer le statut de {X} ?", Formal),
+        q("{X}, il en est où ?", Informal),
+    ],
+    answers: &[a("{X} est {v}.", StatePrefix), a("Le statut de {X} est : {V}.", Any), a("Actuellement, {X} est {v}.", StatePrefix)],
+    clause_named: "quel est le statut de {X}",
+    clause_pronoun: "quel est son statut",
+};
+
+static SERVICE_DATE: KindTemplates = KindTemplates {
+    rule_questions: &["Quand {X} a-t-il été mis en service ?", "Depuis quand {X} est-il en service ?"],
+    more_questions: &[
+        q("Quelle est la date de mise en service de {X} ?", Neutral),
+        q("Pourriez-vous m'indiquer la date de mise en service de {X} ?", Formal),
+        q("{X}, ça existe depuis quand ?", Informal),
+    ],
+    answers: &[
+        a("{X} a été mis en service {DATE}.", Any),
+        a("{X} est en service {SINCE}.", Any),
+        a("La date de mise en service de {X} est : {V}.", Any),
+    ],
+    clause_named: "quand {X} a été mis en service",
+    clause_pronoun: "quand il a été mis en service",
+};
+
+static DEPENDENCIES: KindTemplates = KindTemplates {
+    rule_questions: &["De quoi dépend {X} ?", "Quelles sont les dépendances de {X} ?"],
+    more_questions: &[
+        q("Avec quelles applications {X} est-il interfacé ?", Neutral),
+        q("Sur quels systèmes s'appuie {X} ?", Neutral),
+        q("Pourriez-vous lister les dépendances de {X} ?", Formal),
+        q("{X}, ça dépend de quoi ?", Informal),
+    ],
+    answers: &[
+        a("{X} dépend de {LIST}.", SomeValue),
+        a("{X} n'a aucune dépendance.", NoneValue),
+        a("Les dépendances de {X} sont : {LIST}.", SomeValue),
+        a("{X} s'appuie sur {LIST}.", SomeValue),
+        a("Dépendances de {X} : {V}.", NoneValue),
+    ],
+    clause_named: "de quoi dépend {X}",
+    clause_pronoun: "de quoi il dépend",
+};
+
+static URL: KindTemplates = KindTemplates {
+    rule_questions: &["Quelle est l'adresse de {X} ?", "Quelle est l'URL de {X} ?"],
+    more_questions: &[
+        q("Comment accéder à {X} ?", Neutral),
+        q("Quel est le lien vers {X} ?", Neutral),
+        q("Pourriez-vous me communiquer l'adresse de {X} ?", Formal),
+        q("c'est quoi le lien de {X} ?", Informal),
+    ],
+    answers: &[
+        a("{X} est accessible à l'adresse {V}", Any),
+        a("L'adresse de {X} est {V}", Any),
+        a("On accède à {X} via {V}", Any),
+    ],
+    clause_named: "quelle est l'adresse de {X}",
+    clause_pronoun: "quelle est son adresse",
+};
+
+static VERSION: KindTemplates = KindTemplates {
+    rule_questions: &["Quelle est la version de {X} ?", "En quelle version est {X} ?"],
+    more_questions: &[
+        q("Quelle version de {X} est en service ?", Neutral),
+        q("Pourriez-vous m'indiquer la version de {X} ?", Formal),
+        q("{X}, c'est quelle version ?", Informal),
+    ],
+    answers: &[a("{X} est en version {V}.", Any), a("La version actuelle de {X} est {V}.", Any)],
+    clause_named: "quelle est la version de {X}",
+    clause_pronoun: "quelle est sa version",
+};
+
+static ORGANISATION: KindTemplates = KindTemplates {
+    rule_questions: &["À quelle organisation appartient {X} ?", "De quelle organisation relève {X} ?"],
+    more_questions: &[
+        q("Pourriez-vous m'indiquer l'organisation de {X} ?", Formal),
+        q("{X}, c'est à qui ?", Informal),
+    ],
+    answers: &[a("{X} appartient à l'organisation {V}.", Any), a("{X} relève de l'organisation {V}.", Any)],
+    clause_named: "à quelle organisation appartient {X}",
+    clause_pronoun: "à quelle organisation il appartient",
+};
+
+static OTHER: KindTemplates = KindTemplates {
+    rule_questions: &["Quelle est la valeur de « {L} » pour {X} ?", "Que sait-on de « {L} » pour {X} ?"],
+    more_questions: &[
+        q("Quelle information a-t-on sur « {L} » pour {X} ?", Neutral),
+        q("Pourriez-vous m'indiquer « {L} » pour {X} ?", Formal),
+        q("et pour {X}, « {L} » ?", Informal),
+    ],
+    answers: &[a("Pour {X}, {L} : {V}.", Any), a("{Lc} de {X} : {V}.", Any)],
+    clause_named: "ce que vaut « {L} » pour {X}",
+    clause_pronoun: "ce que vaut « {L} »",
+};

@@ -1,0 +1,78 @@
+//! What runs the steps of the training loop: the CPU engine (`model::forward`,
+//! `model::backward`, AdamW on the host) or, with the `cuda` feature, the GPU
+//! one (`cuda::train`). The loop in `trainer.rs` only talks to this trait, so
+//! both devices share batching, accumulation, clipping, schedule, validation
+//! and checkpoints.
+
+use super::checkpoint::Moments;
+use super::step::{evaluate_loss, forward_backward, zero_grads, AdapterGrads, Batch, StepOptions, StepStats};
+use super::trainer::apply_update;
+use crate::model::forward::RopeTables;
+use crate::model::lora::LoraAdapter;
+use crate::model::Model;
+use crate::ops::adamw::{global_norm, AdamW};
+use crate::Result;
+
+pub trait StepEngine {
+    /// Clears the accumulated gradients (start of an optimiser step).
+    fn zero_grads(&mut self, adapter: &LoraAdapter) -> Result<()>;
+    /// Forward and backward of one micro-batch; gradients are added.
+    fn forward_backward(&mut self, adapter: &LoraAdapter, batch: &Batch, opts: &StepOptions) -> Result<StepStats>;
+    /// √(Σ g²) over the accumulated gradients.
+    fn grad_norm(&mut self) -> Result<f32>;
+    /// Multiplies the gradients by `coef` and applies AdamW at step `t`;
+    /// `adapter` and `moments` hold the new values on return.
+    fn apply_update(&mut self, opt: &AdamW, t: u64, lr: f64, coef: f32, adapter: &mut LoraAdapter, moments: &mut Moments) -> Result<()>;
+    /// Loss only (validation).
+    fn evaluate_loss(&mut self, adapter: &LoraAdapter, batch: &Batch) -> Result<StepStats>;
+    /// What runs the steps, for messages ("CPU (8 threads)", the GPU's name).
+    fn describe(&self) -> String;
+}
+
+/// The CPU engine.
+pub struct CpuEngine<'a> {
+    model: &'a Model,
+    rope: &'a RopeTables,
+    grads: AdapterGrads,
+}
+
+impl<'a> CpuEngine<'a> {
+    pub fn new(model: &'a Model, rope: &'a RopeTables) -> Self {
+        CpuEngine { model, rope, grads: Vec::new() }
+    }
+
+    pub fn grads(&self) -> &AdapterGrads {
+        &self.grads
+    }
+}
+
+impl StepEngine for CpuEngine<'_> {
+    fn zero_grads(&mut self, adapter: &LoraAdapter) -> Result<()> {
+        self.grads = zero_grads(adapter);
+        Ok(())
+    }
+
+    fn forward_backward(&mut self, adapter: &LoraAdapter, batch: &Batch, opts: &StepOptions) -> Result<StepStats> {
+        if self.grads.len() != adapter.layers.len() {
+            self.grads = zero_grads(adapter);
+        }
+        forward_backward(self.model, adapter, batch, self.rope, opts, &mut self.grads)
+    }
+
+    fn grad_norm(&mut self) -> Result<f32> {
+        Ok(global_norm(self.grads.iter().flat_map(|l| l.values()).flat_map(|g| [&g.a[..], &g.b[..]])))
+    }
+
+    fn apply_update(&mut self, opt: &AdamW, t: u64, lr: f64, coef: f32, adapter: &mut LoraAdapter, moments: &mut Moments) -> Result<()> {
+        apply_update(opt, t, lr, coef, adapter, &self.grads, moments);
+        Ok(())
+    }
+
+    fn evaluate_loss(&mut self, adapter: &LoraAdapter, batch: &Batch) -> Result<StepStats> {
+        evaluate_loss(self.model, Some(adapter), batch, self.rope)
+    }
+
+    fn describe(&self) -> String {
+        format!("CPU ({} threads)", rayon::current_num_threads())
+    }
+}
