@@ -173,7 +173,7 @@ unsafe fn generate_with(
     let mut sink = TokenSink { callback: on_token, user_data, stopped: false };
     let tg = m.run(|| {
         let engine = m.read();
-        let ids = prompt(&*engine)?;
+        let ids = prompt(&engine)?;
         engine.generate_tokens(&ids, &params, &mut |piece| sink.push(piece))
     })?;
     if let Some(out) = out.as_mut() {

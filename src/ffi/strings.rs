@@ -138,12 +138,12 @@ mod tests {
     fn strings_in_are_checked() {
         unsafe {
             assert_eq!(str_arg(std::ptr::null(), "model").unwrap_err().status, DyagStatus::NullPointer);
-            let bad = b"caf\xe9\0";
-            let e = str_arg(bad.as_ptr().cast(), "model").unwrap_err();
+            let bad = c"caf\xe9";
+            let e = str_arg(bad.as_ptr(), "model").unwrap_err();
             assert_eq!((e.status, e.message.as_str()), (DyagStatus::InvalidUtf8, "model is not valid UTF-8 (invalid byte at offset 3)"));
-            assert_eq!(str_arg(b"caf\xc3\xa9\0".as_ptr().cast(), "model").unwrap(), "café");
-            assert_eq!(opt_str_arg(b"\0".as_ptr().cast(), "x").unwrap(), None);
-            assert_eq!(path_arg(b"\0".as_ptr().cast(), "dir").unwrap_err().status, DyagStatus::InvalidArgument);
+            assert_eq!(str_arg(c"caf\xc3\xa9".as_ptr(), "model").unwrap(), "café");
+            assert_eq!(opt_str_arg(c"".as_ptr(), "x").unwrap(), None);
+            assert_eq!(path_arg(c"".as_ptr(), "dir").unwrap_err().status, DyagStatus::InvalidArgument);
         }
     }
 
