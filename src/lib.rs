@@ -20,6 +20,7 @@ pub mod train;
 pub mod data;
 pub mod eval;
 pub mod cli;
+pub mod ffi;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 

@@ -3,11 +3,9 @@
 //! tokenizer files, training summary) and OUTPUT/checkpoint-STEP/.
 
 use super::common::{apply_threads, resolve_device, train_on_device, DeviceArg, QuantizationArg};
-use crate::formats::chat_jsonl::read_chat_dataset_with_lines;
 use crate::model::load::load_model;
 use crate::model::lora::LoraConfig;
-use crate::model::Proj;
-use crate::train::data::{prepare, Prepared};
+use crate::train::recipe::{check_and_load, defaults, save_final, target_modules, write_summary, RunRecord};
 use crate::train::schedule::Schedule;
 use crate::train::trainer::{TrainOptions, TrainSummary};
 use crate::{Error, Result};
@@ -25,18 +23,18 @@ pub struct Args {
     /// Base model: gemma3:270m, tinyllama, qwen2.5:0.5b, qwen2.5:1.5b, llama3.2:1b, llama3.1:8b, phi3, a hub id or a local path.
     #[arg(long, default_value = crate::model::registry::DEFAULT_MODEL)]
     pub base_model: String,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = defaults::EPOCHS)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = defaults::BATCH_SIZE)]
     pub batch_size: usize,
     /// Micro-batches accumulated per optimiser step.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults::GRADIENT_ACCUMULATION)]
     pub gradient_accumulation: usize,
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = defaults::LORA_RANK)]
     pub lora_rank: usize,
-    #[arg(long, default_value_t = 32.0)]
+    #[arg(long, default_value_t = defaults::LORA_ALPHA)]
     pub lora_alpha: f32,
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = defaults::LORA_DROPOUT)]
     pub lora_dropout: f32,
     /// Scale LoRA by alpha/√r instead of alpha/r.
     #[arg(long)]
@@ -44,19 +42,19 @@ pub struct Args {
     /// Comma-separated modules to adapt (default: every linear layer of the block).
     #[arg(long, value_delimiter = ',')]
     pub target_modules: Vec<String>,
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = defaults::LR)]
     pub lr: f64,
-    #[arg(long, default_value_t = 0.03)]
+    #[arg(long, default_value_t = defaults::WARMUP_RATIO)]
     pub warmup_ratio: f64,
-    #[arg(long, value_enum, default_value_t = Schedule::Cosine)]
+    #[arg(long, value_enum, default_value_t = defaults::LR_SCHEDULER)]
     pub lr_scheduler: Schedule,
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults::WEIGHT_DECAY)]
     pub weight_decay: f64,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = defaults::MAX_GRAD_NORM)]
     pub max_grad_norm: f64,
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = defaults::MAX_SEQ_LEN)]
     pub max_seq_len: usize,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = defaults::SEED)]
     pub seed: u64,
     /// Validation set (same format); its loss is reported after each epoch.
     #[arg(long)]
@@ -83,17 +81,6 @@ pub struct Args {
     pub threads: Option<usize>,
 }
 
-/// Reads and tokenises a dataset, with file:line errors, before anything is written.
-/// Also returns the dataset's dominant system prompt.
-fn load_dataset(path: &Path, loaded: &crate::model::load::LoadedModel, max_seq_len: usize) -> Result<(Prepared, Option<String>)> {
-    let (convs, lines) = read_chat_dataset_with_lines(path)?;
-    if convs.is_empty() {
-        return Err(Error::data(path, 1, "the dataset is empty"));
-    }
-    let system = crate::train::export::dominant_system_prompt(&convs);
-    Ok((prepare(&convs, &lines, path, &loaded.tokenizer, &loaded.template, max_seq_len)?, system))
-}
-
 pub fn run(args: Args) -> Result<()> {
     apply_threads(args.threads)?;
     let device = resolve_device(args.device, args.force_cpu)?;
@@ -101,17 +88,6 @@ pub fn run(args: Args) -> Result<()> {
     eprintln!("[INFO] Chargement du modèle de base {} ...", args.base_model);
     let loaded = load_model(&args.base_model)?;
     let model = &loaded.model;
-    let (data, system_prompt) = load_dataset(&args.dataset, &loaded, args.max_seq_len)?;
-    let val = args.val_dataset.as_deref().map(|p| load_dataset(p, &loaded, args.max_seq_len)).transpose()?.map(|(v, _)| v);
-
-    let targets = if args.target_modules.is_empty() {
-        LoraConfig::all_linear(model)
-    } else {
-        args.target_modules
-            .iter()
-            .map(|t| Proj::from_module_name(t.trim()).ok_or_else(|| Error::invalid(format!("unknown target module '{t}' (e.g. q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, qkv_proj, gate_up_proj)"))))
-            .collect::<Result<Vec<_>>>()?
-    };
     let opts = TrainOptions {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -125,10 +101,16 @@ pub fn run(args: Args) -> Result<()> {
         max_seq_len: args.max_seq_len,
         gradient_checkpointing: args.gradient_checkpointing,
         save_steps: args.save_steps,
-        lora: LoraConfig { r: args.lora_rank, alpha: args.lora_alpha, dropout: args.lora_dropout, use_rslora: args.use_rslora, targets },
+        lora: LoraConfig {
+            r: args.lora_rank,
+            alpha: args.lora_alpha,
+            dropout: args.lora_dropout,
+            use_rslora: args.use_rslora,
+            targets: target_modules(&args.target_modules, model)?,
+        },
     };
-    opts.validate()?;
-    opts.lora.validate(model)?;
+    let inputs = check_and_load(&loaded, &opts, &args.dataset, args.val_dataset.as_deref())?;
+    let (data, val) = (&inputs.data, inputs.val.as_ref());
     eprintln!(
         "[INFO] {} exemples ({} tokens, {} à apprendre), {} tronqués à {} tokens, {} sans réponse ignorés",
         data.examples.len(),
@@ -151,7 +133,7 @@ pub fn run(args: Args) -> Result<()> {
     let n = data.examples.len();
     let total_steps = n.div_ceil(opts.batch_size).div_ceil(opts.gradient_accumulation) * opts.epochs;
     let pb = crate::util::progress::bar(total_steps as u64, "Training", "steps");
-    let (adapter, summary) = train_on_device(device, args.quantization, model, &loaded.base_model_name_or_path, &data, val.as_ref(), &opts, &args.output, resume.as_deref(), &mut |p| {
+    let (adapter, summary) = train_on_device(device, args.quantization, model, &loaded.base_model_name_or_path, data, val, &opts, &args.output, resume.as_deref(), &mut |p| {
         pb.set_position(p.step as u64);
         pb.set_message(format!("epoch {} loss {:.4} lr {:.2e} {:.0} tok/s", p.epoch, p.loss, p.lr, p.tokens_per_second));
         if let Some(c) = &p.checkpoint {
@@ -162,10 +144,20 @@ pub fn run(args: Args) -> Result<()> {
     pb.finish_and_clear();
 
     let final_dir = args.output.join("final");
-    crate::formats::peft::save_adapter(&final_dir, &adapter, &loaded.base_model_name_or_path)?;
-    crate::train::export::write_tokenizer_files(&loaded, &final_dir)?;
+    save_final(&final_dir, &adapter, &loaded)?;
     let duration = started.elapsed();
-    write_summary(&final_dir, &args, &summary, duration.as_secs_f64(), system_prompt.as_deref())?;
+    write_summary(
+        &final_dir,
+        &RunRecord {
+            base_model: &args.base_model,
+            dataset: &args.dataset,
+            opts: &opts,
+            metrics: &summary,
+            total_seconds: duration.as_secs_f64(),
+            threads: rayon::current_num_threads(),
+            system_prompt: inputs.system_prompt.as_deref(),
+        },
+    )?;
     print_results(&args.output, &final_dir, &summary, duration);
     Ok(())
 }
@@ -181,26 +173,6 @@ fn latest_checkpoint(output: &Path) -> Result<PathBuf> {
         })
         .max_by_key(|(n, _)| *n);
     best.map(|(_, p)| p).ok_or_else(|| Error::invalid(format!("--resume-from-checkpoint latest: no checkpoint-N folder in {}", output.display())))
-}
-
-fn write_summary(dir: &Path, args: &Args, s: &TrainSummary, total_seconds: f64, system_prompt: Option<&str>) -> Result<()> {
-    let v = serde_json::json!({
-        "dyag_version": env!("CARGO_PKG_VERSION"),
-        // query-finetuned and evaluate-finetuned ask with this prompt by default.
-        "system_prompt": system_prompt,
-        "base_model": args.base_model,
-        "dataset": args.dataset.display().to_string(),
-        "total_seconds": total_seconds,
-        "hyperparameters": {
-            "epochs": args.epochs, "batch_size": args.batch_size, "gradient_accumulation": args.gradient_accumulation,
-            "lora_rank": args.lora_rank, "lora_alpha": args.lora_alpha, "lora_dropout": args.lora_dropout, "use_rslora": args.use_rslora,
-            "lr": args.lr, "warmup_ratio": args.warmup_ratio, "lr_scheduler": args.lr_scheduler, "weight_decay": args.weight_decay,
-            "max_grad_norm": args.max_grad_norm, "max_seq_len": args.max_seq_len, "seed": args.seed,
-            "gradient_checkpointing": args.gradient_checkpointing, "threads": rayon::current_num_threads(),
-        },
-        "metrics": s,
-    });
-    crate::util::write_json_atomic(&dir.join(crate::train::export::SUMMARY_FILE), &v)
 }
 
 fn format_duration(d: std::time::Duration) -> String {

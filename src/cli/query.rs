@@ -52,6 +52,11 @@ pub struct Args {
     /// Show token counts, speed and timings.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print the answer as one JSON line instead of streaming it: {"answer",
+    /// "tokens" (generated token ids), "prompt_tokens", "completion_tokens",
+    /// "stop"}; "answer" is the generated text exactly (no trimming).
+    #[arg(long, requires = "question")]
+    pub json: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -75,6 +80,13 @@ pub fn run(args: Args) -> Result<()> {
     }
     let params = SamplingParams { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, max_tokens: args.max_tokens, seed: args.seed };
     match &args.question {
+        Some(q) if args.json => {
+            let g = answer_json(&engine, &args, q, &params)?;
+            if args.verbose {
+                print_stats(&g);
+            }
+            Ok(())
+        }
         Some(q) => {
             let g = answer(&engine, &args, q, &params)?;
             if args.verbose {
@@ -86,10 +98,10 @@ pub fn run(args: Args) -> Result<()> {
     }
 }
 
-/// Streams one answer to stdout.
-fn answer(engine: &Engine, args: &Args, question: &str, params: &SamplingParams) -> Result<Generation> {
-    let prompt = if args.raw {
-        engine.base.tokenizer.encode_prompt(question)?
+/// The prompt's token ids: the question alone (`--raw`) or the chat.
+fn prompt_ids(engine: &Engine, args: &Args, question: &str) -> Result<Vec<u32>> {
+    if args.raw {
+        engine.base.tokenizer.encode_prompt(question)
     } else {
         let system = args.system_prompt.clone().or_else(|| args.model.as_deref().and_then(crate::train::export::trained_system_prompt));
         let system = system.unwrap_or_else(|| crate::data::DEFAULT_SYSTEM_PROMPT.to_string());
@@ -98,8 +110,29 @@ fn answer(engine: &Engine, args: &Args, question: &str, params: &SamplingParams)
             messages.push(ChatMessage::system(system));
         }
         messages.push(ChatMessage::user(question));
-        engine.chat_prompt(&messages)?
-    };
+        engine.chat_prompt(&messages)
+    }
+}
+
+/// Prints one answer as a JSON line (for scripts and the bindings' tests,
+/// which compare token ids with the C API's).
+fn answer_json(engine: &Engine, args: &Args, question: &str, params: &SamplingParams) -> Result<Generation> {
+    let tg = engine.generate_tokens(&prompt_ids(engine, args, question)?, params, &mut |_| true)?;
+    let g = tg.generation;
+    let line = serde_json::json!({
+        "answer": g.text,
+        "tokens": tg.tokens,
+        "prompt_tokens": g.prompt_tokens,
+        "completion_tokens": g.completion_tokens,
+        "stop": g.stop,
+    });
+    println!("{line}");
+    Ok(g)
+}
+
+/// Streams one answer to stdout.
+fn answer(engine: &Engine, args: &Args, question: &str, params: &SamplingParams) -> Result<Generation> {
+    let prompt = prompt_ids(engine, args, question)?;
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "[ANSWER] ");
     let mut first = true;

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod engine;
 pub mod export;
+pub mod recipe;
 pub mod schedule;
 pub mod step;
 pub mod trainer;

@@ -1,0 +1,3 @@
+module dyag
+
+go 1.19
