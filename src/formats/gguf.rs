@@ -371,9 +371,7 @@ impl GgufFile {
         if len < 24 {
             return Err(Error::format(path, format!("file is {len} bytes, too small for a GGUF header (24 bytes)")));
         }
-        // SAFETY: the map is read-only. Like every memory-mapped model loader,
-        // we rely on the file not being truncated or rewritten while mapped.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let map = super::mapping::map_model_file(&file, path)?;
         parse(path, Arc::new(map)).map_err(|msg| Error::format(path, msg))
     }
 
@@ -873,3 +871,4 @@ fn check_tensor_placement(tensors: &[GgufTensorInfo], data_offset: u64, file_len
     }
     Ok(())
 }
+

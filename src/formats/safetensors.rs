@@ -259,9 +259,7 @@ fn read_shard(path: &Path) -> Result<(Shard, Vec<(String, Entry)>)> {
     if len < 8 {
         return Err(Error::format(path, format!("file is {len} bytes, too small for a safetensors header length (8 bytes)")));
     }
-    // SAFETY: read-only map; like every memory-mapped loader we rely on the
-    // file not being truncated or rewritten while it is open.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    let map = super::mapping::map_model_file(&file, path)?;
     let (metadata, entries) = parse_header(&map).map_err(|m| Error::format(path, m))?;
     Ok((Shard { path: path.to_path_buf(), map: Arc::new(map), metadata }, entries))
 }
