@@ -47,19 +47,14 @@ pub struct DyagModelOptions {
 }
 
 /// An engine whose sessions run on the CPU. The C ABI never gives it a GPU
-/// backend (`DYAG_DEVICE_CUDA` is refused), and exposes no `&mut Engine`
-/// through which one could be set.
+/// backend (`DYAG_DEVICE_CUDA` is refused: the GPU path is not verified on a
+/// device yet), and exposes no `&mut Engine` through which one could be set.
 pub(crate) struct CpuEngine(Engine);
 
-// SAFETY: what `Engine` holds is Send + Sync (checked below by the compiler),
-// except its optional GPU backend, a `Box<dyn GenBackend>` without those
-// bounds. That box is only filled by `Engine::set_backend`, which nothing
-// reachable from a `CpuEngine` calls: it stays `None`.
-unsafe impl Send for CpuEngine {}
-unsafe impl Sync for CpuEngine {}
-
+// Handles are shared between threads: everything they hold must be Send + Sync.
 const _: fn() = || {
     fn shared_between_threads<T: Send + Sync>() {}
+    shared_between_threads::<Engine>();
     shared_between_threads::<LoadedModel>();
     shared_between_threads::<LoraAdapter>();
     shared_between_threads::<ModelObj>();

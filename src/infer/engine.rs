@@ -21,7 +21,7 @@ pub struct Engine {
 
 /// Another device holding the engine's model and adapter; it opens the
 /// sessions generation runs in.
-pub trait GenBackend {
+pub trait GenBackend: Send + Sync {
     fn session(&self, cap: usize) -> Result<Box<dyn LogitsSource + '_>>;
     fn describe(&self) -> String;
 }

@@ -252,7 +252,8 @@ pub fn train_on(
             let progress = Progress {
                 step: state.global_step,
                 total_steps,
-                epoch: state.epoch.min(opts.epochs - 1) + usize::from(!epoch_done),
+                // 1-based: the epoch this step belongs to.
+                epoch: if epoch_done { state.epoch } else { state.epoch + 1 },
                 loss: step_loss,
                 lr,
                 grad_norm,
