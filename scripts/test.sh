@@ -15,6 +15,7 @@ step "set-up: model";            scripts/fetch-model.sh
 step "set-up: chromium";         scripts/setup-chromium.sh
 step "set-up: llama.cpp server"; DYAG_LLM_SERVER_PYTHON="$(scripts/setup-llm-server.sh)"; export DYAG_LLM_SERVER_PYTHON
 step "set-up: NVRTC";            scripts/setup-nvrtc.sh
+step "set-up: Go";               scripts/install-go.sh
 
 step "Rust tests (release build)"
 cargo test --release
@@ -26,5 +27,8 @@ done
 
 step "CUDA feature: build, NVRTC compile of every kernel, CPU-side checks (GPU tests skip without a device)"
 cargo test --release --features cuda --lib --test cuda_nvrtc_compile --test nf4_reference --test cuda_kernels --test cuda_model --test cuda_device_cli
+
+step "C and Go bindings against the release static library (C tests under valgrind and ASan)"
+PROFILE=release scripts/test-bindings.sh
 
 echo "all tests passed in $((SECONDS - started)) s" >&2
