@@ -6,7 +6,7 @@ use dyag::cpu::gemm::{gemm_nn, gemm_nt, with_serial};
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("gemm");
     g.sample_size(10);
-    for &(m, n, k) in &[(512usize, 64usize, 640usize), (512, 2048, 640), (512, 640, 2048)] {
+    for &(m, n, k) in &[(512usize, 64usize, 640usize), (206, 64, 640), (206, 64, 2048), (206, 640, 2048), (206, 2048, 640), (512, 2048, 640), (512, 640, 2048)] {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
         let b: Vec<f32> = (0..n * k).map(|i| (i % 5) as f32 * 0.1).collect();
         let mut out = vec![0f32; m * n];

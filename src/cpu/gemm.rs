@@ -310,14 +310,19 @@ unsafe fn nn_block(m: usize, n: usize, k: usize, a: *const f32, ars: usize, acs:
 fn nn_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars: usize, acs: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) {
     let (a, b, c) = (a.0 as *const f32, b.0 as *const f32, c.0);
     let l = S::LANES;
-    let wide = NN_NR * l;
     let mut k0 = 0;
     loop {
         let kc = KC.min(k - k0);
         let acc = accumulate || k0 > 0;
         let mut j = 0;
         while j < n {
-            let nc = wide.min(n - j);
+            // The widest register tile that fits the columns left: 4, 2 or 1
+            // vectors (narrow matrices such as LoRA's r = 16 columns stay
+            // register-blocked), then scalar columns.
+            let nv = ((n - j) / l).min(NN_NR);
+            let nv = if nv >= 4 { 4 } else if nv >= 2 { 2 } else { nv };
+            // nv == 0: fewer than LANES columns left, one masked vector.
+            let nc = if nv > 0 { nv * l } else { n - j };
             let mut i = 0;
             while i < m {
                 let mr = NN_MR.min(m - i);
@@ -326,9 +331,12 @@ fn nn_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars:
                     let (ap, bp, cp) = (a.add(i * ars + k0 * acs), b.add(k0 * ldb + j), c.add(i * ldc + j));
                     macro_rules! tile {
                         ($($mr:literal),*) => {
-                            match mr {
-                                $($mr if nc == wide => nn_tile::<S, $mr, NN_NR>(kc, ap, ars, acs, bp, ldb, cp, ldc, acc),)*
-                                _ => nn_tile_any::<S>(mr, nc, kc, ap, ars, acs, bp, ldb, cp, ldc, acc),
+                            match (mr, nv) {
+                                $(($mr, 4) => nn_tile::<S, $mr, 4>(kc, ap, ars, acs, bp, ldb, cp, ldc, acc),
+                                  ($mr, 2) => nn_tile::<S, $mr, 2>(kc, ap, ars, acs, bp, ldb, cp, ldc, acc),
+                                  ($mr, 1) => nn_tile::<S, $mr, 1>(kc, ap, ars, acs, bp, ldb, cp, ldc, acc),
+                                  ($mr, 0) => nn_tile_tail::<S, $mr>(nc, kc, ap, ars, acs, bp, ldb, cp, ldc, acc),)*
+                                _ => unreachable!("mr ≤ NN_MR, nv ≤ 4"),
                             }
                         };
                     }
@@ -377,28 +385,24 @@ unsafe fn nn_tile<S: Simd, const MR: usize, const NR: usize>(kc: usize, a: *cons
     }
 }
 
-/// Edge tiles: up to NN_MR rows and any number of columns (< NN_NR vectors).
+/// The last `nc < LANES` columns: MR rows of one masked vector.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn nn_tile_any<S: Simd>(mr: usize, nc: usize, kc: usize, a: *const f32, ars: usize, acs: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
-    let l = S::LANES;
-    let nv = nc / l;
-    for i in 0..mr {
-        let crow = c.add(i * ldc);
-        for jv in 0..nv {
-            let mut s = if accumulate { S::load(crow.add(jv * l)) } else { S::zero() };
-            for kk in 0..kc {
-                s = S::fma(S::splat(*a.add(i * ars + kk * acs)), S::load(b.add(kk * ldb + jv * l)), s);
-            }
-            S::store(crow.add(jv * l), s);
+unsafe fn nn_tile_tail<S: Simd, const MR: usize>(nc: usize, kc: usize, a: *const f32, ars: usize, acs: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    let mut acc = [S::zero(); MR];
+    if accumulate {
+        for (i, v) in acc.iter_mut().enumerate() {
+            *v = S::load_partial(c.add(i * ldc), nc);
         }
-        for jj in nv * l..nc {
-            let mut s = if accumulate { *crow.add(jj) } else { 0.0 };
-            for kk in 0..kc {
-                s += *a.add(i * ars + kk * acs) * *b.add(kk * ldb + jj);
-            }
-            *crow.add(jj) = s;
+    }
+    for kk in 0..kc {
+        let bv = S::load_partial(b.add(kk * ldb), nc);
+        for (i, v) in acc.iter_mut().enumerate() {
+            *v = S::fma(S::splat(*a.add(i * ars + kk * acs)), bv, *v);
         }
+    }
+    for (i, v) in acc.iter().enumerate() {
+        S::store_partial(c.add(i * ldc), *v, nc);
     }
 }
 

@@ -59,6 +59,10 @@ pub trait Simd: Copy {
     unsafe fn splat(x: f32) -> Self::V;
     unsafe fn load(p: *const f32) -> Self::V;
     unsafe fn store(p: *mut f32, v: Self::V);
+    /// The first `n < LANES` values at `p`, zeros in the other lanes (reads only n values).
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self::V;
+    /// Stores the first `n < LANES` lanes of `v` at `p` (writes only n values).
+    unsafe fn store_partial(p: *mut f32, v: Self::V, n: usize);
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
@@ -152,6 +156,20 @@ impl Simd for Scalar {
         std::ptr::write_unaligned(p as *mut [f32; 8], v)
     }
     #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self::V {
+        let mut v = [0f32; 8];
+        for (i, x) in v.iter_mut().enumerate().take(n) {
+            *x = *p.add(i);
+        }
+        v
+    }
+    #[inline(always)]
+    unsafe fn store_partial(p: *mut f32, v: Self::V, n: usize) {
+        for (i, x) in v.iter().enumerate().take(n) {
+            *p.add(i) = *x;
+        }
+    }
+    #[inline(always)]
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
         lanes!(a, b, |x, y| x + y)
     }
@@ -240,6 +258,14 @@ mod x86 {
             _mm512_storeu_ps(p, v)
         }
         #[inline(always)]
+        unsafe fn load_partial(p: *const f32, n: usize) -> __m512 {
+            _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p)
+        }
+        #[inline(always)]
+        unsafe fn store_partial(p: *mut f32, v: __m512, n: usize) {
+            _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as u16, v)
+        }
+        #[inline(always)]
         unsafe fn add(a: __m512, b: __m512) -> __m512 {
             _mm512_add_ps(a, b)
         }
@@ -294,6 +320,14 @@ mod x86 {
     #[derive(Clone, Copy)]
     pub struct Avx2;
 
+    impl Avx2 {
+        /// Lanes 0..n set (sign bit), the others clear.
+        #[inline(always)]
+        unsafe fn mask(n: usize) -> __m256i {
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+        }
+    }
+
     impl Simd for Avx2 {
         const LANES: usize = 8;
         type V = __m256;
@@ -312,6 +346,14 @@ mod x86 {
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: __m256) {
             _mm256_storeu_ps(p, v)
+        }
+        #[inline(always)]
+        unsafe fn load_partial(p: *const f32, n: usize) -> __m256 {
+            _mm256_maskload_ps(p, Self::mask(n))
+        }
+        #[inline(always)]
+        unsafe fn store_partial(p: *mut f32, v: __m256, n: usize) {
+            _mm256_maskstore_ps(p, Self::mask(n), v)
         }
         #[inline(always)]
         unsafe fn add(a: __m256, b: __m256) -> __m256 {
