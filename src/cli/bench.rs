@@ -7,7 +7,7 @@ use crate::infer::session::Session;
 use crate::model::load::load_model;
 use crate::model::lora::LoraConfig;
 use crate::train::data::{batch_of, Example};
-use crate::train::step::{forward_backward, zero_grads, StepOptions, IGNORE};
+use crate::train::step::{forward_backward_in, zero_grads, StepOptions, StepWorkspace, IGNORE};
 use crate::util::rng::Rng;
 use crate::{Error, Result};
 use std::time::Instant;
@@ -140,10 +140,11 @@ fn bench_train(loaded: &crate::model::load::LoadedModel, tokens: &[u32], args: &
     let rope = crate::model::forward::RopeTables::new(&model.config, n);
     let opts = StepOptions { loss_scale: 1.0 / batch.num_targets() as f32, dropout: Some((0.05, 1)), gradient_checkpointing: false, want_embed_grad: false };
     let mut grads = zero_grads(&adapter);
-    forward_backward(model, &adapter, &batch, &rope, &opts, &mut grads)?; // warm-up
+    let mut ws = StepWorkspace::default();
+    forward_backward_in(&mut ws, model, &adapter, &batch, &rope, &opts, &mut grads)?; // warm-up
     let t0 = Instant::now();
     for _ in 0..args.train_steps.max(1) {
-        forward_backward(model, &adapter, &batch, &rope, &opts, &mut grads)?;
+        forward_backward_in(&mut ws, model, &adapter, &batch, &rope, &opts, &mut grads)?;
     }
     let per_step = t0.elapsed().as_secs_f64() / args.train_steps.max(1) as f64;
     Ok((batch.tokens.len() as f64 / per_step, per_step, peak_rss_bytes().unwrap_or(0)))

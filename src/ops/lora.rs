@@ -44,31 +44,49 @@ pub struct Dropout {
 }
 
 impl Dropout {
-    fn keep_scale(&self, index: usize) -> f32 {
-        let mut z = self.key ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        let u = (z >> 40) as f32 * (1.0 / (1u64 << 24) as f32);
-        if u < self.p {
-            0.0
-        } else {
-            1.0 / (1.0 - self.p)
-        }
-    }
-
     /// out = drop(x).
     pub fn apply(&self, x: &[f32], out: &mut [f32]) {
-        for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
-            *o = v * self.keep_scale(i);
-        }
+        assert_eq!(x.len(), out.len());
+        dropout_dispatch(self.key32(), self.threshold(), 1.0 / (1.0 - self.p), x, out);
     }
 
     /// In place: g ← g ⊙ mask / (1−p) (the dropout's own backward).
     pub fn apply_inplace(&self, g: &mut [f32]) {
-        for (i, v) in g.iter_mut().enumerate() {
-            *v *= self.keep_scale(i);
-        }
+        let src = g.to_vec();
+        self.apply(&src, g);
+    }
+
+    fn key32(&self) -> u32 {
+        fmix32((self.key as u32) ^ fmix32((self.key >> 32) as u32))
+    }
+
+    /// Elements whose 24-bit draw is below this are dropped.
+    fn threshold(&self) -> u32 {
+        (self.p.clamp(0.0, 1.0) as f64 * (1u32 << 24) as f64) as u32
+    }
+}
+
+/// Murmur3's 32-bit finaliser: a cheap, well-mixed hash that vectorises
+/// (32-bit multiplies only), so masks are regenerated at memory speed.
+#[inline(always)]
+fn fmix32(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85EB_CA6B);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xC2B2_AE35);
+    h ^ (h >> 16)
+}
+
+crate::simd_dispatch!(fn dropout_dispatch(key: u32, threshold: u32, scale: f32, x: &[f32], out: &mut [f32]) => dropout_kernel);
+
+/// out[i] = x[i]·scale, or 0 where the hash of (key, i) falls below the
+/// threshold. Plain scalar code: compiled inside each ISA's entry point, the
+/// compiler vectorises it for that ISA.
+#[inline(always)]
+fn dropout_kernel<S: crate::cpu::simd::Simd>(key: u32, threshold: u32, scale: f32, x: &[f32], out: &mut [f32]) {
+    for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+        let h = fmix32((i as u32).wrapping_mul(0x9E37_79B1) ^ key) >> 8;
+        *o = if h < threshold { 0.0 } else { v * scale };
     }
 }
 

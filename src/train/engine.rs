@@ -5,7 +5,7 @@
 //! and checkpoints.
 
 use super::checkpoint::Moments;
-use super::step::{evaluate_loss, forward_backward, zero_grads, AdapterGrads, Batch, StepOptions, StepStats};
+use super::step::{evaluate_loss, forward_backward_in, zero_grads, AdapterGrads, Batch, StepOptions, StepStats, StepWorkspace};
 use super::trainer::apply_update;
 use crate::model::forward::RopeTables;
 use crate::model::lora::LoraAdapter;
@@ -34,11 +34,12 @@ pub struct CpuEngine<'a> {
     model: &'a Model,
     rope: &'a RopeTables,
     grads: AdapterGrads,
+    workspace: StepWorkspace,
 }
 
 impl<'a> CpuEngine<'a> {
     pub fn new(model: &'a Model, rope: &'a RopeTables) -> Self {
-        CpuEngine { model, rope, grads: Vec::new() }
+        CpuEngine { model, rope, grads: Vec::new(), workspace: StepWorkspace::default() }
     }
 
     pub fn grads(&self) -> &AdapterGrads {
@@ -56,7 +57,7 @@ impl StepEngine for CpuEngine<'_> {
         if self.grads.len() != adapter.layers.len() {
             self.grads = zero_grads(adapter);
         }
-        forward_backward(self.model, adapter, batch, self.rope, opts, &mut self.grads)
+        forward_backward_in(&mut self.workspace, self.model, adapter, batch, self.rope, opts, &mut self.grads)
     }
 
     fn grad_norm(&mut self) -> Result<f32> {

@@ -87,8 +87,33 @@ pub fn zero_grads(adapter: &LoraAdapter) -> AdapterGrads {
         .collect()
 }
 
+/// Buffers of a training step, kept from one step to the next: a step's
+/// activations are hundreds of MB, and fresh allocations each step cost more
+/// in page faults and zeroing than the norms and activations themselves.
+#[derive(Default)]
+pub struct StepWorkspace {
+    /// One set of activations per layer (without gradient checkpointing).
+    saved: Vec<BlockActs>,
+    /// Each block's input (with gradient checkpointing).
+    inputs: Vec<Vec<f32>>,
+    scratch: BlockActs,
+}
+
 /// Forward + backward of one micro-batch; gradients are added to `grads`.
 pub fn forward_backward(model: &Model, adapter: &LoraAdapter, batch: &Batch, rope: &RopeTables, opts: &StepOptions, grads: &mut AdapterGrads) -> Result<StepStats> {
+    forward_backward_in(&mut StepWorkspace::default(), model, adapter, batch, rope, opts, grads)
+}
+
+/// [`forward_backward`] reusing the buffers of `ws`.
+pub fn forward_backward_in(
+    ws: &mut StepWorkspace,
+    model: &Model,
+    adapter: &LoraAdapter,
+    batch: &Batch,
+    rope: &RopeTables,
+    opts: &StepOptions,
+    grads: &mut AdapterGrads,
+) -> Result<StepStats> {
     let c = &model.config;
     let t = batch.tokens.len();
     if t == 0 {
@@ -105,17 +130,20 @@ pub fn forward_backward(model: &Model, adapter: &LoraAdapter, batch: &Batch, rop
     // Forward.
     let mut x = vec![0f32; t * c.hidden];
     embed(model, &batch.tokens, &mut x);
-    let mut saved: Vec<BlockActs> = Vec::with_capacity(c.n_layers);
-    let mut inputs: Vec<Vec<f32>> = Vec::new();
-    let mut scratch = BlockActs::default();
+    let StepWorkspace { saved, inputs, scratch } = ws;
     for (layer, block) in model.blocks.iter().enumerate() {
         if opts.gradient_checkpointing {
-            inputs.push(x.clone());
-            block_forward(&ctx(layer), block, &mut x, &batch.spans, KvSink::Saved, &mut scratch);
+            if inputs.len() <= layer {
+                inputs.push(Vec::new());
+            }
+            inputs[layer].clear();
+            inputs[layer].extend_from_slice(&x);
+            block_forward(&ctx(layer), block, &mut x, &batch.spans, KvSink::Saved, scratch);
         } else {
-            let mut a = BlockActs::default();
-            block_forward(&ctx(layer), block, &mut x, &batch.spans, KvSink::Saved, &mut a);
-            saved.push(a);
+            if saved.len() <= layer {
+                saved.push(BlockActs::default());
+            }
+            block_forward(&ctx(layer), block, &mut x, &batch.spans, KvSink::Saved, &mut saved[layer]);
         }
     }
     let mut h = vec![0f32; t * c.hidden];
@@ -141,12 +169,10 @@ pub fn forward_backward(model: &Model, adapter: &LoraAdapter, batch: &Batch, rop
         let block = &model.blocks[layer];
         if opts.gradient_checkpointing {
             // Recompute this block's activations from its saved input.
-            let mut xi = inputs.pop().expect("one input per layer");
-            block_forward(&ctx(layer), block, &mut xi, &batch.spans, KvSink::Saved, &mut scratch);
-            block_backward(&ctx(layer), block, &batch.spans, &scratch, &mut dx, &mut grads[layer]);
+            block_forward(&ctx(layer), block, &mut inputs[layer], &batch.spans, KvSink::Saved, scratch);
+            block_backward(&ctx(layer), block, &batch.spans, scratch, &mut dx, &mut grads[layer]);
         } else {
-            let a = saved.pop().expect("one set of activations per layer");
-            block_backward(&ctx(layer), block, &batch.spans, &a, &mut dx, &mut grads[layer]);
+            block_backward(&ctx(layer), block, &batch.spans, &saved[layer], &mut dx, &mut grads[layer]);
         }
     }
     Ok(StepStats { loss_sum: out.loss_sum, targets: out.count, correct: out.correct, embed_grad: opts.want_embed_grad.then_some(dx) })
