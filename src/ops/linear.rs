@@ -110,13 +110,26 @@ pub fn dequantize_all(w: &QTensor, dst: &mut [f32]) {
     });
 }
 
+thread_local! {
+    /// The dequantised weight of `linear_backward_input`, kept between calls:
+    /// a fresh 5 MB buffer per call cost more in page faults and zeroing
+    /// than its dequantisation.
+    static WEIGHT_BUF: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
 /// dx[m × in] (+)= dy[m × out] · W.
 pub fn linear_backward_input(dy: &[f32], m: usize, w: &QTensor, dx: &mut [f32], accumulate: bool) {
     let (out, inp) = (w.rows(), w.cols());
     assert!(dy.len() == m * out && dx.len() == m * inp);
-    let mut wf = vec![0f32; out * inp];
-    dequantize_all(w, &mut wf);
-    gemm_nn(m, inp, out, dy, out, &wf, inp, dx, inp, accumulate);
+    WEIGHT_BUF.with(|b| {
+        let mut wf = b.borrow_mut();
+        if wf.len() < out * inp {
+            wf.resize(out * inp, 0.0);
+        }
+        let wf = &mut wf[..out * inp];
+        dequantize_all(w, wf);
+        gemm_nn(m, inp, out, dy, out, wf, inp, dx, inp, accumulate);
+    });
 }
 
 #[cfg(test)]

@@ -87,16 +87,7 @@ pub fn rmsnorm_backward(x: &[f32], w: &[f32], rstd: &[f32], dy: &[f32], dx: &mut
     type Rows<'a> = (((&'a [f32], &'a [f32]), &'a mut [f32]), &'a [f32]);
     let work = |(((xc, dyc), dxc), rc): Rows| {
         for (((xr, dyr), dxr), &r) in xc.chunks_exact(d).zip(dyc.chunks_exact(d)).zip(dxc.chunks_exact_mut(d)).zip(rc) {
-            // mean(x̂ ⊙ g) = r · Σ x·w·dy / d
-            let mut s = 0f32;
-            for i in 0..d {
-                s += xr[i] * w[i] * dyr[i];
-            }
-            let c = r * r * s / d as f32;
-            for i in 0..d {
-                let g = r * (w[i] * dyr[i] - xr[i] * c);
-                dxr[i] = if accumulate { dxr[i] + g } else { g };
-            }
+            norm_backward_row(xr, w, dyr, r, dxr, accumulate);
         }
     };
     if rstd.len() >= 2 * ROWS_PER_TASK && d >= 64 {
@@ -107,6 +98,43 @@ pub fn rmsnorm_backward(x: &[f32], w: &[f32], rstd: &[f32], dy: &[f32], dx: &mut
             .for_each(work);
     } else {
         work((((x, dy), dx), rstd));
+    }
+}
+
+crate::simd_dispatch!(fn norm_backward_row(x: &[f32], w: &[f32], dy: &[f32], r: f32, dx: &mut [f32], accumulate: bool) => norm_backward_row_kernel);
+
+/// One row: c = r²·Σ x·w·dy / d, then dx (+)= r·(w·dy − x·c).
+#[inline(always)]
+fn norm_backward_row_kernel<S: Simd>(x: &[f32], w: &[f32], dy: &[f32], r: f32, dx: &mut [f32], accumulate: bool) {
+    let d = x.len().min(w.len()).min(dy.len()).min(dx.len());
+    let nv = d - d % S::LANES;
+    // SAFETY: every index is below d, the shortest length.
+    unsafe {
+        let mut acc = S::zero();
+        let mut i = 0;
+        while i < nv {
+            let wd = S::mul(S::load(w.as_ptr().add(i)), S::load(dy.as_ptr().add(i)));
+            acc = S::fma(S::load(x.as_ptr().add(i)), wd, acc);
+            i += S::LANES;
+        }
+        let mut s = S::hsum(acc);
+        for i in nv..d {
+            s += x[i] * w[i] * dy[i];
+        }
+        let c = r * r * s / d as f32;
+        let (rv, cv) = (S::splat(r), S::splat(c));
+        let mut i = 0;
+        while i < nv {
+            let wd = S::mul(S::load(w.as_ptr().add(i)), S::load(dy.as_ptr().add(i)));
+            let g = S::mul(rv, S::sub(wd, S::mul(S::load(x.as_ptr().add(i)), cv)));
+            let p = dx.as_mut_ptr().add(i);
+            S::store(p, if accumulate { S::add(S::load(p), g) } else { g });
+            i += S::LANES;
+        }
+        for i in nv..d {
+            let g = r * (w[i] * dy[i] - x[i] * c);
+            dx[i] = if accumulate { dx[i] + g } else { g };
+        }
     }
 }
 
