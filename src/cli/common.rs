@@ -83,23 +83,16 @@ pub fn attach_device(engine: &mut crate::infer::engine::Engine, device: Device, 
 
 /// Fine-tunes on `device`: the CPU trainer, or the GPU engine with the base
 /// weights stored as `quant`.
-#[allow(clippy::too_many_arguments)]
 pub fn train_on_device(
     device: Device,
     quant: QuantizationArg,
-    model: &crate::model::Model,
-    base_name: &str,
-    data: &crate::train::data::Prepared,
-    val: Option<&crate::train::data::Prepared>,
-    opts: &crate::train::trainer::TrainOptions,
-    output: &std::path::Path,
-    resume: Option<&std::path::Path>,
+    job: &crate::train::trainer::TrainJob,
     on_step: &mut dyn FnMut(&crate::train::trainer::Progress) -> bool,
 ) -> Result<(crate::model::lora::LoraAdapter, crate::train::trainer::TrainSummary)> {
     match device {
-        Device::Cpu => crate::train::trainer::train(model, base_name, data, val, opts, output, resume, on_step),
+        Device::Cpu => crate::train::trainer::train(job, on_step),
         #[cfg(feature = "cuda")]
-        Device::Cuda => crate::cuda::train::train_gpu(quant.into(), model, base_name, data, val, opts, output, resume, on_step),
+        Device::Cuda => crate::cuda::train::train_gpu(quant.into(), job, on_step),
         #[cfg(not(feature = "cuda"))]
         Device::Cuda => {
             let _ = quant;

@@ -7,7 +7,7 @@ use crate::model::load::load_model;
 use crate::model::lora::LoraConfig;
 use crate::train::recipe::{check_and_load, defaults, save_final, target_modules, write_summary, RunRecord};
 use crate::train::schedule::Schedule;
-use crate::train::trainer::{TrainOptions, TrainSummary};
+use crate::train::trainer::{TrainJob, TrainOptions, TrainSummary};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -133,7 +133,8 @@ pub fn run(args: Args) -> Result<()> {
     let n = data.examples.len();
     let total_steps = n.div_ceil(opts.batch_size).div_ceil(opts.gradient_accumulation) * opts.epochs;
     let pb = crate::util::progress::bar(total_steps as u64, "Training", "steps");
-    let (adapter, summary) = train_on_device(device, args.quantization, model, &loaded.base_model_name_or_path, data, val, &opts, &args.output, resume.as_deref(), &mut |p| {
+    let job = TrainJob { model, base_name: &loaded.base_model_name_or_path, data, val, opts: &opts, output: &args.output, resume: resume.as_deref() };
+    let (adapter, summary) = train_on_device(device, args.quantization, &job, &mut |p| {
         pb.set_position(p.step as u64);
         pb.set_message(format!("epoch {} loss {:.4} lr {:.2e} {:.0} tok/s", p.epoch, p.loss, p.lr, p.tokens_per_second));
         if let Some(c) = &p.checkpoint {

@@ -28,16 +28,7 @@ const NN_NR: usize = 4;
 /// Below this many multiply-adds, threads cost more than they save.
 const PARALLEL_MIN_WORK: usize = 1 << 17;
 
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-impl<T> SendPtr<T> {
-    /// A method (not field access) so closures capture the whole Send+Sync wrapper.
-    fn ptr(self) -> *mut T {
-        self.0
-    }
-}
+use super::SendPtr;
 
 fn check(name: &str, len: usize, rows: usize, cols: usize, ld: usize) {
     assert!(cols <= ld || rows <= 1, "{name}: row stride {ld} < {cols} columns");

@@ -5,3 +5,18 @@
 pub mod gemm;
 pub mod simd;
 pub mod vecops;
+
+/// A raw pointer that parallel tasks may share, for kernels whose tasks
+/// write disjoint parts of one output (each use says why they are disjoint).
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr<T>(pub(crate) *mut T);
+// SAFETY: the wrapper only moves the address between threads; every
+// dereference is an `unsafe` block at the use site, justified there.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    /// A method (not field access) so closures capture the whole Send+Sync wrapper.
+    pub(crate) fn ptr(self) -> *mut T {
+        self.0
+    }
+}

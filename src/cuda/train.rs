@@ -261,21 +261,14 @@ impl StepEngine for GpuEngine {
 
 /// Fine-tunes on the GPU: quantises the base model as asked, uploads it and
 /// runs the trainer's loop with the [`GpuEngine`].
-#[allow(clippy::too_many_arguments)]
 pub fn train_gpu(
     quant: super::Quantization,
-    model: &crate::model::Model,
-    base_name: &str,
-    data: &crate::train::data::Prepared,
-    val: Option<&crate::train::data::Prepared>,
-    opts: &crate::train::trainer::TrainOptions,
-    output: &std::path::Path,
-    resume: Option<&std::path::Path>,
+    job: &crate::train::trainer::TrainJob,
     on_step: &mut dyn FnMut(&crate::train::trainer::Progress) -> bool,
 ) -> Result<(LoraAdapter, crate::train::trainer::TrainSummary)> {
     let gpu = Gpu::global().map_err(Error::Device)?;
-    let prepared = PreparedModel::prepare(model, quant)?;
-    let mut engine = GpuEngine::new(gpu, &prepared, crate::train::trainer::longest_example(data, val))?;
+    let prepared = PreparedModel::prepare(job.model, quant)?;
+    let mut engine = GpuEngine::new(gpu, &prepared, crate::train::trainer::longest_example(job.data, job.val))?;
     eprintln!("[INFO] Entraînement sur {} ({:.0} MiB de poids sur le GPU)", engine.describe(), engine.model().weight_bytes() as f64 / (1 << 20) as f64);
-    crate::train::trainer::train_on(&mut engine, model, base_name, data, val, opts, output, resume, on_step)
+    crate::train::trainer::train_on(&mut engine, job, on_step)
 }

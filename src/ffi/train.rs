@@ -8,7 +8,7 @@ use super::strings::{opt_str_arg, out_arg, path_arg};
 use crate::model::lora::LoraConfig;
 use crate::train::recipe::{check_and_load, defaults, target_modules};
 use crate::train::schedule::Schedule;
-use crate::train::trainer::{train, Progress, TrainOptions, TrainSummary};
+use crate::train::trainer::{train, Progress, TrainJob, TrainOptions, TrainSummary};
 use crate::Error;
 use std::ffi::{c_char, c_void, CString};
 use std::path::Path;
@@ -299,7 +299,16 @@ pub unsafe extern "C" fn dyag_train(
             req.opts.lora.targets = target_modules(&req.target_names, &base.model)?;
             let inputs = check_and_load(base, &req.opts, dataset, req.val_dataset)?;
             std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
-            let (lora, metrics) = train(&base.model, &base.base_model_name_or_path, &inputs.data, inputs.val.as_ref(), &req.opts, output, req.resume, &mut |pr| sink.report(pr))?;
+            let job = TrainJob {
+                model: &base.model,
+                base_name: &base.base_model_name_or_path,
+                data: &inputs.data,
+                val: inputs.val.as_ref(),
+                opts: &req.opts,
+                output,
+                resume: req.resume,
+            };
+            let (lora, metrics) = train(&job, &mut |pr| sink.report(pr))?;
             let record = TrainingRecord {
                 base_model: base.spec.clone(),
                 dataset: dataset.to_path_buf(),

@@ -26,7 +26,7 @@ pub fn map_model_file(file: &std::fs::File, path: &Path) -> crate::Result<Mmap> 
 }
 
 fn worth_copying(len: u64) -> bool {
-    if !cfg!(target_os = "linux") || std::env::var_os("DYAG_NO_HUGEPAGES").is_some() || len < (2 << 20) || len > MAX_COPY_BYTES {
+    if !cfg!(target_os = "linux") || std::env::var_os("DYAG_NO_HUGEPAGES").is_some() || !((2 << 20)..=MAX_COPY_BYTES).contains(&len) {
         return false;
     }
     // Leave at least half of the available memory to everything else.

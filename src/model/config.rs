@@ -92,6 +92,14 @@ pub enum AttnKind {
     Sliding { window: usize },
 }
 
+impl AttnKind {
+    /// Gemma 3's layout: every `pattern`-th layer global, the others sliding.
+    pub fn interleaved(n_layers: usize, pattern: usize, window: usize) -> Vec<AttnKind> {
+        let pattern = pattern.max(1);
+        (0..n_layers).map(|i| if (i + 1) % pattern == 0 { AttnKind::Full } else { AttnKind::Sliding { window } }).collect()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ModelConfig {
     pub family: Family,
@@ -233,7 +241,7 @@ impl ModelConfig {
                 // Older Gemma 3 configs: every `sliding_window_pattern`-th layer is global.
                 let pattern = opt_usize("sliding_window_pattern").or_else(|| opt_usize("_sliding_window_pattern")).unwrap_or(6).max(1);
                 let window = sliding_window.ok_or_else(|| Error::config("sliding_window", "missing"))?;
-                (0..n_layers).map(|i| if (i + 1) % pattern == 0 { AttnKind::Full } else { AttnKind::Sliding { window } }).collect()
+                AttnKind::interleaved(n_layers, pattern, window)
             }
             // Mistral-style models may set a window on every layer; Qwen2 only with use_sliding_window.
             None => {

@@ -117,8 +117,8 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
     let window = f.get_u64(&key("attention.sliding_window"))?.map(|v| v as usize);
     let layer_kinds = match (gemma, window) {
         (true, Some(w)) => {
-            let pattern = f.get_u64(&key("attention.sliding_window_pattern"))?.map(|v| v as usize).unwrap_or(6).max(1);
-            (0..n_layers).map(|i| if (i + 1) % pattern == 0 { AttnKind::Full } else { AttnKind::Sliding { window: w } }).collect()
+            let pattern = f.get_u64(&key("attention.sliding_window_pattern"))?.map(|v| v as usize).unwrap_or(6);
+            AttnKind::interleaved(n_layers, pattern, w)
         }
         (false, Some(w)) if w > 0 && family != Family::Qwen2 => vec![AttnKind::Sliding { window: w }; n_layers],
         _ => vec![AttnKind::Full; n_layers],

@@ -12,6 +12,7 @@
 //! Backward: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − Σ_j P·dP), dQ = scale·dS·K,
 //! dK = scale·dSᵀ·Q.
 
+use crate::cpu::SendPtr;
 use crate::cpu::gemm::{gemm_nn, gemm_nt, gemm_tn};
 use rayon::prelude::*;
 
@@ -50,10 +51,10 @@ pub fn attention_forward(s: &AttnShape, q: &[f32], k: &[f32], v: &[f32], cap: us
     assert!(q.len() == t * h * d && out.len() == t * h * d, "attention: q/out sizes");
     assert!(l <= cap && k.len() >= s.n_kv_heads * cap * d && v.len() >= s.n_kv_heads * cap * d, "attention: kv sizes");
     let row = h * d;
-    let out_ptr = SyncPtr(out.as_mut_ptr());
+    let out_ptr = SendPtr(out.as_mut_ptr());
     let probs_ptr = probs.map(|p| {
         assert_eq!(p.len(), h * t * l, "attention: probs size");
-        SyncPtr(p.as_mut_ptr())
+        SendPtr(p.as_mut_ptr())
     });
     (0..h).into_par_iter().for_each(|head| {
         let kv = head / s.group();
@@ -74,11 +75,11 @@ pub fn attention_forward(s: &AttnShape, q: &[f32], k: &[f32], v: &[f32], cap: us
                 softmax_masked(srow, lo, hi, s.scale);
             }
             // SAFETY: each head writes its own columns of `out` and its own slice of `probs`.
-            let o = unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(t0 * row + head * d), (tb - 1) * row + d) };
+            let o = unsafe { std::slice::from_raw_parts_mut(out_ptr.ptr().add(t0 * row + head * d), (tb - 1) * row + d) };
             gemm_nn(tb, d, nk, sc, nk, &vh[k_lo * d..], d, o, row, false);
             if let Some(pp) = probs_ptr {
                 for (i, srow) in sc.chunks_exact(nk).enumerate() {
-                    let dst = unsafe { std::slice::from_raw_parts_mut(pp.get().add((head * t + t0 + i) * l), l) };
+                    let dst = unsafe { std::slice::from_raw_parts_mut(pp.ptr().add((head * t + t0 + i) * l), l) };
                     dst[..k_lo].fill(0.0);
                     dst[k_lo..k_hi].copy_from_slice(srow);
                     dst[k_hi..].fill(0.0);
@@ -113,7 +114,7 @@ pub fn attention_backward(s: &AttnShape, q: &[f32], k: &[f32], v: &[f32], cap: u
     let row = h * d;
     assert!(q.len() == t * row && dout.len() == t * row && dq.len() == t * row && probs.len() == h * t * t);
     assert!(t <= cap && dk.len() >= s.n_kv_heads * cap * d && dv.len() >= s.n_kv_heads * cap * d);
-    let dq_ptr = SyncPtr(dq.as_mut_ptr());
+    let dq_ptr = SendPtr(dq.as_mut_ptr());
     // One task per KV head: the heads of a group accumulate into the same dK/dV.
     dk.par_chunks_mut(cap * d).zip(dv.par_chunks_mut(cap * d)).take(s.n_kv_heads).enumerate().for_each(|(kv, (dkh, dvh))| {
         let kh = &k[kv * cap * d..(kv * cap + t) * d];
@@ -135,22 +136,12 @@ pub fn attention_backward(s: &AttnShape, q: &[f32], k: &[f32], v: &[f32], cap: u
                 }
             }
             // dQ = dS·K (each head owns its columns of dQ)
-            let dqh = unsafe { std::slice::from_raw_parts_mut(dq_ptr.get().add(head * d), (t - 1) * row + d) };
+            let dqh = unsafe { std::slice::from_raw_parts_mut(dq_ptr.ptr().add(head * d), (t - 1) * row + d) };
             gemm_nn(t, d, t, &ds, t, kh, d, dqh, row, false);
             // dK += dSᵀ·Q
             gemm_tn(t, d, t, &ds, t, qh, row, &mut dkh[..t * d], d, true);
         }
     });
-}
-
-#[derive(Clone, Copy)]
-struct SyncPtr(*mut f32);
-unsafe impl Send for SyncPtr {}
-unsafe impl Sync for SyncPtr {}
-impl SyncPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! Backward (input gradient only; base weights are frozen): dx = dy·W, with W
 //! dequantised to f32 once per call.
 
+use crate::cpu::SendPtr;
 use crate::cpu::gemm::{gemm_nn, gemm_nt};
 use crate::formats::tensor::QTensor;
 use crate::quant;
@@ -37,21 +38,11 @@ fn with_panel<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
-#[derive(Clone, Copy)]
-struct SyncPtr(*mut f32);
-unsafe impl Send for SyncPtr {}
-unsafe impl Sync for SyncPtr {}
-impl SyncPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
 /// y[m × out] = x[m × in] · Wᵀ + bias.
 pub fn linear_forward(x: &[f32], m: usize, w: &QTensor, bias: Option<&[f32]>, y: &mut [f32]) {
     let (out, inp) = (w.rows(), w.cols());
     assert!(x.len() == m * inp && y.len() == m * out, "linear {}: x {} / y {} for m={m}, W {out}x{inp}", w.name, x.len(), y.len());
-    let yp = SyncPtr(y.as_mut_ptr());
+    let yp = SendPtr(y.as_mut_ptr());
     if m <= SMALL_M {
         // Rows per task: large enough to amortise scheduling, small enough to balance.
         let rows_per_task = (out / (rayon::current_num_threads() * 8)).clamp(16, 4096);
@@ -61,7 +52,7 @@ pub fn linear_forward(x: &[f32], m: usize, w: &QTensor, bias: Option<&[f32]>, y:
             let rows = &w.bytes()[o0 * rb..o1 * rb];
             for i in 0..m {
                 // SAFETY: columns o0..o1 of row i of y are written by this task only.
-                let yi = unsafe { std::slice::from_raw_parts_mut(yp.get().add(i * out + o0), o1 - o0) };
+                let yi = unsafe { std::slice::from_raw_parts_mut(yp.ptr().add(i * out + o0), o1 - o0) };
                 quant::dot_rows(w.ty, rows, &x[i * inp..(i + 1) * inp], yi).expect("shapes checked at load");
             }
         });
@@ -72,7 +63,7 @@ pub fn linear_forward(x: &[f32], m: usize, w: &QTensor, bias: Option<&[f32]>, y:
             with_panel(n * inp, |panel| {
                 dequantize_rows(w, o0, o1, panel);
                 // SAFETY: this task owns columns o0..o1 of y.
-                let yc = unsafe { std::slice::from_raw_parts_mut(yp.get().add(o0), (m - 1) * out + n) };
+                let yc = unsafe { std::slice::from_raw_parts_mut(yp.ptr().add(o0), (m - 1) * out + n) };
                 gemm_nt_serial(m, n, inp, x, panel, yc, out);
             });
         });

@@ -81,8 +81,9 @@ crate::simd_dispatch!(fn dropout_dispatch(key: u32, threshold: u32, scale: f32, 
 
 /// out[i] = x[i]·scale, or 0 where the hash of (key, i) falls below the
 /// threshold. Plain scalar code: compiled inside each ISA's entry point, the
-/// compiler vectorises it for that ISA.
+/// compiler vectorises it for that ISA (`S` only selects that entry point).
 #[inline(always)]
+#[allow(clippy::extra_unused_type_parameters)]
 fn dropout_kernel<S: crate::cpu::simd::Simd>(key: u32, threshold: u32, scale: f32, x: &[f32], out: &mut [f32]) {
     for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
         let h = fmix32((i as u32).wrapping_mul(0x9E37_79B1) ^ key) >> 8;

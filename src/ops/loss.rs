@@ -11,6 +11,7 @@
 //! second GEMM accumulates dH = dlogits·W. Two GEMMs per chunk, where
 //! recomputing the logits would take three.
 
+use crate::cpu::SendPtr;
 use crate::cpu::gemm::{gemm_nn, gemm_tn, with_serial};
 use crate::cpu::simd::Simd;
 use crate::formats::tensor::QTensor;
@@ -30,16 +31,6 @@ pub struct LossOutput {
     /// Positions whose argmax (lowest id on ties) equals the target.
     pub correct: usize,
     pub count: usize,
-}
-
-#[derive(Clone, Copy)]
-struct SyncPtr(*mut f32);
-unsafe impl Send for SyncPtr {}
-unsafe impl Sync for SyncPtr {}
-impl SyncPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// Vocabulary ranges of whole panels, a few per thread.
@@ -202,7 +193,7 @@ fn softmax_grad_row_kernel<S: Simd>(row: &mut [f32], lse: &[f32], scale: f32) {
 /// logitsᵀ[vocab × c] = W·hᵀ, vocabulary panels in parallel.
 fn chunk_logits(ht: &[f32], c: usize, w: &QTensor, lt: &mut [f32]) {
     let (vocab, d) = (w.rows(), w.cols());
-    let lp = SyncPtr(lt.as_mut_ptr());
+    let lp = SendPtr(lt.as_mut_ptr());
     ranges(vocab).into_par_iter().for_each(|(v0, v1)| {
         let mut panel = vec![0f32; PANEL * d];
         for p0 in (v0..v1).step_by(PANEL) {
@@ -210,7 +201,7 @@ fn chunk_logits(ht: &[f32], c: usize, w: &QTensor, lt: &mut [f32]) {
             let np = p1 - p0;
             dequantize_rows(w, p0, p1, &mut panel);
             // SAFETY: this task owns rows p0..p1 of lt.
-            let dst = unsafe { std::slice::from_raw_parts_mut(lp.get().add(p0 * c), np * c) };
+            let dst = unsafe { std::slice::from_raw_parts_mut(lp.ptr().add(p0 * c), np * c) };
             with_serial(|| gemm_nn(np, c, d, &panel[..np * d], d, ht, c, dst, c, false));
         }
     });

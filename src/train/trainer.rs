@@ -112,38 +112,32 @@ pub fn longest_example(data: &Prepared, val: Option<&Prepared>) -> usize {
     data.examples.iter().chain(val.map(|v| v.examples.iter()).into_iter().flatten()).map(|e| e.tokens.len()).max().unwrap_or(1)
 }
 
-/// Trains a LoRA adapter on `data` on the CPU; writes checkpoints under `output`.
-/// `resume` is a checkpoint folder to continue from.
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    model: &Model,
-    base_name: &str,
-    data: &Prepared,
-    val: Option<&Prepared>,
-    opts: &TrainOptions,
-    output: &Path,
-    resume: Option<&Path>,
-    on_step: &mut dyn FnMut(&Progress) -> bool,
-) -> Result<(LoraAdapter, TrainSummary)> {
-    let rope = RopeTables::new(&model.config, longest_example(data, val));
-    let mut engine = CpuEngine::new(model, &rope);
-    train_on(&mut engine, model, base_name, data, val, opts, output, resume, on_step)
+/// What a training run works on, whatever runs its steps.
+#[derive(Clone, Copy)]
+pub struct TrainJob<'a> {
+    /// The base model the adapter belongs to (shapes, checkpoints).
+    pub model: &'a Model,
+    /// `base_model_name_or_path` of the adapter files.
+    pub base_name: &'a str,
+    pub data: &'a Prepared,
+    pub val: Option<&'a Prepared>,
+    pub opts: &'a TrainOptions,
+    /// Where checkpoints are written.
+    pub output: &'a Path,
+    /// A checkpoint folder to continue from.
+    pub resume: Option<&'a Path>,
 }
 
-/// [`train`] with the steps run by `engine` (the CPU's or the GPU's); `model`
-/// is the base model the adapter belongs to (shapes, checkpoints).
-#[allow(clippy::too_many_arguments)]
-pub fn train_on(
-    engine: &mut dyn StepEngine,
-    model: &Model,
-    base_name: &str,
-    data: &Prepared,
-    val: Option<&Prepared>,
-    opts: &TrainOptions,
-    output: &Path,
-    resume: Option<&Path>,
-    on_step: &mut dyn FnMut(&Progress) -> bool,
-) -> Result<(LoraAdapter, TrainSummary)> {
+/// Trains a LoRA adapter on the CPU.
+pub fn train(job: &TrainJob, on_step: &mut dyn FnMut(&Progress) -> bool) -> Result<(LoraAdapter, TrainSummary)> {
+    let rope = RopeTables::new(&job.model.config, longest_example(job.data, job.val));
+    let mut engine = CpuEngine::new(job.model, &rope);
+    train_on(&mut engine, job, on_step)
+}
+
+/// [`train`] with the steps run by `engine` (the CPU's or the GPU's).
+pub fn train_on(engine: &mut dyn StepEngine, job: &TrainJob, on_step: &mut dyn FnMut(&Progress) -> bool) -> Result<(LoraAdapter, TrainSummary)> {
+    let TrainJob { model, base_name, data, val, opts, output, resume } = *job;
     opts.validate()?;
     let n = data.examples.len();
     if n == 0 {
