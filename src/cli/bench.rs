@@ -54,6 +54,13 @@ pub fn peak_rss_bytes() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
 }
 
+/// Resets the peak to the current resident memory (Linux), so that each
+/// measurement reports its own peak, not an earlier one's. Memory that an
+/// earlier measurement's threads left to the allocator still counts.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 pub fn run(args: Args) -> Result<()> {
     let loaded = load_model(&args.base_model)?;
     let model = &loaded.model;
@@ -141,6 +148,7 @@ fn bench_train(loaded: &crate::model::load::LoadedModel, tokens: &[u32], args: &
     let opts = StepOptions { loss_scale: 1.0 / batch.num_targets() as f32, dropout: Some((0.05, 1)), gradient_checkpointing: false, want_embed_grad: false };
     let mut grads = zero_grads(&adapter);
     let mut ws = StepWorkspace::default();
+    reset_peak_rss();
     forward_backward_in(&mut ws, model, &adapter, &batch, &rope, &opts, &mut grads)?; // warm-up
     let t0 = Instant::now();
     for _ in 0..args.train_steps.max(1) {

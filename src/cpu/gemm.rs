@@ -19,8 +19,9 @@ use rayon::prelude::*;
 const NT_MR: usize = 6;
 /// Rows of B per micro-tile in gemm_nt (weight rows / output features).
 const NT_NR: usize = 4;
-/// k is processed in chunks of this many elements so that the A and B tiles stay in L1.
-const KC: usize = 256;
+/// k is processed in chunks of this many elements so that a packed block of B
+/// (KC × 64 floats, 32 KB) stays in L1.
+const KC: usize = 128;
 /// Rows of A per micro-tile in gemm_nn/gemm_tn.
 const NN_MR: usize = 6;
 /// Vectors of C columns per micro-tile in gemm_nn/gemm_tn.
@@ -296,30 +297,100 @@ unsafe fn nn_block(m: usize, n: usize, k: usize, a: *const f32, ars: usize, acs:
     nn_block_dispatch(m, n, k, SendPtr(a as *mut f32), ars, acs, SendPtr(b as *mut f32), ldb, SendPtr(c), ldc, accumulate)
 }
 
+thread_local! {
+    /// The block of B that nn_block is working on, copied contiguous.
+    static NN_PACK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// From this many rows of A on, nn_block copies each KC × 64 block of B into
+/// a contiguous buffer before using it. B's rows are often a power-of-two
+/// stride apart (2048 floats for Gemma's MLP), which maps them onto the same
+/// few L1 sets: unpacked, every load of B came from L2. The copy reads and
+/// writes each element of B once per m rows; for fewer rows (LoRA's r, the
+/// loss's chunks) it cost more than it saved (measured).
+const NN_PACK_MIN_M: usize = 48;
+
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn nn_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars: usize, acs: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) {
     let (a, b, c) = (a.0 as *const f32, b.0 as *const f32, c.0);
+    let panel = NN_NR * S::LANES;
+    // Rows of B no more than a panel apart are contiguous already.
+    if m < NN_PACK_MIN_M || ldb <= panel {
+        // SAFETY: the block lies inside the checked matrices.
+        unsafe { nn_panels::<S>(m, n, k, a, ars, acs, |k0, j, _| (b.add(k0 * ldb + j), ldb), c, ldc, accumulate) };
+        return;
+    }
+    // The buffer is taken out of the thread-local and put back, rather than
+    // used inside `with`'s closure: a closure is compiled without this
+    // function's target features, and the kernel must stay inlined here.
+    let mut buf = NN_PACK.with(|b| b.take());
+    if buf.len() < KC * panel {
+        buf.resize(KC * panel, 0.0);
+    }
+    let bp = buf.as_mut_ptr();
+    let pack = |k0: usize, j: usize, kc: usize| {
+        let w = panel.min(n - j);
+        let (l, full) = (S::LANES, w - w % S::LANES);
+        for kk in 0..kc {
+            // SAFETY: row k0 + kk of B has columns j..j + w (checked by the
+            // callers); the buffer holds KC × panel floats. Vector copies
+            // inlined here: a memcpy call per 256-byte row cost more than the copy.
+            unsafe {
+                let (src, dst) = (b.add((k0 + kk) * ldb + j), bp.add(kk * w));
+                for v in (0..full).step_by(l) {
+                    S::store(dst.add(v), S::load(src.add(v)));
+                }
+                if full < w {
+                    S::store_partial(dst.add(full), S::load_partial(src.add(full), w - full), w - full);
+                }
+            }
+        }
+        (bp as *const f32, w)
+    };
+    // SAFETY: as above.
+    unsafe { nn_panels::<S>(m, n, k, a, ars, acs, pack, c, ldc, accumulate) };
+    NN_PACK.with(|b| b.replace(buf));
+}
+
+/// The k-blocked loop of nn_block over column panels of up to NN_NR vectors.
+/// `block(k0, j, kc)` gives the KC × panel block of B starting at row k0,
+/// column j, and its row stride.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn nn_panels<S: Simd>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    ars: usize,
+    acs: usize,
+    block: impl Fn(usize, usize, usize) -> (*const f32, usize),
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
     let l = S::LANES;
+    let panel = NN_NR * l;
     let mut k0 = 0;
     loop {
         let kc = KC.min(k - k0);
         let acc = accumulate || k0 > 0;
-        let mut j = 0;
-        while j < n {
-            // The widest register tile that fits the columns left: 4, 2 or 1
-            // vectors (narrow matrices such as LoRA's r = 16 columns stay
-            // register-blocked), then scalar columns.
-            let nv = ((n - j) / l).min(NN_NR);
-            let nv = if nv >= 4 { 4 } else if nv >= 2 { 2 } else { nv };
-            // nv == 0: fewer than LANES columns left, one masked vector.
-            let nc = if nv > 0 { nv * l } else { n - j };
-            let mut i = 0;
-            while i < m {
-                let mr = NN_MR.min(m - i);
-                // SAFETY: the tile lies inside the checked matrices.
-                unsafe {
-                    let (ap, bp, cp) = (a.add(i * ars + k0 * acs), b.add(k0 * ldb + j), c.add(i * ldc + j));
+        for j0 in (0..n).step_by(panel) {
+            let (bb, ldb) = block(k0, j0, kc);
+            let j1 = (j0 + panel).min(n);
+            let mut j = j0;
+            while j < j1 {
+                // The widest register tile that fits the columns left: 4, 2 or
+                // 1 vectors (narrow matrices such as LoRA's r = 16 columns stay
+                // register-blocked), then one masked vector.
+                let nv = (j1 - j) / l;
+                let nv = if nv >= 4 { 4 } else if nv >= 2 { 2 } else { nv };
+                let nc = if nv > 0 { nv * l } else { j1 - j };
+                let mut i = 0;
+                while i < m {
+                    let mr = NN_MR.min(m - i);
+                    let (ap, bp, cp) = (a.add(i * ars + k0 * acs), bb.add(j - j0), c.add(i * ldc + j));
                     macro_rules! tile {
                         ($($mr:literal),*) => {
                             match (mr, nv) {
@@ -332,10 +403,10 @@ fn nn_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars:
                         };
                     }
                     tile!(6, 5, 4, 3, 2, 1);
+                    i += mr;
                 }
-                i += mr;
+                j += nc;
             }
-            j += nc;
         }
         k0 += kc;
         if k0 >= k {
@@ -439,7 +510,7 @@ mod tests {
     #[test]
     fn all_shapes_match_naive() {
         let mut rng = Rng::new(1);
-        for &(m, n, k) in &[(1, 1, 1), (7, 5, 3), (13, 37, 300), (6, 64, 16), (64, 70, 513), (3, 200, 640), (100, 9, 33)] {
+        for &(m, n, k) in &[(1, 1, 1), (7, 5, 3), (13, 37, 300), (6, 64, 16), (64, 70, 513), (3, 200, 640), (100, 9, 33), (50, 300, 260)] {
             let a = rand_vec(&mut rng, m * k);
             let b_nt = rand_vec(&mut rng, n * k);
             let b_nn = rand_vec(&mut rng, k * n);
@@ -491,7 +562,8 @@ mod tests {
     fn portable_fallback_matches_naive() {
         // The dispatched tests above run the best level of this CPU; check the fallback too.
         let mut rng = Rng::new(4);
-        let (m, n, k) = (8, 10, 37);
+        // m ≥ NN_PACK_MIN_M and rows of B wider than a panel: the packed path.
+        let (m, n, k) = (50, 70, 300);
         let a = rand_vec(&mut rng, m * k);
         let b = rand_vec(&mut rng, n * k);
         let mut c = vec![0f32; m * n];

@@ -3,6 +3,7 @@
 //! `crate::quant`.
 
 pub mod gemm;
+pub mod scratch;
 pub mod simd;
 pub mod vecops;
 

@@ -6,6 +6,7 @@
 
 use super::forward::{positions, BlockActs, LayerCtx, SeqSpan};
 use super::{Block, GateUpProj, Linear, Proj, QkvProj};
+use crate::cpu::scratch::{self, Scratch};
 use crate::ops::activation::glu_backward;
 use crate::ops::attention::attention_backward;
 use crate::ops::linear::linear_backward_input;
@@ -28,14 +29,14 @@ fn project_backward(ctx: &LayerCtx, proj: Proj, lin: &Linear, x: &[f32], m: usiz
 }
 
 /// Gradient through `x += norm(y)` (or `x += y`): returns dy from dx.
-fn add_normed_backward(dx: &[f32], y: &[f32], norm: Option<&[f32]>, rstd: &[f32]) -> Vec<f32> {
+fn add_normed_backward(dx: &[f32], y: &[f32], norm: Option<&[f32]>, rstd: &[f32]) -> Scratch {
     match norm {
         Some(w) => {
-            let mut dy = vec![0f32; y.len()];
+            let mut dy = scratch::zeroed(y.len());
             rmsnorm_backward(y, w, rstd, dx, &mut dy, false);
             dy
         }
-        None => dx.to_vec(),
+        None => scratch::copied(dx),
     }
 }
 
@@ -48,18 +49,18 @@ pub fn block_backward(ctx: &LayerCtx, block: &Block, spans: &[SeqSpan], a: &Bloc
 
     // ---- MLP half, in reverse.
     let d_down = add_normed_backward(dx, &a.down_out, block.post_ffn_norm.as_deref(), &a.rstd_post_ffn);
-    let mut d_act = vec![0f32; t * ff];
+    let mut d_act = scratch::zeroed(t * ff);
     project_backward(ctx, Proj::Down, &block.down, &a.act, t, &d_down, a, grads, &mut d_act, false);
-    let (mut d_gate, mut d_up) = (vec![0f32; t * ff], vec![0f32; t * ff]);
+    let (mut d_gate, mut d_up) = (scratch::zeroed(t * ff), scratch::zeroed(t * ff));
     glu_backward(c.activation, &a.gate, &a.up, &d_act, &mut d_gate, &mut d_up);
-    let mut d_hffn = vec![0f32; t * hd];
+    let mut d_hffn = scratch::zeroed(t * hd);
     match &block.gate_up {
         GateUpProj::Separate { gate, up } => {
             project_backward(ctx, Proj::Gate, gate, &a.h_ffn, t, &d_gate, a, grads, &mut d_hffn, false);
             project_backward(ctx, Proj::Up, up, &a.h_ffn, t, &d_up, a, grads, &mut d_hffn, true);
         }
         GateUpProj::Fused(l) => {
-            let mut d_fused = vec![0f32; t * 2 * ff];
+            let mut d_fused = scratch::zeroed(t * 2 * ff);
             for (i, row) in d_fused.chunks_exact_mut(2 * ff).enumerate() {
                 row[..ff].copy_from_slice(&d_gate[i * ff..(i + 1) * ff]);
                 row[ff..].copy_from_slice(&d_up[i * ff..(i + 1) * ff]);
@@ -72,16 +73,16 @@ pub fn block_backward(ctx: &LayerCtx, block: &Block, spans: &[SeqSpan], a: &Bloc
 
     // ---- Attention half, in reverse.
     let d_o = add_normed_backward(dx, &a.o_out, block.post_attn_norm.as_deref(), &a.rstd_post_attn);
-    let mut d_att = vec![0f32; t * qd];
+    let mut d_att = scratch::zeroed(t * qd);
     project_backward(ctx, Proj::O, &block.o, &a.att, t, &d_o, a, grads, &mut d_att, false);
 
     let shape = ctx.attn_shape();
     let d = c.head_dim;
-    let (mut dq, mut dk, mut dv) = (vec![0f32; t * qd], vec![0f32; t * kvd], vec![0f32; t * kvd]);
+    let (mut dq, mut dk, mut dv) = (scratch::zeroed(t * qd), scratch::zeroed(t * kvd), scratch::zeroed(t * kvd));
     let mut p_off = 0;
     for s in spans {
         let (r0, r1) = (s.start, s.start + s.len);
-        let (mut dkh, mut dvh) = (vec![0f32; s.len * kvd], vec![0f32; s.len * kvd]);
+        let (mut dkh, mut dvh) = (scratch::zeroed(s.len * kvd), scratch::zeroed(s.len * kvd));
         let n = c.n_heads * s.len * s.len;
         attention_backward(
             &shape,
@@ -112,14 +113,14 @@ pub fn block_backward(ctx: &LayerCtx, block: &Block, spans: &[SeqSpan], a: &Bloc
     ctx.rope.backward(&mut dk, c.n_kv_heads, &pos);
     let (dq_raw, dk_raw) = match (&block.q_norm, &block.k_norm) {
         (Some(qn), Some(kn)) => {
-            let (mut dqr, mut dkr) = (vec![0f32; t * qd], vec![0f32; t * kvd]);
+            let (mut dqr, mut dkr) = (scratch::zeroed(t * qd), scratch::zeroed(t * kvd));
             rmsnorm_backward(&a.q_raw, qn, &a.rstd_q, &dq, &mut dqr, false);
             rmsnorm_backward(&a.k_raw, kn, &a.rstd_k, &dk, &mut dkr, false);
             (dqr, dkr)
         }
         _ => (dq, dk),
     };
-    let mut d_hattn = vec![0f32; t * hd];
+    let mut d_hattn = scratch::zeroed(t * hd);
     match &block.qkv {
         QkvProj::Separate { q, k, v } => {
             project_backward(ctx, Proj::Q, q, &a.h_attn, t, &dq_raw, a, grads, &mut d_hattn, false);
@@ -128,7 +129,7 @@ pub fn block_backward(ctx: &LayerCtx, block: &Block, spans: &[SeqSpan], a: &Bloc
         }
         QkvProj::Fused(l) => {
             let w = qd + 2 * kvd;
-            let mut d_fused = vec![0f32; t * w];
+            let mut d_fused = scratch::zeroed(t * w);
             for (i, row) in d_fused.chunks_exact_mut(w).enumerate() {
                 row[..qd].copy_from_slice(&dq_raw[i * qd..(i + 1) * qd]);
                 row[qd..qd + kvd].copy_from_slice(&dk_raw[i * kvd..(i + 1) * kvd]);

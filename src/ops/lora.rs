@@ -8,6 +8,7 @@
 //! hash of (key, index), so backward sees exactly the forward's mask.
 
 use crate::cpu::gemm::{gemm_nn, gemm_nt, gemm_tn};
+use crate::cpu::scratch;
 
 /// One adapted projection's trainable matrices.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,8 +53,7 @@ impl Dropout {
 
     /// In place: g ← g ⊙ mask / (1−p) (the dropout's own backward).
     pub fn apply_inplace(&self, g: &mut [f32]) {
-        let src = g.to_vec();
-        self.apply(&src, g);
+        dropout_inplace_dispatch(self.key32(), self.threshold(), 1.0 / (1.0 - self.p), g);
     }
 
     fn key32(&self) -> u32 {
@@ -78,6 +78,7 @@ fn fmix32(mut h: u32) -> u32 {
 }
 
 crate::simd_dispatch!(fn dropout_dispatch(key: u32, threshold: u32, scale: f32, x: &[f32], out: &mut [f32]) => dropout_kernel);
+crate::simd_dispatch!(fn dropout_inplace_dispatch(key: u32, threshold: u32, scale: f32, g: &mut [f32]) => dropout_inplace_kernel);
 
 /// out[i] = x[i]·scale, or 0 where the hash of (key, i) falls below the
 /// threshold. Plain scalar code: compiled inside each ISA's entry point, the
@@ -91,13 +92,23 @@ fn dropout_kernel<S: crate::cpu::simd::Simd>(key: u32, threshold: u32, scale: f3
     }
 }
 
+/// [`dropout_kernel`] in place, the same mask.
+#[inline(always)]
+#[allow(clippy::extra_unused_type_parameters)]
+fn dropout_inplace_kernel<S: crate::cpu::simd::Simd>(key: u32, threshold: u32, scale: f32, g: &mut [f32]) {
+    for (i, v) in g.iter_mut().enumerate() {
+        let h = fmix32((i as u32).wrapping_mul(0x9E37_79B1) ^ key) >> 8;
+        *v = if h < threshold { 0.0 } else { *v * scale };
+    }
+}
+
 /// y[m×out] += s·(drop(x)·Aᵀ)·Bᵀ; writes h = drop(x)·Aᵀ `[m, r]` into `h`.
 pub fn lora_forward(w: &LoraWeights, x: &[f32], m: usize, dropout: Option<Dropout>, h: &mut [f32], y: &mut [f32]) {
     let (r, inp, out) = (w.r, w.in_features, w.out_features);
     assert!(x.len() == m * inp && h.len() == m * r && y.len() == m * out);
     match dropout {
         Some(d) if d.p > 0.0 => {
-            let mut xd = vec![0f32; x.len()];
+            let mut xd = scratch::take(x.len());
             d.apply(x, &mut xd);
             gemm_nt(m, r, inp, &xd, inp, &w.a, inp, h, r, false);
         }
@@ -105,9 +116,9 @@ pub fn lora_forward(w: &LoraWeights, x: &[f32], m: usize, dropout: Option<Dropou
     }
     // Scale h·Bᵀ rather than B itself so the result matches PEFT's order:
     // PEFT computes lora_B(lora_A(x)) * scaling.
-    let mut yb = vec![0f32; m * out];
+    let mut yb = scratch::take(m * out);
     gemm_nt(m, out, r, h, r, &w.b, r, &mut yb, out, false);
-    for (yv, v) in y.iter_mut().zip(&yb) {
+    for (yv, v) in y.iter_mut().zip(yb.iter()) {
         *yv += v * w.scale;
     }
 }
@@ -118,26 +129,27 @@ pub fn lora_backward(w: &LoraWeights, x: &[f32], m: usize, dropout: Option<Dropo
     let (r, inp, out) = (w.r, w.in_features, w.out_features);
     assert!(x.len() == m * inp && h.len() == m * r && dy.len() == m * out && dx.len() == m * inp);
     // s·dy, once, shared by dB and dh.
-    let sdy: Vec<f32> = dy.iter().map(|v| v * w.scale).collect();
+    let mut sdy = scratch::take(dy.len());
+    sdy.iter_mut().zip(dy).for_each(|(o, v)| *o = v * w.scale);
     // dBᵀ = hᵀ·(s·dy) `[r, out]`: wide rows suit the kernel better than dB's `[out, r]`.
-    let mut dbt = vec![0f32; r * out];
+    let mut dbt = scratch::take(r * out);
     gemm_tn(r, out, m, h, r, &sdy, out, &mut dbt, out, false);
     for (o, row) in g.b.chunks_exact_mut(r).enumerate() {
         for (j, v) in row.iter_mut().enumerate() {
             *v += dbt[j * out + o];
         }
     }
-    let mut dh = vec![0f32; m * r];
+    let mut dh = scratch::take(m * r);
     gemm_nn(m, r, out, &sdy, out, &w.b, r, &mut dh, r, false);
     match dropout {
         Some(d) if d.p > 0.0 => {
-            let mut xd = vec![0f32; x.len()];
+            let mut xd = scratch::take(x.len());
             d.apply(x, &mut xd);
             gemm_tn(r, inp, m, &dh, r, &xd, inp, &mut g.a, inp, true);
-            let mut dxd = vec![0f32; m * inp];
+            let mut dxd = scratch::take(m * inp);
             gemm_nn(m, inp, r, &dh, r, &w.a, inp, &mut dxd, inp, false);
             d.apply_inplace(&mut dxd);
-            for (a, b) in dx.iter_mut().zip(&dxd) {
+            for (a, b) in dx.iter_mut().zip(dxd.iter()) {
                 *a += b;
             }
         }

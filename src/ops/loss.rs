@@ -4,7 +4,7 @@
 //!
 //! With a 262k-token vocabulary the logits of a whole batch would not fit in
 //! memory, and most positions carry no label. So the labelled positions are
-//! taken in chunks whose logits fit a fixed budget (64 MB): for each chunk,
+//! taken in chunks whose logits fit a fixed budget (128 MB): for each chunk,
 //! one GEMM writes the logits (vocabulary panels dequantised once each, in
 //! parallel), each position is reduced to its log-sum-exp, loss and argmax
 //! and its logits turned in place into scale·(softmax − one-hot), and a
@@ -20,8 +20,10 @@ use rayon::prelude::*;
 
 /// Vocabulary rows per panel.
 const PANEL: usize = 256;
-/// Logit values kept at once (16 M floats = 64 MB).
-const LOGITS_BUDGET: usize = 16 << 20;
+/// Logit values kept at once (32 M floats = 128 MB: 128 positions of a
+/// 262k vocabulary, so that a typical step is one chunk and the 168 M-weight
+/// output matrix is dequantised twice per step, not four times).
+const LOGITS_BUDGET: usize = 32 << 20;
 
 /// What the fused loss returns.
 #[derive(Clone, Debug, Default)]
