@@ -26,8 +26,9 @@ const KC: usize = 128;
 const NN_MR: usize = 6;
 /// Vectors of C columns per micro-tile in gemm_nn/gemm_tn.
 const NN_NR: usize = 4;
-/// Below this many multiply-adds, threads cost more than they save.
-const PARALLEL_MIN_WORK: usize = 1 << 17;
+/// Below this many multiply-adds (~40 µs of one core), waking other threads
+/// costs more than they save (measured on attention's small per-head products).
+const PARALLEL_MIN_WORK: usize = 1 << 21;
 
 use super::SendPtr;
 
@@ -152,8 +153,11 @@ pub fn with_serial<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// Splits an m×n output into one block per thread along its longer side
-/// (in multiples of the micro-tile) and runs `f(i0, i1, j0, j1)` on each.
+/// Splits an m×n output into blocks (in multiples of the micro-tile) and runs
+/// `f(i0, i1, j0, j1)` on each, over the threads. Columns are preferred
+/// whenever there are enough of them: B is usually the large operand (a
+/// weight matrix), and a split by columns lets each thread read, and pack,
+/// only its own part of it; a split by rows makes every thread stream all of B.
 fn split_2d(m: usize, n: usize, work: usize, mr: usize, nr: usize, f: impl Fn(usize, usize, usize, usize) + Sync) {
     let threads = rayon::current_num_threads();
     if threads <= 1 || work < PARALLEL_MIN_WORK || SERIAL.with(|s| s.get()) {
@@ -162,7 +166,7 @@ fn split_2d(m: usize, n: usize, work: usize, mr: usize, nr: usize, f: impl Fn(us
     }
     // More pieces than threads so that uneven pieces balance out.
     let pieces = threads * 4;
-    if n / nr >= m / mr {
+    if n / nr >= threads * 2 || n / nr >= m / mr {
         let step = n.div_ceil(pieces).div_ceil(nr) * nr;
         (0..n.div_ceil(step)).into_par_iter().for_each(|p| f(0, m, p * step, ((p + 1) * step).min(n)));
     } else {

@@ -9,6 +9,7 @@
 
 use crate::cpu::gemm::{gemm_nn, gemm_nt, gemm_tn};
 use crate::cpu::scratch;
+use rayon::prelude::*;
 
 /// One adapted projection's trainable matrices.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,16 +45,26 @@ pub struct Dropout {
     pub key: u64,
 }
 
+/// Elements per parallel task of the dropout passes.
+const DROPOUT_CHUNK: usize = 1 << 15;
+
 impl Dropout {
     /// out = drop(x).
     pub fn apply(&self, x: &[f32], out: &mut [f32]) {
-        assert_eq!(x.len(), out.len());
-        dropout_dispatch(self.key32(), self.threshold(), 1.0 / (1.0 - self.p), x, out);
+        self.run(x, out, false);
     }
 
-    /// In place: g ← g ⊙ mask / (1−p) (the dropout's own backward).
-    pub fn apply_inplace(&self, g: &mut [f32]) {
-        dropout_inplace_dispatch(self.key32(), self.threshold(), 1.0 / (1.0 - self.p), g);
+    /// acc += drop(g): the dropout's own backward, added to a gradient.
+    pub fn add_backward(&self, g: &[f32], acc: &mut [f32]) {
+        self.run(g, acc, true);
+    }
+
+    fn run(&self, x: &[f32], out: &mut [f32], accumulate: bool) {
+        assert_eq!(x.len(), out.len());
+        let (key, threshold, scale) = (self.key32(), self.threshold(), 1.0 / (1.0 - self.p));
+        x.par_chunks(DROPOUT_CHUNK).zip(out.par_chunks_mut(DROPOUT_CHUNK)).enumerate().for_each(|(c, (x, out))| {
+            dropout_dispatch(key, threshold, scale, (c * DROPOUT_CHUNK) as u32, x, out, accumulate);
+        });
     }
 
     fn key32(&self) -> u32 {
@@ -77,28 +88,24 @@ fn fmix32(mut h: u32) -> u32 {
     h ^ (h >> 16)
 }
 
-crate::simd_dispatch!(fn dropout_dispatch(key: u32, threshold: u32, scale: f32, x: &[f32], out: &mut [f32]) => dropout_kernel);
-crate::simd_dispatch!(fn dropout_inplace_dispatch(key: u32, threshold: u32, scale: f32, g: &mut [f32]) => dropout_inplace_kernel);
+crate::simd_dispatch!(fn dropout_dispatch(key: u32, threshold: u32, scale: f32, base: u32, x: &[f32], out: &mut [f32], accumulate: bool) => dropout_kernel);
 
-/// out[i] = x[i]·scale, or 0 where the hash of (key, i) falls below the
-/// threshold. Plain scalar code: compiled inside each ISA's entry point, the
-/// compiler vectorises it for that ISA (`S` only selects that entry point).
+/// out[i] (+)= x[i]·scale, or 0 where the hash of (key, base + i) falls
+/// below the threshold. Plain scalar code: compiled inside each ISA's entry
+/// point, the compiler vectorises it for that ISA (`S` only selects that
+/// entry point).
 #[inline(always)]
 #[allow(clippy::extra_unused_type_parameters)]
-fn dropout_kernel<S: crate::cpu::simd::Simd>(key: u32, threshold: u32, scale: f32, x: &[f32], out: &mut [f32]) {
-    for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
-        let h = fmix32((i as u32).wrapping_mul(0x9E37_79B1) ^ key) >> 8;
-        *o = if h < threshold { 0.0 } else { v * scale };
-    }
-}
-
-/// [`dropout_kernel`] in place, the same mask.
-#[inline(always)]
-#[allow(clippy::extra_unused_type_parameters)]
-fn dropout_inplace_kernel<S: crate::cpu::simd::Simd>(key: u32, threshold: u32, scale: f32, g: &mut [f32]) {
-    for (i, v) in g.iter_mut().enumerate() {
-        let h = fmix32((i as u32).wrapping_mul(0x9E37_79B1) ^ key) >> 8;
-        *v = if h < threshold { 0.0 } else { *v * scale };
+fn dropout_kernel<S: crate::cpu::simd::Simd>(key: u32, threshold: u32, scale: f32, base: u32, x: &[f32], out: &mut [f32], accumulate: bool) {
+    let keep = |i: usize| fmix32(base.wrapping_add(i as u32).wrapping_mul(0x9E37_79B1) ^ key) >> 8 >= threshold;
+    if accumulate {
+        for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            *o += if keep(i) { v * scale } else { 0.0 };
+        }
+    } else {
+        for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            *o = if keep(i) { v * scale } else { 0.0 };
+        }
     }
 }
 
@@ -114,13 +121,18 @@ pub fn lora_forward(w: &LoraWeights, x: &[f32], m: usize, dropout: Option<Dropou
         }
         _ => gemm_nt(m, r, inp, x, inp, &w.a, inp, h, r, false),
     }
-    // Scale h·Bᵀ rather than B itself so the result matches PEFT's order:
-    // PEFT computes lora_B(lora_A(x)) * scaling.
-    let mut yb = scratch::take(m * out);
-    gemm_nt(m, out, r, h, r, &w.b, r, &mut yb, out, false);
-    for (yv, v) in y.iter_mut().zip(yb.iter()) {
-        *yv += v * w.scale;
-    }
+    // s is folded into the small matrix B (out × r) rather than applied to
+    // the m × out product: one pass over y fewer. PEFT scales the product;
+    // the two differ by rounding only (exactly equal when s is a power of two).
+    let sb = scaled(&w.b, w.scale);
+    gemm_nt(m, out, r, h, r, &sb, r, y, out, true);
+}
+
+/// s·v, in a scratch buffer.
+fn scaled(v: &[f32], s: f32) -> scratch::Scratch {
+    let mut o = scratch::take(v.len());
+    o.iter_mut().zip(v).for_each(|(o, v)| *o = v * s);
+    o
 }
 
 /// Accumulates dA, dB into `g` and the input gradient into `dx`.
@@ -128,30 +140,29 @@ pub fn lora_forward(w: &LoraWeights, x: &[f32], m: usize, dropout: Option<Dropou
 pub fn lora_backward(w: &LoraWeights, x: &[f32], m: usize, dropout: Option<Dropout>, h: &[f32], dy: &[f32], g: &mut LoraGrads, dx: &mut [f32]) {
     let (r, inp, out) = (w.r, w.in_features, w.out_features);
     assert!(x.len() == m * inp && h.len() == m * r && dy.len() == m * out && dx.len() == m * inp);
-    // s·dy, once, shared by dB and dh.
-    let mut sdy = scratch::take(dy.len());
-    sdy.iter_mut().zip(dy).for_each(|(o, v)| *o = v * w.scale);
-    // dBᵀ = hᵀ·(s·dy) `[r, out]`: wide rows suit the kernel better than dB's `[out, r]`.
+    // The scale s goes onto the small operands (h is m × r, B is out × r),
+    // never onto the m × out gradient dy.
+    // dBᵀ = (s·h)ᵀ·dy `[r, out]`: wide rows suit the kernel better than dB's `[out, r]`.
+    let sh = scaled(h, w.scale);
     let mut dbt = scratch::take(r * out);
-    gemm_tn(r, out, m, h, r, &sdy, out, &mut dbt, out, false);
+    gemm_tn(r, out, m, &sh, r, dy, out, &mut dbt, out, false);
     for (o, row) in g.b.chunks_exact_mut(r).enumerate() {
         for (j, v) in row.iter_mut().enumerate() {
             *v += dbt[j * out + o];
         }
     }
+    // dh = dy·(s·B) `[m, r]`.
+    let sb = scaled(&w.b, w.scale);
     let mut dh = scratch::take(m * r);
-    gemm_nn(m, r, out, &sdy, out, &w.b, r, &mut dh, r, false);
+    gemm_nn(m, r, out, dy, out, &sb, r, &mut dh, r, false);
     match dropout {
         Some(d) if d.p > 0.0 => {
             let mut xd = scratch::take(x.len());
             d.apply(x, &mut xd);
             gemm_tn(r, inp, m, &dh, r, &xd, inp, &mut g.a, inp, true);
-            let mut dxd = scratch::take(m * inp);
-            gemm_nn(m, inp, r, &dh, r, &w.a, inp, &mut dxd, inp, false);
-            d.apply_inplace(&mut dxd);
-            for (a, b) in dx.iter_mut().zip(dxd.iter()) {
-                *a += b;
-            }
+            // Reuses xd's buffer for dh·A, masked on its way into dx.
+            gemm_nn(m, inp, r, &dh, r, &w.a, inp, &mut xd, inp, false);
+            d.add_backward(&xd, dx);
         }
         _ => {
             gemm_tn(r, inp, m, &dh, r, x, inp, &mut g.a, inp, true);
