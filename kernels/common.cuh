@@ -71,13 +71,21 @@ __device__ __forceinline__ float block_sum(float v, float* scratch) {
 
 // ---- LoRA dropout ----------------------------------------------------------
 
-// The mask of src/ops/lora.rs `Dropout::keep_scale`, bit for bit: a SplitMix64
-// finaliser of key ^ index·φ, its top 24 bits as a uniform in [0, 1).
+// Murmur3's 32-bit finaliser, as src/ops/lora.rs `fmix32`.
+__device__ __forceinline__ unsigned fmix32(unsigned h) {
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    return h ^ (h >> 16);
+}
+
+// The mask of src/ops/lora.rs `Dropout`, bit for bit: the 64-bit key folded to
+// 32 bits, the top 24 bits of fmix32(index·φ32 ^ key) compared with p·2^24;
+// kept elements scaled by 1/(1 − p) (one rounded f32 division, as on the CPU).
 __device__ __forceinline__ float dropout_keep_scale(u64 key, u64 index, float p) {
-    u64 z = key ^ (index * 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    float u = (float)(z >> 40) * (1.0f / 16777216.0f);
-    return u < p ? 0.f : __fdiv_rn(1.f, 1.f - p);
+    unsigned k = fmix32((unsigned)key ^ fmix32((unsigned)(key >> 32)));
+    unsigned h = fmix32(((unsigned)index * 0x9E3779B1u) ^ k) >> 8;
+    unsigned threshold = (unsigned)((double)fminf(fmaxf(p, 0.f), 1.f) * 16777216.0);
+    return h < threshold ? 0.f : __fdiv_rn(1.f, 1.f - p);
 }

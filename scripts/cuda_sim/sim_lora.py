@@ -1,22 +1,29 @@
 #!/usr/bin/env python3
 """Desk check of kernels/lora.cu without a GPU: lora_fwd, lora_bwd_dx and
 lora_outer transcribed (tiles of 16 rows, 128-wide reduction chunks, rank
-slices of 32, the dropout hash on u64), compared with src/ops/lora.rs's
+slices of 32, the dropout mask of src/ops/lora.rs), compared with src/ops/lora.rs's
 formulas in float64. Run: python3 scripts/cuda_sim/sim_lora.py (needs numpy)
 """
 import numpy as np
 
 M64 = (1 << 64) - 1
+M32 = (1 << 32) - 1
 TM, TK = 16, 128
 
 
+def fmix32(h):
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & M32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & M32
+    return h ^ (h >> 16)
+
+
 def keep_scale(key, index, p):
-    z = key ^ ((index * 0x9E3779B97F4A7C15) & M64)
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    z ^= z >> 31
-    u = np.float32(z >> 40) * np.float32(1.0 / 16777216.0)
-    return 0.0 if u < p else float(np.float32(1.0) / (np.float32(1.0) - np.float32(p)))
+    k = fmix32((key & M32) ^ fmix32(key >> 32))
+    h = fmix32(((index * 0x9E3779B1) & M32) ^ k) >> 8
+    threshold = int(float(np.float32(p)) * 16777216.0)
+    return 0.0 if h < threshold else float(np.float32(1.0) / (np.float32(1.0) - np.float32(p)))
 
 
 def rows_times_matT(src, lds, mat, mat_t, r, n_red, row0, m, p, key, scale):

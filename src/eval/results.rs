@@ -224,3 +224,24 @@ impl ResultsFile {
         self.aggregates.clone().unwrap_or_else(|| crate::eval::aggregate::aggregate(&self.questions))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Measured values (latencies) are arbitrary f64s: written and read back,
+    /// they must be the same numbers (serde_json's `float_roundtrip`; without
+    /// it, 0.0016769999999999999 came back as another f64 and a test of the
+    /// results file failed now and then).
+    #[test]
+    fn measured_floats_round_trip_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        for v in [0.0016769999999999999, 0.1 + 0.2, 1.0 / 3.0, 123.456789e-7, f64::MIN_POSITIVE] {
+            let d = Distribution { mean: v, p50: v * 7.0, p95: v / 3.0 };
+            crate::util::write_json_atomic(&path, &d).unwrap();
+            let back: Distribution = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert_eq!(back, d, "{v:e}");
+        }
+    }
+}
