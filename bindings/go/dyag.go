@@ -22,6 +22,7 @@ package dyag
 import "C"
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -110,6 +111,45 @@ func call(f func() C.DyagStatus) error {
 		return nil
 	}
 	return &Error{Status: s, Message: C.GoString(C.dyag_last_error())}
+}
+
+// callbackGuard is the part of every callback's state that stops a call:
+// the caller's context, the context error that stopped it, and a panic of
+// the user's callback, kept to be re-raised once dyag has returned (a panic
+// must not unwind through dyag's frames).
+type callbackGuard struct {
+	ctx    context.Context
+	ctxErr error
+	panic  interface{}
+}
+
+// run calls the user's callback f from a C callback: false (stop) once the
+// context is done, and false with the panic kept if f panics.
+func (g *callbackGuard) run(f func() bool) (goOn bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			g.panic = r
+			goOn = false
+		}
+	}()
+	if err := g.ctx.Err(); err != nil {
+		g.ctxErr = err
+		return false
+	}
+	return f()
+}
+
+// repanic re-raises the user's panic, if the callback kept one.
+func (g *callbackGuard) repanic() {
+	if g.panic != nil {
+		panic(g.panic)
+	}
+}
+
+// cancelled is the error of a call stopped by a context: it matches both
+// ErrCancelled and the context's error.
+func cancelled(what string, cause error) *Error {
+	return &Error{Status: StatusCancelled, Message: what + " cancelled: " + cause.Error(), cause: cause}
 }
 
 // cStrings holds C copies of Go strings until free is called.

@@ -47,29 +47,14 @@ type EvalSummary struct {
 }
 
 type evalState struct {
-	ctx        context.Context
+	callbackGuard
 	onQuestion func(done, total int) bool
-	ctxErr     error
-	panic      interface{}
 }
 
 //export goEvalCallback
-func goEvalCallback(done, total C.size_t, state C.uintptr_t) (goOn C.bool) {
+func goEvalCallback(done, total C.size_t, state C.uintptr_t) C.bool {
 	s := cgo.Handle(state).Value().(*evalState)
-	defer func() {
-		if r := recover(); r != nil {
-			s.panic = r
-			goOn = false
-		}
-	}()
-	if err := s.ctx.Err(); err != nil {
-		s.ctxErr = err
-		return false
-	}
-	if s.onQuestion == nil {
-		return true
-	}
-	return C.bool(s.onQuestion(int(done), int(total)))
+	return C.bool(s.run(func() bool { return s.onQuestion == nil || s.onQuestion(int(done), int(total)) }))
 }
 
 // Evaluate answers every question of a questions file (JSONL: {"question",
@@ -80,7 +65,7 @@ func goEvalCallback(done, total C.size_t, state C.uintptr_t) (goOn C.bool) {
 // cancelling ctx (the error then also matches ctx.Err()).
 func (m *Model) Evaluate(ctx context.Context, questionsPath, outputPath string, params EvalParams, onQuestion func(done, total int) bool) (*EvalSummary, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, &Error{Status: StatusCancelled, Message: "evaluation cancelled: " + err.Error(), cause: err}
+		return nil, cancelled("evaluation", err)
 	}
 	var cs cStrings
 	defer cs.free()
@@ -102,17 +87,15 @@ func (m *Model) Evaluate(ctx context.Context, questionsPath, outputPath string, 
 			return nil, err
 		}
 	}
-	state := &evalState{ctx: ctx, onQuestion: onQuestion}
+	state := &evalState{callbackGuard: callbackGuard{ctx: ctx}, onQuestion: onQuestion}
 	handle := cgo.NewHandle(state)
 	defer handle.Delete()
 	var s C.DyagEvalSummary
 	err = m.do(func(h C.DyagModel) C.DyagStatus { return C.dyag_go_evaluate(h, q, out, &p, C.uintptr_t(handle), &s) })
-	if state.panic != nil {
-		panic(state.panic)
-	}
+	state.repanic()
 	if err != nil {
 		if state.ctxErr != nil && isStatus(err, StatusCancelled) {
-			return nil, &Error{Status: StatusCancelled, Message: "evaluation cancelled: " + state.ctxErr.Error(), cause: state.ctxErr}
+			return nil, cancelled("evaluation", state.ctxErr)
 		}
 		return nil, err
 	}

@@ -105,30 +105,14 @@ type Generation struct {
 
 // tokenState is what the C callback reaches through a cgo.Handle.
 type tokenState struct {
-	ctx     context.Context
+	callbackGuard
 	onToken func(piece string) bool
-	ctxErr  error
-	panic   interface{}
 }
 
 //export goTokenCallback
-func goTokenCallback(piece *C.char, n C.size_t, state C.uintptr_t) (goOn C.bool) {
+func goTokenCallback(piece *C.char, n C.size_t, state C.uintptr_t) C.bool {
 	s := cgo.Handle(state).Value().(*tokenState)
-	// A panic must not unwind through dyag's frames: stop, and re-raise it after the call.
-	defer func() {
-		if r := recover(); r != nil {
-			s.panic = r
-			goOn = false
-		}
-	}()
-	if err := s.ctx.Err(); err != nil {
-		s.ctxErr = err
-		return false
-	}
-	if s.onToken == nil {
-		return true
-	}
-	return C.bool(s.onToken(C.GoStringN(piece, C.int(n))))
+	return C.bool(s.run(func() bool { return s.onToken == nil || s.onToken(C.GoStringN(piece, C.int(n))) }))
 }
 
 // generate runs one generation call with the streaming state, and builds the result.
@@ -141,20 +125,18 @@ func (m *Model) generate(ctx context.Context, params SamplingParams, onToken fun
 	if err != nil {
 		return nil, err
 	}
-	state := &tokenState{ctx: ctx, onToken: onToken}
+	state := &tokenState{callbackGuard: callbackGuard{ctx: ctx}, onToken: onToken}
 	handle := cgo.NewHandle(state)
 	defer handle.Delete()
 	var out C.DyagGeneration
 	err = m.do(func(h C.DyagModel) C.DyagStatus { return run(h, &p, C.uintptr_t(handle), &out) })
 	defer C.dyag_generation_free(&out)
-	if state.panic != nil {
-		panic(state.panic)
-	}
+	state.repanic()
 	if err != nil {
 		return nil, err
 	}
 	if state.ctxErr != nil {
-		return nil, &Error{Status: StatusCancelled, Message: "generation cancelled: " + state.ctxErr.Error(), cause: state.ctxErr}
+		return nil, cancelled("generation", state.ctxErr)
 	}
 	g := &Generation{
 		PromptTokens:     int(out.prompt_tokens),

@@ -146,28 +146,18 @@ type TrainSummary struct {
 }
 
 type progressState struct {
-	ctx        context.Context
+	callbackGuard
 	onProgress func(TrainProgress) bool
-	ctxErr     error
-	panic      interface{}
 }
 
 //export goProgressCallback
-func goProgressCallback(p *C.DyagTrainProgress, state C.uintptr_t) (goOn C.bool) {
+func goProgressCallback(p *C.DyagTrainProgress, state C.uintptr_t) C.bool {
 	s := cgo.Handle(state).Value().(*progressState)
-	defer func() {
-		if r := recover(); r != nil {
-			s.panic = r
-			goOn = false
-		}
-	}()
-	if err := s.ctx.Err(); err != nil {
-		s.ctxErr = err
-		return false
-	}
-	if s.onProgress == nil {
-		return true
-	}
+	return C.bool(s.run(func() bool { return s.onProgress == nil || s.onProgress(trainProgress(p)) }))
+}
+
+// trainProgress converts dyag's progress report (valid during the callback only).
+func trainProgress(p *C.DyagTrainProgress) TrainProgress {
 	tp := TrainProgress{
 		Step: int(p.step), TotalSteps: int(p.total_steps), Epoch: int(p.epoch), Loss: float64(p.loss), LR: float64(p.lr),
 		GradNorm: float32(p.grad_norm), TokensPerSecond: float64(p.tokens_per_second),
@@ -176,7 +166,7 @@ func goProgressCallback(p *C.DyagTrainProgress, state C.uintptr_t) (goOn C.bool)
 	if p.checkpoint != nil {
 		tp.Checkpoint = C.GoString(p.checkpoint)
 	}
-	return C.bool(s.onProgress(tp))
+	return tp
 }
 
 // Train trains a LoRA adapter on the model's base with a chat dataset
@@ -187,7 +177,7 @@ func goProgressCallback(p *C.DyagTrainProgress, state C.uintptr_t) (goOn C.bool)
 // written stay.
 func (m *Model) Train(ctx context.Context, dataset, outputDir string, params TrainParams, onProgress func(TrainProgress) bool) (*Adapter, *TrainSummary, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, nil, &Error{Status: StatusCancelled, Message: "training cancelled: " + err.Error(), cause: err}
+		return nil, nil, cancelled("training", err)
 	}
 	var cs cStrings
 	defer cs.free()
@@ -203,7 +193,7 @@ func (m *Model) Train(ctx context.Context, dataset, outputDir string, params Tra
 	if err != nil {
 		return nil, nil, err
 	}
-	state := &progressState{ctx: ctx, onProgress: onProgress}
+	state := &progressState{callbackGuard: callbackGuard{ctx: ctx}, onProgress: onProgress}
 	handle := cgo.NewHandle(state)
 	defer handle.Delete()
 	var a C.DyagAdapter
@@ -211,12 +201,10 @@ func (m *Model) Train(ctx context.Context, dataset, outputDir string, params Tra
 	err = m.do(func(h C.DyagModel) C.DyagStatus {
 		return C.dyag_go_train(h, ds, out, &p, C.uintptr_t(handle), &a, &s)
 	})
-	if state.panic != nil {
-		panic(state.panic)
-	}
+	state.repanic()
 	if err != nil {
 		if state.ctxErr != nil && isStatus(err, StatusCancelled) {
-			return nil, nil, &Error{Status: StatusCancelled, Message: "training cancelled: " + state.ctxErr.Error(), cause: state.ctxErr}
+			return nil, nil, cancelled("training", state.ctxErr)
 		}
 		return nil, nil, err
 	}
