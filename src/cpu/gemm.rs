@@ -67,21 +67,20 @@ pub fn gemm_nt(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], l
         let mut j = j0;
         while j < j1 {
             let nc = PACK_N.min(j1 - j);
-            with_pack(k * nc, |bt| {
-                // Blocked over k so the written block of bt (16 × nc) stays in L1.
-                for k0 in (0..k).step_by(16) {
-                    let k1 = (k0 + 16).min(k);
-                    for jj in 0..nc {
-                        // SAFETY: row j + jj of B holds k elements (checked above).
-                        let row = unsafe { std::slice::from_raw_parts(bp.ptr().add((j + jj) * ldb + k0), k1 - k0) };
-                        for (kk, &v) in row.iter().enumerate() {
-                            bt[(k0 + kk) * nc + jj] = v;
-                        }
+            let mut bt = super::scratch::take(k * nc);
+            // Blocked over k so the written block of bt (16 × nc) stays in L1.
+            for k0 in (0..k).step_by(16) {
+                let k1 = (k0 + 16).min(k);
+                for jj in 0..nc {
+                    // SAFETY: row j + jj of B holds k elements (checked above).
+                    let row = unsafe { std::slice::from_raw_parts(bp.ptr().add((j + jj) * ldb + k0), k1 - k0) };
+                    for (kk, &v) in row.iter().enumerate() {
+                        bt[(k0 + kk) * nc + jj] = v;
                     }
                 }
-                // SAFETY: tasks write disjoint blocks of C.
-                unsafe { nn_block(i1 - i0, nc, k, ap.ptr().add(i0 * lda), lda, 1, bt.as_ptr(), nc, cp.ptr().add(i0 * ldc + j), ldc, accumulate) }
-            });
+            }
+            // SAFETY: tasks write disjoint blocks of C.
+            unsafe { nn_block(i1 - i0, nc, k, ap.ptr().add(i0 * lda), lda, 1, bt.as_ptr(), nc, cp.ptr().add(i0 * ldc + j), ldc, accumulate) }
             j += nc;
         }
     };
@@ -92,21 +91,6 @@ pub fn gemm_nt(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], l
 const PACK_MIN_M: usize = 4;
 /// Columns of C per packed panel of Bᵀ.
 const PACK_N: usize = 64;
-
-thread_local! {
-    static PACK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` with this thread's packing buffer of `n` floats.
-fn with_pack<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    PACK.with(|b| {
-        let mut b = b.borrow_mut();
-        if b.len() < n {
-            b.resize(n, 0.0);
-        }
-        f(&mut b[..n])
-    })
-}
 
 /// C[m×n] (+)= A[m×k] · B[k×n].
 #[allow(clippy::too_many_arguments)]
@@ -301,11 +285,6 @@ unsafe fn nn_block(m: usize, n: usize, k: usize, a: *const f32, ars: usize, acs:
     nn_block_dispatch(m, n, k, SendPtr(a as *mut f32), ars, acs, SendPtr(b as *mut f32), ldb, SendPtr(c), ldc, accumulate)
 }
 
-thread_local! {
-    /// The block of B that nn_block is working on, copied contiguous.
-    static NN_PACK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// From this many rows of A on, nn_block copies each KC × 64 block of B into
 /// a contiguous buffer before using it. B's rows are often a power-of-two
 /// stride apart (2048 floats for Gemma's MLP), which maps them onto the same
@@ -325,13 +304,10 @@ fn nn_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars:
         unsafe { nn_panels::<S>(m, n, k, a, ars, acs, |k0, j, _| (b.add(k0 * ldb + j), ldb), c, ldc, accumulate) };
         return;
     }
-    // The buffer is taken out of the thread-local and put back, rather than
-    // used inside `with`'s closure: a closure is compiled without this
-    // function's target features, and the kernel must stay inlined here.
-    let mut buf = NN_PACK.with(|b| b.take());
-    if buf.len() < KC * panel {
-        buf.resize(KC * panel, 0.0);
-    }
+    // A scratch guard rather than a thread-local's `with` closure: a closure
+    // is compiled without this function's target features, and the kernel
+    // must stay inlined here.
+    let mut buf = super::scratch::take(KC * panel);
     let bp = buf.as_mut_ptr();
     let pack = |k0: usize, j: usize, kc: usize| {
         let w = panel.min(n - j);
@@ -354,7 +330,6 @@ fn nn_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars:
     };
     // SAFETY: as above.
     unsafe { nn_panels::<S>(m, n, k, a, ars, acs, pack, c, ldc, accumulate) };
-    NN_PACK.with(|b| b.replace(buf));
 }
 
 /// The k-blocked loop of nn_block over column panels of up to NN_NR vectors.

@@ -1,10 +1,12 @@
-//! Reusable f32 buffers for the temporaries of one training step.
+//! Reusable f32 buffers for the temporaries of the CPU kernels: packed GEMM
+//! panels, dequantised weights, the loss's logits, the backward pass's
+//! activation-sized gradients (4 MB each for Gemma's MLP at 512 tokens).
 //!
-//! A backward pass needs a dozen activation-sized temporaries per layer
-//! (4 MB each for Gemma's MLP at 512 tokens). Allocated fresh, each one is
-//! mapped, page-faulted and zeroed by the kernel, then returned to it: that
-//! cost ~8 % of a training step. Buffers taken from this per-thread pool
-//! keep their pages between uses.
+//! Allocated fresh, each one is mapped, page-faulted and zeroed by the
+//! kernel, then returned to it: that cost ~8 % of a training step. Buffers
+//! taken from this per-thread pool keep their pages between uses. A guard,
+//! not a closure over a thread-local: SIMD kernels that use the buffer stay
+//! inlined in their target-feature entry points.
 
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};

@@ -13,30 +13,15 @@
 
 use crate::cpu::SendPtr;
 use crate::cpu::gemm::{gemm_nn, gemm_nt};
+use crate::cpu::scratch;
 use crate::formats::tensor::QTensor;
 use crate::quant;
 use rayon::prelude::*;
-use std::cell::RefCell;
 
 /// Up to this many tokens, fused dot products beat unpacking the weights.
 const SMALL_M: usize = 4;
 /// Weight rows dequantised together in the GEMM path.
 const PANEL: usize = 64;
-
-thread_local! {
-    static PANEL_BUF: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` with this thread's scratch buffer of at least `n` floats.
-fn with_panel<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    PANEL_BUF.with(|b| {
-        let mut b = b.borrow_mut();
-        if b.len() < n {
-            b.resize(n, 0.0);
-        }
-        f(&mut b[..n])
-    })
-}
 
 /// y[m × out] = x[m × in] · Wᵀ + bias.
 pub fn linear_forward(x: &[f32], m: usize, w: &QTensor, bias: Option<&[f32]>, y: &mut [f32]) {
@@ -60,12 +45,11 @@ pub fn linear_forward(x: &[f32], m: usize, w: &QTensor, bias: Option<&[f32]>, y:
         (0..out.div_ceil(PANEL)).into_par_iter().for_each(|p| {
             let (o0, o1) = (p * PANEL, ((p + 1) * PANEL).min(out));
             let n = o1 - o0;
-            with_panel(n * inp, |panel| {
-                dequantize_rows(w, o0, o1, panel);
-                // SAFETY: this task owns columns o0..o1 of y.
-                let yc = unsafe { std::slice::from_raw_parts_mut(yp.ptr().add(o0), (m - 1) * out + n) };
-                gemm_nt_serial(m, n, inp, x, panel, yc, out);
-            });
+            let mut panel = scratch::take(n * inp);
+            dequantize_rows(w, o0, o1, &mut panel);
+            // SAFETY: this task owns columns o0..o1 of y.
+            let yc = unsafe { std::slice::from_raw_parts_mut(yp.ptr().add(o0), (m - 1) * out + n) };
+            gemm_nt_serial(m, n, inp, x, &panel, yc, out);
         });
     }
     if let Some(b) = bias {
@@ -101,26 +85,15 @@ pub fn dequantize_all(w: &QTensor, dst: &mut [f32]) {
     });
 }
 
-thread_local! {
-    /// The dequantised weight of `linear_backward_input`, kept between calls:
-    /// a fresh 5 MB buffer per call cost more in page faults and zeroing
-    /// than its dequantisation.
-    static WEIGHT_BUF: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
 /// dx[m × in] (+)= dy[m × out] · W.
 pub fn linear_backward_input(dy: &[f32], m: usize, w: &QTensor, dx: &mut [f32], accumulate: bool) {
     let (out, inp) = (w.rows(), w.cols());
     assert!(dy.len() == m * out && dx.len() == m * inp);
-    WEIGHT_BUF.with(|b| {
-        let mut wf = b.borrow_mut();
-        if wf.len() < out * inp {
-            wf.resize(out * inp, 0.0);
-        }
-        let wf = &mut wf[..out * inp];
-        dequantize_all(w, wf);
-        gemm_nn(m, inp, out, dy, out, wf, inp, dx, inp, accumulate);
-    });
+    // A scratch buffer: a fresh 5 MB one per call cost more in page faults
+    // and zeroing than its dequantisation.
+    let mut wf = scratch::take(out * inp);
+    dequantize_all(w, &mut wf);
+    gemm_nn(m, inp, out, dy, out, &wf, inp, dx, inp, accumulate);
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! recomputing the logits would take three.
 
 use crate::cpu::SendPtr;
+use crate::cpu::scratch;
 use crate::cpu::gemm::{gemm_nn, gemm_tn, with_serial};
 use crate::cpu::simd::Simd;
 use crate::formats::tensor::QTensor;
@@ -59,7 +60,8 @@ pub fn fused_linear_cross_entropy(h: &[f32], targets: &[u32], w: &QTensor, scale
     }
     assert!(targets.iter().all(|&t| (t as usize) < vocab), "target outside the vocabulary");
     let chunk = (LOGITS_BUDGET / vocab).clamp(1, n);
-    let mut logits_t = vec![0f32; chunk * vocab];
+    // Every value is written by chunk_logits before it is read: no zeroing.
+    let mut logits_t = scratch::take(chunk * vocab);
     let mut out = LossOutput { count: n, ..LossOutput::default() };
     for r0 in (0..n).step_by(chunk) {
         let r1 = (r0 + chunk).min(n);
