@@ -124,6 +124,9 @@ enum DyagStopReason
   DYAG_STOP_REASON_LENGTH = 1,
   // The token callback returned false.
   DYAG_STOP_REASON_CANCELLED = 2,
+  // The answer ended without an end-of-turn token: a blank line or a new
+  // question marker (the text stops before it).
+  DYAG_STOP_REASON_STOP_TEXT = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

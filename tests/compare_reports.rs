@@ -182,15 +182,15 @@ fn two_systems_in_english() {
 #[test]
 fn bad_results_files_are_refused_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("results_v2.json");
-    let text = std::fs::read_to_string(sample("results_rag.json")).unwrap().replacen("\"schema_version\": 1", "\"schema_version\": 2", 1);
+    let bad = dir.path().join("results_v9.json");
+    let text = std::fs::read_to_string(sample("results_rag.json")).unwrap().replacen("\"schema_version\": 1", "\"schema_version\": 9", 1);
     std::fs::write(&bad, text).unwrap();
     let out = dir.path().join("o");
     let ft = sample("results_finetuned.json");
     let o = dyag(&["compare-models", "--rag-results", bad.to_str().unwrap(), "--finetuned-results", ft.to_str().unwrap(), "--output", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8(o.stderr).unwrap();
-    assert!(stderr.contains(&format!("{}:2: schema_version 2 is not supported", bad.display())), "{stderr}");
+    assert!(stderr.contains(&format!("{}:2: schema_version 9 is not supported", bad.display())), "{stderr}");
     assert!(!out.exists(), "nothing is written on error");
 
     let o = dyag(&["compare-models", "--rag-results", ft.to_str().unwrap(), "--finetuned-results", ft.to_str().unwrap(), "--output", out.to_str().unwrap(), "--keyword-threshold", "1.5"]);

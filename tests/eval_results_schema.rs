@@ -33,10 +33,10 @@ fn minimal_file_from_another_tool_is_accepted_and_aggregated() {
 
 #[test]
 fn wrong_schema_version_names_file_line_and_versions() {
-    let e = err("{\n  \"schema_version\": 2,\n  \"metadata\": {\"system\": \"rag\"},\n  \"questions\": []\n}");
-    assert!(e.starts_with("res.json:2: schema_version 2 is not supported: this dyag reads results schema version 1"), "{e}");
+    let e = err("{\n  \"schema_version\": 7,\n  \"metadata\": {\"system\": \"rag\"},\n  \"questions\": []\n}");
+    assert!(e.starts_with("res.json:2: schema_version 7 is not supported: this dyag reads results schema versions [1, 2]"), "{e}");
     let e = err("{\"metadata\": {\"system\": \"rag\"},\n\"schema_version\": \"1\", \"questions\": []}");
-    assert!(e.starts_with("res.json:2: schema_version must be the integer 1, found \"1\""), "{e}");
+    assert!(e.starts_with("res.json:2: schema_version must be the integer 2, found \"1\""), "{e}");
     let e = err("{\"metadata\": {\"system\": \"rag\"}, \"questions\": []}");
     assert!(e.starts_with("res.json: missing field `schema_version`"), "{e}");
     // A newer file with fields this version does not know still gets the version error first.
@@ -113,14 +113,37 @@ fn json_schema_lists_exactly_the_fields_dyag_writes() {
         question: "?".into(),
         expected: Some("x".into()),
         keywords: vec!["x".into()],
+        kind: Some("direct".into()),
+        apps: vec!["A".into()],
         answer: "x".into(),
         error: Some("e".into()),
         latency: Some(Latency { time_to_first_token_ms: Some(1.0), total_ms: Some(2.0) }),
         prompt_tokens: Some(1),
         completion_tokens: Some(1),
-        scores: Scores { exact_match: Some(true), keyword_recall: Some(1.0), f1: Some(1.0), rouge_l: Some(1.0), bleu: Some(1.0) },
+        scores: Scores {
+            exact_match: Some(true),
+            keyword_recall: Some(1.0),
+            f1: Some(1.0),
+            rouge_l: Some(1.0),
+            bleu: Some(1.0),
+            correct: Some(true),
+            echo: Some(false),
+            refusal: Some(false),
+        },
         success: false,
         sources: Some(vec![Source { id: "d".into(), title: Some("t".into()), score: Some(1.0) }]),
+        retrieval_hit: Some(true),
+    };
+    let kind = KindAggregates {
+        questions: 1,
+        judged: 1,
+        correct: 1,
+        correct_rate: Some(1.0),
+        correct_ci95: Some([0.2, 1.0]),
+        mean_keyword_recall: Some(1.0),
+        echoes: 0,
+        refusal_rate: Some(0.0),
+        retrieval_hit_rate: Some(1.0),
     };
     let d = Some(Distribution { mean: 1.0, p50: 1.0, p95: 1.0 });
     let file = ResultsFile {
@@ -160,6 +183,12 @@ fn json_schema_lists_exactly_the_fields_dyag_writes() {
             completion_tokens: Some(1),
             total_tokens: Some(2),
             sourced_rate: Some(1.0),
+            correct_rate: Some(1.0),
+            correct_ci95: Some([0.2, 1.0]),
+            echoes: Some(0),
+            refusal_rate: Some(0.0),
+            retrieval_hit_rate: Some(1.0),
+            per_kind: [("direct".to_string(), kind)].into_iter().collect(),
         }),
         questions: vec![q],
     };
@@ -168,6 +197,12 @@ fn json_schema_lists_exactly_the_fields_dyag_writes() {
 
     fn walk(path: &str, value: &Value, schema: &Value) {
         match value {
+            // A map with free keys (per_kind): every value against the same schema.
+            Value::Object(map) if schema.get("properties").is_none() && schema["additionalProperties"].is_object() => {
+                for (k, v) in map {
+                    walk(&format!("{path}.{k}"), v, &schema["additionalProperties"]);
+                }
+            }
             Value::Object(map) => {
                 let props = schema["properties"].as_object().unwrap_or_else(|| panic!("{path}: schema has no properties"));
                 for (k, v) in map {

@@ -78,6 +78,9 @@ const (
 	StopEOS       StopReason = C.DYAG_STOP_REASON_EOS
 	StopLength    StopReason = C.DYAG_STOP_REASON_LENGTH
 	StopCancelled StopReason = C.DYAG_STOP_REASON_CANCELLED
+	// StopText: the answer ended without an end-of-turn token (a blank line
+	// or a new question marker); the text stops before it.
+	StopText StopReason = C.DYAG_STOP_REASON_STOP_TEXT
 )
 
 func (r StopReason) String() string {
@@ -88,6 +91,8 @@ func (r StopReason) String() string {
 		return "length"
 	case StopCancelled:
 		return "cancelled"
+	case StopText:
+		return "stop_text"
 	}
 	return fmt.Sprintf("StopReason(%d)", int32(r))
 }

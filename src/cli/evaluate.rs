@@ -5,6 +5,7 @@
 use crate::cli::common::{apply_threads, attach_device, resolve_device, Device, DeviceArg, QuantizationArg};
 use crate::eval::prompt::{DirectPrompt, PromptBuilder, DEFAULT_SYSTEM_PROMPT};
 use crate::eval::questions::read_questions;
+use crate::eval::rag::prompt::PromptStyle;
 use crate::eval::rag::{load_catalogue, PromptLang, RagPrompt};
 use crate::eval::results::{Metadata, Retrieval};
 use crate::eval::runner::run_evaluation;
@@ -65,7 +66,7 @@ impl GenerationArgs {
         if self.max_tokens == 0 {
             return Err(Error::invalid("--max-tokens must be at least 1"));
         }
-        Ok(SamplingParams { temperature: self.temperature, top_k: self.sampling_top_k, top_p: self.top_p, max_tokens: self.max_tokens, seed: self.seed })
+        Ok(SamplingParams { temperature: self.temperature, top_k: self.sampling_top_k, top_p: self.top_p, max_tokens: self.max_tokens, seed: self.seed, ..SamplingParams::default() })
     }
 
     fn system_prompt(&self, adapter: Option<&std::path::Path>) -> Result<Option<String>> {
@@ -124,8 +125,22 @@ pub struct RagArgs {
     /// Language of the context block's wording.
     #[arg(long, value_enum, default_value = "fr")]
     pub lang: crate::eval::compare::Lang,
+    /// The reading score: put each question's own records (its "apps") in the prompt instead of the retrieved
+    /// ones, to tell a reading failure from a retrieval failure.
+    #[arg(long)]
+    pub oracle: bool,
+    /// chat (the model's template) or completion (fiches, a worked example, "Réponse :", for base models).
+    /// Default: chat with --hybrid or an instruct model, completion for a base model.
+    #[arg(long, value_enum)]
+    pub prompt_style: Option<PromptStyle>,
     #[command(flatten)]
     pub generation: GenerationArgs,
+}
+
+/// True for a model name that says it follows instructions (chat-tuned).
+fn is_instruct_name(name: &str) -> bool {
+    let n = name.to_lowercase();
+    ["instruct", "-it", ":it", "_it", "chat"].iter().any(|w| n.contains(w))
 }
 
 /// The one place where evaluation meets the inference engine: threads and
@@ -235,19 +250,32 @@ pub fn run_rag(args: RagArgs) -> Result<()> {
     };
     let mut prompts = RagPrompt::new(documents, args.top_k, system_prompt.clone(), lang)?;
     prompts.max_chars_per_document = args.max_context_chars;
+    prompts.oracle = args.oracle;
+    prompts.style = args.prompt_style.unwrap_or(if args.hybrid || is_instruct_name(&args.base_model) { PromptStyle::Chat } else { PromptStyle::Completion });
+    let mut sampling = sampling;
+    if prompts.style == PromptStyle::Completion {
+        // The answer is one line of the document being continued.
+        sampling.stop.push("\n".into());
+    }
     eprintln!("indexed {n_docs} records from {}", args.corpus.display());
 
     let adapter = if args.hybrid { args.model.as_deref() } else { None };
     let (mut generator, device) = load_generator(&args.base_model, adapter, &args.generation)?;
     let metadata = Metadata {
-        system: if args.hybrid { "hybrid" } else { "rag" }.into(),
+        system: match (args.hybrid, args.oracle) {
+            (true, false) => "hybrid",
+            (true, true) => "hybrid-reading",
+            (false, false) => "rag",
+            (false, true) => "rag-reading",
+        }
+        .into(),
         base_model: Some(args.base_model.clone()),
         adapter: adapter.map(|a| a.display().to_string()),
         device: Some(device),
         system_prompt,
         questions_file: Some(args.questions.display().to_string()),
         retrieval: Some(Retrieval {
-            method: "bm25".into(),
+            method: if args.oracle { "oracle: the question's own records, then bm25" } else { "bm25" }.into(),
             library: Some("tantivy 0.25".into()),
             analyzer: Some(crate::eval::rag::index::ANALYZER_DESCRIPTION.into()),
             top_k: args.top_k as u64,

@@ -142,7 +142,7 @@ pub fn run(args: Args) -> Result<()> {
         let mut rng = Rng::new(args.seed ^ 0x5_9117);
         let parts = split(generated.examples, args.split_ratios, &mut rng);
         report.split = Some([("train", parts.train.len()), ("val", parts.val.len()), ("test", parts.test.len())].into_iter().map(|(k, v)| (k.to_string(), v)).collect());
-        output::write_split(&args.output, &parts, &system)?
+        output::write_split(&args.output, &parts, &system, &cat.records.iter().map(|r| r.name.clone()).collect::<Vec<_>>())?
     } else {
         write_atomic(&args.output, &output::dataset_jsonl(&generated.examples, &system)?)?;
         vec![args.output.clone()]

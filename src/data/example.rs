@@ -16,6 +16,20 @@ pub struct Example {
     pub facts: Vec<String>,
 }
 
+impl Example {
+    /// The benchmark kind of the question (see `eval::questions`): `negative`
+    /// for unknown names, `multi` for several facts, `paraphrase` for reverse
+    /// lookups and LLM-written questions, `direct` for a template about one field.
+    pub fn kind(&self) -> &'static str {
+        match self.intent.as_str() {
+            "negative" | "missing" => "negative",
+            "multi" => "multi",
+            i if i == "llm" || i.starts_with("reverse") => "paraphrase",
+            _ => "direct",
+        }
+    }
+}
+
 /// Facts of one field worth checking in an answer: the items of a list; the
 /// value when it is short; a few distinctive words of a long text.
 pub fn field_facts(f: &Field) -> Vec<String> {

@@ -33,24 +33,37 @@ pub struct TestQuestion {
     pub expected: String,
     /// The key facts a correct answer must contain (empty for a question about an unknown name).
     pub keywords: Vec<String>,
+    /// `direct`, `paraphrase`, `multi` or `negative` (see [`Example::kind`]).
+    pub kind: String,
+    /// The record the question is about (empty for a negative question).
+    pub apps: Vec<String>,
 }
 
-pub fn test_questions_jsonl(examples: &[Example]) -> Result<Vec<u8>> {
+/// The questions of a split part (ids `PREFIX-0001`...); `names[r]` is record `r`'s name.
+pub fn test_questions_jsonl(examples: &[Example], names: &[String], prefix: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     for (i, ex) in examples.iter().enumerate() {
-        let q = TestQuestion { id: format!("test-{:04}", i + 1), question: ex.question.clone(), expected: ex.answer.clone(), keywords: ex.facts.clone() };
+        let q = TestQuestion {
+            id: format!("{prefix}-{:04}", i + 1),
+            question: ex.question.clone(),
+            expected: ex.answer.clone(),
+            keywords: ex.facts.clone(),
+            kind: ex.kind().to_string(),
+            apps: ex.record.and_then(|r| names.get(r)).cloned().into_iter().collect(),
+        };
         serde_json::to_writer(&mut out, &q).map_err(|e| Error::msg(format!("cannot serialise a test question: {e}")))?;
         out.push(b'\n');
     }
     Ok(out)
 }
 
-/// `OUT_train.jsonl`, `OUT_val.jsonl`, `OUT_test.jsonl`, `OUT_test_questions.jsonl`
-/// beside `OUT.jsonl`.
+/// `OUT_train.jsonl`, `OUT_val.jsonl`, `OUT_test.jsonl`, `OUT_val_questions.jsonl`
+/// (for `finetune --eval-questions`), `OUT_test_questions.jsonl` beside `OUT.jsonl`.
 pub struct SplitPaths {
     pub train: PathBuf,
     pub val: PathBuf,
     pub test: PathBuf,
+    pub val_questions: PathBuf,
     pub test_questions: PathBuf,
 }
 
@@ -58,18 +71,19 @@ pub fn split_paths(output: &Path) -> SplitPaths {
     let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
     let dir = output.parent().unwrap_or(Path::new(""));
     let p = |suffix: &str| dir.join(format!("{stem}_{suffix}.jsonl"));
-    SplitPaths { train: p("train"), val: p("val"), test: p("test"), test_questions: p("test_questions") }
+    SplitPaths { train: p("train"), val: p("val"), test: p("test"), val_questions: p("val_questions"), test_questions: p("test_questions") }
 }
 
-/// Writes the split files; returns the paths written.
-pub fn write_split(output: &Path, split: &Split, system: &str) -> Result<Vec<PathBuf>> {
+/// Writes the split files; returns the paths written. `names[r]` is record `r`'s name.
+pub fn write_split(output: &Path, split: &Split, system: &str, names: &[String]) -> Result<Vec<PathBuf>> {
     let paths = split_paths(output);
     // Serialise everything first, so that a failure writes nothing.
     let files = [
         (paths.train, dataset_jsonl(&split.train, system)?),
         (paths.val, dataset_jsonl(&split.val, system)?),
         (paths.test, dataset_jsonl(&split.test, system)?),
-        (paths.test_questions, test_questions_jsonl(&split.test)?),
+        (paths.val_questions, test_questions_jsonl(&split.val, names, "val")?),
+        (paths.test_questions, test_questions_jsonl(&split.test, names, "test")?),
     ];
     let mut written = Vec::new();
     for (path, bytes) in files {
@@ -93,8 +107,11 @@ mod tests {
         );
         let s = String::from_utf8(dataset_jsonl(std::slice::from_ref(&ex), "").unwrap()).unwrap();
         assert!(!s.contains("system"));
-        let t = String::from_utf8(test_questions_jsonl(&[ex]).unwrap()).unwrap();
-        assert_eq!(t, "{\"id\":\"test-0001\",\"question\":\"Qu'est-ce que GIDAF ?\",\"expected\":\"GIDAF est \\\"une\\\" app.\",\"keywords\":[\"app\"]}\n");
+        let t = String::from_utf8(test_questions_jsonl(&[ex], &["GIDAF".to_string()], "test").unwrap()).unwrap();
+        assert_eq!(
+            t,
+            "{\"id\":\"test-0001\",\"question\":\"Qu'est-ce que GIDAF ?\",\"expected\":\"GIDAF est \\\"une\\\" app.\",\"keywords\":[\"app\"],\"kind\":\"direct\",\"apps\":[\"GIDAF\"]}\n"
+        );
         let p = split_paths(Path::new("data/ds_100.jsonl"));
         assert_eq!(p.train, Path::new("data/ds_100_train.jsonl"));
         assert_eq!(p.test_questions, Path::new("data/ds_100_test_questions.jsonl"));

@@ -7,7 +7,9 @@
 //! answer still counts in the quality means as an empty answer.
 
 use crate::eval::metrics::bleu;
-use crate::eval::results::{Aggregates, Distribution, QuestionResult};
+use crate::eval::judge::wilson95;
+use crate::eval::results::{Aggregates, Distribution, KindAggregates, QuestionResult};
+use std::collections::BTreeMap;
 
 /// Percentile `p` in [0, 1] of `sorted` values (ascending, not empty).
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -70,7 +72,23 @@ pub fn aggregate(questions: &[QuestionResult]) -> Aggregates {
     let sourced_rate = (has_sources && n > 0)
         .then(|| questions.iter().filter(|q| q.sources.as_ref().is_some_and(|s| !s.is_empty())).count() as f64 / n as f64);
 
+    let all: Vec<&QuestionResult> = questions.iter().collect();
+    let overall = kind_figures(&all);
+    let mut by_kind: BTreeMap<String, Vec<&QuestionResult>> = BTreeMap::new();
+    for q in questions {
+        if let Some(k) = &q.kind {
+            by_kind.entry(k.clone()).or_default().push(q);
+        }
+    }
+    let per_kind = by_kind.into_iter().map(|(k, qs)| (k, kind_figures(&qs))).collect();
+
     Aggregates {
+        correct_rate: overall.correct_rate,
+        correct_ci95: overall.correct_ci95,
+        echoes: questions.iter().any(|q| q.scores.echo.is_some()).then_some(overall.echoes),
+        refusal_rate: overall.refusal_rate,
+        retrieval_hit_rate: overall.retrieval_hit_rate,
+        per_kind,
         questions: n as u64,
         successes: Some(successes as u64),
         errors: Some(errors as u64),
@@ -90,6 +108,24 @@ pub fn aggregate(questions: &[QuestionResult]) -> Aggregates {
         completion_tokens,
         total_tokens,
         sourced_rate,
+    }
+}
+
+/// The judged figures of a group of questions (a kind, or all of them).
+fn kind_figures(qs: &[&QuestionResult]) -> KindAggregates {
+    let judged = qs.iter().filter(|q| q.scores.correct.is_some()).count() as u64;
+    let correct = qs.iter().filter(|q| q.scores.correct == Some(true)).count() as u64;
+    let rate = |flags: Vec<bool>| mean(flags.into_iter().map(|b| if b { 1.0 } else { 0.0 }));
+    KindAggregates {
+        questions: qs.len() as u64,
+        judged,
+        correct,
+        correct_rate: (judged > 0).then(|| correct as f64 / judged as f64),
+        correct_ci95: wilson95(correct, judged).map(|(lo, hi)| [lo, hi]),
+        mean_keyword_recall: mean(qs.iter().filter_map(|q| q.scores.keyword_recall)),
+        echoes: qs.iter().filter(|q| q.scores.echo == Some(true)).count() as u64,
+        refusal_rate: rate(qs.iter().filter_map(|q| q.scores.refusal).collect()),
+        retrieval_hit_rate: rate(qs.iter().filter_map(|q| q.retrieval_hit).collect()),
     }
 }
 
@@ -159,5 +195,38 @@ mod tests {
         qs[1].sources = Some(vec![]);
         assert_eq!(aggregate(&qs).sourced_rate, Some(0.5));
         assert_eq!(aggregate(&[]).success_rate, None);
+    }
+
+    #[test]
+    fn judged_figures_per_kind() {
+        let mk = |id: &str, kind: &str, correct: bool, echo: bool, refusal: bool, hit: Option<bool>| {
+            let mut r = q(id, "x", true, None, None, None, None);
+            r.kind = Some(kind.into());
+            r.scores.correct = Some(correct);
+            r.scores.echo = Some(echo);
+            r.scores.refusal = Some(refusal);
+            r.retrieval_hit = hit;
+            r
+        };
+        let mut qs = vec![
+            mk("a", "direct", true, false, false, Some(true)),
+            mk("b", "direct", false, true, false, Some(false)),
+            mk("c", "direct", true, false, false, Some(true)),
+            mk("d", "negative", true, false, true, None),
+        ];
+        // A question without a verdict counts in `questions`, not in `judged`.
+        qs.push(q("e", "y", true, None, None, None, None));
+        let a = aggregate(&qs);
+        assert_eq!(a.correct_rate, Some(0.75));
+        assert_eq!(a.echoes, Some(1));
+        assert_eq!(a.retrieval_hit_rate, Some(2.0 / 3.0));
+        let d = &a.per_kind["direct"];
+        assert_eq!((d.questions, d.judged, d.correct, d.echoes), (3, 3, 2, 1));
+        assert_eq!(d.refusal_rate, Some(0.0));
+        let (lo, hi) = wilson95(2, 3).unwrap();
+        assert_eq!(d.correct_ci95, Some([lo, hi]));
+        let n = &a.per_kind["negative"];
+        assert_eq!((n.questions, n.correct, n.refusal_rate, n.retrieval_hit_rate), (1, 1, Some(1.0), None));
+        assert_eq!(a.per_kind.len(), 2);
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod aggregate;
 pub mod compare;
+pub mod judge;
 pub mod metrics;
 pub mod prompt;
 pub mod questions;

@@ -36,6 +36,13 @@ pub struct BuiltPrompt {
     pub messages: Vec<ChatMessage>,
     /// `Some` for systems that retrieve (even when nothing was found).
     pub sources: Option<Vec<Source>>,
+    /// Raw text to continue instead of `messages` (base models that do not
+    /// follow a chat template); `messages` then only records what was asked.
+    pub completion: Option<String>,
+    /// Parts of the prompt, beyond the system prompt and the question, that an
+    /// answer must not repeat (context header, instruction, record lines); see
+    /// [`crate::eval::judge`].
+    pub echo_markers: Vec<String>,
 }
 
 pub trait PromptBuilder {
@@ -60,7 +67,7 @@ pub fn with_system(system_prompt: Option<&str>, user: String) -> Vec<ChatMessage
 
 impl PromptBuilder for DirectPrompt {
     fn build(&self, question: &Question) -> Result<BuiltPrompt> {
-        Ok(BuiltPrompt { messages: with_system(self.system_prompt.as_deref(), question.question.clone()), sources: None })
+        Ok(BuiltPrompt { messages: with_system(self.system_prompt.as_deref(), question.question.clone()), sources: None, completion: None, echo_markers: Vec::new() })
     }
 }
 

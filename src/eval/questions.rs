@@ -1,5 +1,5 @@
-//! The questions file: JSONL, one `{"question", "expected"?, "keywords"?, "id"?}`
-//! per line. Blank lines are skipped, other fields are ignored, a UTF-8 BOM
+//! The questions file: JSONL, one `{"question", "expected"?, "keywords"?, "id"?,
+//! "kind"?, "apps"?}` per line. Blank lines are skipped, other fields are ignored, a UTF-8 BOM
 //! and CRLF line ends are accepted. Every problem names the file and line.
 
 use crate::eval::metrics::normalize;
@@ -16,6 +16,20 @@ pub struct Question {
     pub expected: Option<String>,
     /// Key facts the answer should contain.
     pub keywords: Vec<String>,
+    /// The kind of question (`direct`, `paraphrase`, `multi`, `negative`, or
+    /// any other label): every metric is also reported per kind. A `negative`
+    /// question is about something absent from the catalogue: its right answer
+    /// is a refusal (see [`crate::eval::judge`]).
+    pub kind: Option<String>,
+    /// Names of the catalogue records that hold the answer (empty for a
+    /// negative question); retrieval is scored against them.
+    pub apps: Vec<String>,
+}
+
+impl Question {
+    pub fn is_negative(&self) -> bool {
+        self.kind.as_deref() == Some(crate::eval::judge::NEGATIVE_KIND)
+    }
 }
 
 /// The fields of one line that matter; the others are ignored.
@@ -24,6 +38,8 @@ struct Line {
     expected: Option<serde_json::Value>,
     keywords: Option<serde_json::Value>,
     id: Option<serde_json::Value>,
+    kind: Option<serde_json::Value>,
+    apps: Option<serde_json::Value>,
 }
 
 /// Reads and checks a questions file.
@@ -54,6 +70,8 @@ pub fn parse_questions(path: &Path, bytes: &[u8]) -> Result<Vec<Question>> {
             expected: fields.remove("expected"),
             keywords: fields.remove("keywords"),
             id: fields.remove("id"),
+            kind: fields.remove("kind"),
+            apps: fields.remove("apps"),
         };
         let question = match parsed.question {
             Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
@@ -66,23 +84,16 @@ pub fn parse_questions(path: &Path, bytes: &[u8]) -> Result<Vec<Question>> {
             Some(serde_json::Value::String(s)) => Some(s.trim().to_string()),
             Some(other) => return Err(err(format!("\"expected\" must be a string, found {}", json_kind(&other)))),
         };
-        let keywords = match parsed.keywords {
-            None | Some(serde_json::Value::Null) => Vec::new(),
-            Some(serde_json::Value::Array(items)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (k, item) in items.into_iter().enumerate() {
-                    match item {
-                        serde_json::Value::String(s) if !normalize(&s).is_empty() => out.push(s.trim().to_string()),
-                        serde_json::Value::String(s) => {
-                            return Err(err(format!("keywords[{k}] ({s:?}) has no letter or digit to look for")))
-                        }
-                        other => return Err(err(format!("keywords[{k}] must be a string, found {}", json_kind(&other)))),
-                    }
-                }
-                out
-            }
-            Some(other) => return Err(err(format!("\"keywords\" must be a list of strings, found {}", json_kind(&other)))),
+        let keywords = string_list(parsed.keywords, "keywords", |s| !normalize(s).is_empty(), "has no letter or digit to look for").map_err(err)?;
+        let apps = string_list(parsed.apps, "apps", |s| !s.trim().is_empty(), "is empty").map_err(err)?;
+        let kind = match parsed.kind {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_lowercase()),
+            Some(other) => return Err(err(format!("\"kind\" must be a non-empty string, found {}", json_kind(&other)))),
         };
+        if kind.as_deref() == Some(crate::eval::judge::NEGATIVE_KIND) && !(keywords.is_empty() && apps.is_empty()) {
+            return Err(err("a \"negative\" question (about something not in the catalogue) has no keywords and no apps: its right answer is a refusal".into()));
+        }
         let id = match parsed.id {
             None | Some(serde_json::Value::Null) => format!("q{}", questions.len() + 1),
             Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
@@ -92,12 +103,31 @@ pub fn parse_questions(path: &Path, bytes: &[u8]) -> Result<Vec<Question>> {
         if let Some(first) = ids.insert(id.clone(), line_no) {
             return Err(err(format!("duplicate id \"{id}\" (first used on line {first})")));
         }
-        questions.push(Question { id, question, expected, keywords });
+        questions.push(Question { id, question, expected, keywords, kind, apps });
     }
     if questions.is_empty() {
         return Err(Error::format(path, "no questions: the file has no non-blank line"));
     }
     Ok(questions)
+}
+
+/// An optional list of strings, each passing `ok` (else "NAME[k] (..) WHY").
+fn string_list(value: Option<serde_json::Value>, name: &str, ok: impl Fn(&str) -> bool, why: &str) -> std::result::Result<Vec<String>, String> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (k, item) in items.into_iter().enumerate() {
+                match item {
+                    serde_json::Value::String(s) if ok(&s) => out.push(s.trim().to_string()),
+                    serde_json::Value::String(s) => return Err(format!("{name}[{k}] ({s:?}) {why}")),
+                    other => return Err(format!("{name}[{k}] must be a string, found {}", json_kind(&other))),
+                }
+            }
+            Ok(out)
+        }
+        Some(other) => Err(format!("\"{name}\" must be a list of strings, found {}", json_kind(&other))),
+    }
 }
 
 /// A serde_json error on a single line, as "message (column N)": the line
@@ -137,8 +167,12 @@ mod tests {
         assert_eq!(qs.len(), 3);
         assert_eq!(qs[0].id, "gidaf-1");
         assert_eq!(qs[0].keywords, vec!["application"]);
-        assert_eq!(qs[1], Question { id: "q2".into(), question: "Qui ?".into(), expected: None, keywords: vec![] });
+        assert_eq!(qs[1], Question { id: "q2".into(), question: "Qui ?".into(), expected: None, keywords: vec![], kind: None, apps: vec![] });
         assert_eq!(qs[2].id, "7");
+        let qs = parse("{\"question\": \"Qui héberge X ?\", \"kind\": \"Paraphrase\", \"apps\": [\"X\"], \"keywords\": [\"OVH\"]}\n{\"question\": \"Et ZORG ?\", \"kind\": \"negative\"}").unwrap();
+        assert_eq!(qs[0].kind.as_deref(), Some("paraphrase"));
+        assert_eq!(qs[0].apps, vec!["X"]);
+        assert!(qs[1].is_negative() && !qs[0].is_negative());
     }
 
     #[test]
@@ -151,6 +185,9 @@ mod tests {
             ("{\"question\": \"a\", \"keywords\": [\"ok\", \"«»\"]}\n", "qs.jsonl:1: keywords[1]"),
             ("{\"question\": \"a\", \"id\": \"x\"}\n{\"question\": \"b\", \"id\": \"x\"}\n", "qs.jsonl:2: duplicate id \"x\" (first used on line 1)"),
             ("[1, 2]\n", "qs.jsonl:1: expected a JSON object"),
+            ("{\"question\": \"a\", \"kind\": 3}\n", "qs.jsonl:1: \"kind\" must be a non-empty string"),
+            ("{\"question\": \"a\", \"apps\": [\"X\", \" \"]}\n", "qs.jsonl:1: apps[1] (\" \") is empty"),
+            ("{\"question\": \"a\", \"kind\": \"negative\", \"keywords\": [\"x\"]}\n", "qs.jsonl:1: a \"negative\" question"),
             ("\n  \n", "qs.jsonl: no questions"),
         ];
         for (text, want) in cases {

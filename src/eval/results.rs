@@ -8,8 +8,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The version this build writes and reads.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The version this build writes. Version 2 added the question's `kind` and
+/// `apps`, the `correct`/`echo`/`refusal` scores, `retrieval_hit` and the
+/// per-kind aggregates; every one of them is optional, so version 1 files
+/// (which lack them) are still read.
+pub const SCHEMA_VERSION: u64 = 2;
+/// The versions this build reads.
+pub const READABLE_SCHEMA_VERSIONS: &[u64] = &[1, 2];
 
 /// A whole results file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,6 +102,12 @@ pub struct QuestionResult {
     pub expected: Option<String>,
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// The question's kind (`direct`, `paraphrase`, `multi`, `negative`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The catalogue records that hold the answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<String>,
     /// The answer text; empty when generation failed.
     #[serde(default)]
     pub answer: String,
@@ -117,6 +128,9 @@ pub struct QuestionResult {
     /// retrieve nothing.
     #[serde(default)]
     pub sources: Option<Vec<Source>>,
+    /// RAG/hybrid with `apps` known: one of the question's records is among the sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieval_hit: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -143,6 +157,17 @@ pub struct Scores {
     /// sacreBLEU's sentence BLEU divided by 100.
     #[serde(default)]
     pub bleu: Option<f64>,
+    /// The judge's verdict (see `eval::judge`): every key fact present and no
+    /// echo, or for a negative question a refusal that invents nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct: Option<bool>,
+    /// The answer repeats its prompt (system prompt, question, context header
+    /// or a record line): always wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo: Option<bool>,
+    /// The answer contains a refusal phrase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<bool>,
 }
 
 /// A retrieved record placed in the prompt.
@@ -211,6 +236,47 @@ pub struct Aggregates {
     /// Share of answers that came with at least one source (traceability).
     #[serde(default)]
     pub sourced_rate: Option<f64>,
+    /// Share of judged answers that are right (see `Scores::correct`), with
+    /// its 95 % Wilson interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct_ci95: Option<[f64; 2]>,
+    /// Answers that repeat their prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echoes: Option<u64>,
+    /// Share of answers that are refusals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal_rate: Option<f64>,
+    /// Share of questions with `apps` whose sources include one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieval_hit_rate: Option<f64>,
+    /// The same figures per question kind (only when questions have a kind).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub per_kind: std::collections::BTreeMap<String, KindAggregates>,
+}
+
+/// The figures of one kind of question.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KindAggregates {
+    pub questions: u64,
+    /// Judged answers and right ones.
+    #[serde(default)]
+    pub judged: u64,
+    #[serde(default)]
+    pub correct: u64,
+    #[serde(default)]
+    pub correct_rate: Option<f64>,
+    #[serde(default)]
+    pub correct_ci95: Option<[f64; 2]>,
+    #[serde(default)]
+    pub mean_keyword_recall: Option<f64>,
+    #[serde(default)]
+    pub echoes: u64,
+    #[serde(default)]
+    pub refusal_rate: Option<f64>,
+    #[serde(default)]
+    pub retrieval_hit_rate: Option<f64>,
 }
 
 impl ResultsFile {

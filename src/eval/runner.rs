@@ -3,6 +3,7 @@
 //! a test double) and any [`PromptBuilder`] (plain or retrieval-augmented).
 
 use crate::eval::aggregate::aggregate;
+use crate::eval::judge::{echo_markers, judge, Case};
 use crate::eval::metrics::score_answer;
 use crate::eval::prompt::PromptBuilder;
 use crate::eval::questions::Question;
@@ -75,19 +76,28 @@ fn ask_one(generator: &mut dyn ChatGenerator, q: &Question, prompts: &dyn Prompt
         question: q.question.clone(),
         expected: q.expected.clone(),
         keywords: q.keywords.clone(),
+        kind: q.kind.clone(),
+        apps: q.apps.clone(),
         ..Default::default()
     };
     let prompt = match prompts.build(q) {
         Ok(p) => p,
         Err(e) => {
             r.error = Some(format!("building the prompt: {e}"));
-            r.scores = score_answer("", q.expected.as_deref(), &q.keywords);
+            r.scores = score(q, "", &[]);
             return Ok(r);
         }
     };
+    r.retrieval_hit = retrieval_hit(&q.apps, prompt.sources.as_deref());
     r.sources = prompt.sources;
+    let system = prompt.messages.first().filter(|m| m.role == "system").map(|m| m.content.as_str());
+    let markers = echo_markers(system, &q.question, prompt.echo_markers);
     let start = Instant::now();
-    match generator.chat(&prompt.messages, sampling, &mut |_| true) {
+    let generated = match &prompt.completion {
+        Some(text) => generator.complete(text, sampling, &mut |_| true),
+        None => generator.chat(&prompt.messages, sampling, &mut |_| true),
+    };
+    match generated {
         Ok(g) => {
             r.answer = g.text.trim().to_string();
             r.prompt_tokens = Some(g.prompt_tokens as u64);
@@ -107,6 +117,28 @@ fn ask_one(generator: &mut dyn ChatGenerator, q: &Question, prompts: &dyn Prompt
     r.success = r.error.is_none() && !r.answer.is_empty();
     // A failed answer is scored as the empty answer it is, so failures lower
     // the means instead of vanishing from them.
-    r.scores = score_answer(&r.answer, q.expected.as_deref(), &q.keywords);
+    r.scores = score(q, &r.answer, &markers);
     Ok(r)
+}
+
+/// The metrics and the judge's verdict for one answer.
+fn score(q: &Question, answer: &str, markers: &[String]) -> crate::eval::results::Scores {
+    let mut s = score_answer(answer, q.expected.as_deref(), &q.keywords);
+    let v = judge(answer, &Case { negative: q.is_negative(), keywords: &q.keywords, expected: q.expected.as_deref(), echo_markers: markers });
+    s.correct = v.correct;
+    s.echo = Some(v.echo);
+    s.refusal = Some(v.refusal);
+    s
+}
+
+/// Whether retrieval found one of the records that hold the answer (names
+/// compared normalised); `None` without retrieval or without `apps`.
+pub fn retrieval_hit(apps: &[String], sources: Option<&[crate::eval::results::Source]>) -> Option<bool> {
+    let sources = sources?;
+    if apps.is_empty() {
+        return None;
+    }
+    let norm = crate::eval::metrics::normalize;
+    let wanted: Vec<String> = apps.iter().map(|a| norm(a)).collect();
+    Some(sources.iter().any(|s| wanted.contains(&norm(&s.id)) || s.title.as_deref().is_some_and(|t| wanted.contains(&norm(t)))))
 }

@@ -6,7 +6,7 @@
 //! newer or older schema gets a version error, not a confusing field error),
 //! then the shape of every field, then value ranges and consistency.
 
-use crate::eval::results::{Aggregates, Distribution, ResultsFile, SCHEMA_VERSION};
+use crate::eval::results::{Aggregates, Distribution, ResultsFile, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION};
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -59,9 +59,9 @@ fn check_version(path: &Path, text: &str) -> Result<()> {
         fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
             let v = serde_json::Value::deserialize(d)?;
             match v.as_u64() {
-                Some(SCHEMA_VERSION) => Ok(Version),
+                Some(n) if READABLE_SCHEMA_VERSIONS.contains(&n) => Ok(Version),
                 Some(n) => Err(serde::de::Error::custom(format!(
-                    "schema_version {n} is not supported: this dyag reads results schema version {SCHEMA_VERSION}"
+                    "schema_version {n} is not supported: this dyag reads results schema versions {READABLE_SCHEMA_VERSIONS:?}"
                 ))),
                 None => Err(serde::de::Error::custom(format!("schema_version must be the integer {SCHEMA_VERSION}, found {v}"))),
             }
@@ -152,6 +152,9 @@ fn check_aggregates(a: &Aggregates) -> std::result::Result<(), String> {
         ("mean_f1", a.mean_f1),
         ("mean_rouge_l", a.mean_rouge_l),
         ("sourced_rate", a.sourced_rate),
+        ("correct_rate", a.correct_rate),
+        ("refusal_rate", a.refusal_rate),
+        ("retrieval_hit_rate", a.retrieval_hit_rate),
     ] {
         check_unit(&format!("aggregates.{name}"), v)?;
     }
@@ -161,5 +164,13 @@ fn check_aggregates(a: &Aggregates) -> std::result::Result<(), String> {
     check_distribution("aggregates.latency_total_ms", a.latency_total_ms.as_ref())?;
     check_distribution("aggregates.latency_first_token_ms", a.latency_first_token_ms.as_ref())?;
     check_non_negative("aggregates.tokens_per_second", a.tokens_per_second)?;
+    for (kind, k) in &a.per_kind {
+        for (name, v) in [("correct_rate", k.correct_rate), ("mean_keyword_recall", k.mean_keyword_recall), ("refusal_rate", k.refusal_rate), ("retrieval_hit_rate", k.retrieval_hit_rate)] {
+            check_unit(&format!("aggregates.per_kind.{kind}.{name}"), v)?;
+        }
+        if k.correct > k.judged || k.judged > k.questions {
+            return Err(format!("aggregates.per_kind.{kind}: correct ({}) ≤ judged ({}) ≤ questions ({}) does not hold", k.correct, k.judged, k.questions));
+        }
+    }
     Ok(())
 }

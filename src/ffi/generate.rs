@@ -44,6 +44,9 @@ pub enum DyagStopReason {
     Length = 1,
     /// The token callback returned false.
     Cancelled = 2,
+    /// The answer ended without an end-of-turn token: a blank line or a new
+    /// question marker (the text stops before it).
+    StopText = 3,
 }
 
 /// The result of a generation. Filled by dyag; every pointer in it is owned
@@ -93,6 +96,7 @@ impl DyagGeneration {
                 StopReason::Eos => DyagStopReason::Eos,
                 StopReason::Length => DyagStopReason::Length,
                 StopReason::Cancelled => DyagStopReason::Cancelled,
+                StopReason::StopText => DyagStopReason::StopText,
             } as i32,
             time_to_first_token_ms: g.time_to_first_token.as_secs_f64() * 1e3,
             total_ms: g.total_time.as_secs_f64() * 1e3,
@@ -129,7 +133,7 @@ pub(crate) unsafe fn sampling_arg(params: *const DyagSamplingParams) -> FfiResul
     if p.max_tokens == 0 {
         return Err(FfiError::invalid("params.max_tokens must be at least 1"));
     }
-    Ok(SamplingParams { temperature: p.temperature, top_k: p.top_k as usize, top_p: p.top_p, max_tokens: p.max_tokens as usize, seed: p.seed })
+    Ok(SamplingParams { temperature: p.temperature, top_k: p.top_k as usize, top_p: p.top_p, max_tokens: p.max_tokens as usize, seed: p.seed, ..SamplingParams::default() })
 }
 
 /// The caller's callback and its data, carried to the thread that runs the

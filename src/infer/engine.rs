@@ -77,6 +77,11 @@ impl ChatGenerator for Engine {
         Ok(self.generate_tokens(&prompt, params, on_text)?.generation)
     }
 
+    fn complete(&mut self, prompt: &str, params: &SamplingParams, on_text: &mut dyn FnMut(&str) -> bool) -> Result<Generation> {
+        let ids = self.base.tokenizer.encode_prompt(prompt)?;
+        Ok(self.generate_tokens(&ids, params, on_text)?.generation)
+    }
+
     fn describe(&self) -> String {
         match &self.adapter_path {
             Some(a) => format!("{} + LoRA {}", self.base.spec, a),

@@ -4,6 +4,7 @@
 
 use super::sampling::Sampler;
 use super::session::Session;
+use super::stop::TextStop;
 use super::{Generation, SamplingParams, StopReason};
 use crate::tokenizer::{StreamDecoder, Tokenizer};
 use crate::Result;
@@ -52,6 +53,7 @@ pub fn generate(
     let start = Instant::now();
     let mut sampler = Sampler::new(params);
     let mut decoder = StreamDecoder::new(tokenizer);
+    let mut text_stop = TextStop::new(&params.stop, params.first_answer);
     let mut tokens = Vec::new();
     let mut text = String::new();
     let mut ttft = None;
@@ -68,9 +70,14 @@ pub fn generate(
         }
         tokens.push(next);
         if let Some(piece) = decoder.push(next) {
-            text.push_str(&piece);
-            if !on_text(&piece) {
+            let (out, stop_here) = text_stop.push(&piece);
+            text.push_str(&out);
+            if !out.is_empty() && !on_text(&out) {
                 reason = StopReason::Cancelled;
+                break;
+            }
+            if stop_here {
+                reason = StopReason::StopText;
                 break;
             }
         }
@@ -82,9 +89,13 @@ pub fn generate(
         }
         logits = session.feed(&[next])?;
     }
-    if let Some(rest) = decoder.finish() {
-        text.push_str(&rest);
-        on_text(&rest);
+    if reason != StopReason::StopText {
+        let mut rest = decoder.finish().map(|r| text_stop.push(&r).0).unwrap_or_default();
+        rest.push_str(&text_stop.finish());
+        if !rest.is_empty() {
+            text.push_str(&rest);
+            on_text(&rest);
+        }
     }
     let total = start.elapsed();
     Ok(TokenGeneration {

@@ -16,11 +16,17 @@ pub struct SamplingParams {
     pub top_p: f32,
     pub max_tokens: usize,
     pub seed: u64,
+    /// Strings that end generation (not included in the text).
+    pub stop: Vec<String>,
+    /// End at the end of the first answer (a blank line, a new question or
+    /// turn marker: [`stop::FIRST_ANSWER_MARKERS`]), for models that do not
+    /// emit their end-of-turn token. On for answers; off for free text.
+    pub first_answer: bool,
 }
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        SamplingParams { temperature: 0.7, top_k: 0, top_p: 1.0, max_tokens: 500, seed: 0 }
+        SamplingParams { temperature: 0.7, top_k: 0, top_p: 1.0, max_tokens: 500, seed: 0, stop: Vec::new(), first_answer: true }
     }
 }
 
@@ -40,6 +46,8 @@ pub enum StopReason {
     Length,
     /// The caller's callback asked to stop.
     Cancelled,
+    /// A stop string or the end of the first answer.
+    StopText,
 }
 
 /// The result of one generation, with its measurements.
@@ -77,11 +85,19 @@ pub trait ChatGenerator {
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Generation>;
 
+    /// Continues raw text (no chat template): the prompt style of base,
+    /// non-instruct models. Not every generator can.
+    fn complete(&mut self, prompt: &str, params: &SamplingParams, on_text: &mut dyn FnMut(&str) -> bool) -> Result<Generation> {
+        let _ = (prompt, params, on_text);
+        Err(crate::Error::invalid(format!("{} cannot continue raw text (use a chat prompt)", self.describe())))
+    }
+
     /// A short description of the model behind it (for reports).
     fn describe(&self) -> String;
 }
 
 pub mod engine;
 pub mod generate;
+pub mod stop;
 pub mod sampling;
 pub mod session;

@@ -5,6 +5,7 @@
 //! that answers with a plain JSON body instead is handled too.
 
 use crate::formats::chat::ChatMessage;
+use crate::infer::stop::TextStop;
 use crate::infer::{ChatGenerator, Generation, SamplingParams, StopReason};
 use crate::{Error, Result};
 use serde_json::{json, Value};
@@ -45,6 +46,10 @@ impl OpenAiChat {
         if p.top_k > 0 {
             body["top_k"] = json!(p.top_k);
         }
+        // OpenAI takes at most 4 stop strings; the end-of-answer rule is applied here, on the text.
+        if !p.stop.is_empty() {
+            body["stop"] = json!(p.stop.iter().take(4).collect::<Vec<_>>());
+        }
         body
     }
 }
@@ -53,7 +58,7 @@ impl OpenAiChat {
 const ERROR_BODY_CHARS: usize = 300;
 
 impl ChatGenerator for OpenAiChat {
-    fn chat(&mut self, messages: &[ChatMessage], params: &SamplingParams, on_text: &mut dyn FnMut(&str) -> bool) -> Result<Generation> {
+    fn chat(&mut self, messages: &[ChatMessage], params: &SamplingParams, caller: &mut dyn FnMut(&str) -> bool) -> Result<Generation> {
         let start = Instant::now();
         let mut req = self.agent.post(&self.url).set("Content-Type", "application/json").set("Accept", "text/event-stream, application/json");
         if let Some(k) = &self.api_key {
@@ -73,6 +78,18 @@ impl ChatGenerator for OpenAiChat {
         };
         let streamed = resp.content_type().contains("event-stream");
         let mut out = Collected::default();
+        // The caller sees the text cut by the stop strings and the end-of-answer rule, as with dyag's engine.
+        let mut text_stop = TextStop::new(&params.stop, params.first_answer);
+        let mut kept = String::new();
+        let mut stopped_on_text = false;
+        let mut filtered = |piece: &str| {
+            let (released, stop_here) = text_stop.push(piece);
+            kept.push_str(&released);
+            let go_on = released.is_empty() || caller(&released);
+            stopped_on_text |= stop_here && go_on;
+            go_on && !stop_here
+        };
+        let on_text: &mut dyn FnMut(&str) -> bool = &mut filtered;
         if streamed {
             read_stream(&self.url, resp.into_reader(), start, on_text, &mut out)?;
         } else {
@@ -89,8 +106,21 @@ impl ChatGenerator for OpenAiChat {
             out.finish = v["choices"][0]["finish_reason"].as_str().map(str::to_string);
             out.usage(&v);
         }
+        drop(filtered);
+        if stopped_on_text {
+            out.cancelled = false;
+        } else if !out.cancelled {
+            let rest = text_stop.finish();
+            if !rest.is_empty() {
+                kept.push_str(&rest);
+                caller(&rest);
+            }
+        }
+        out.text = kept;
         let total_time = start.elapsed();
-        let stop = if out.cancelled {
+        let stop = if stopped_on_text {
+            StopReason::StopText
+        } else if out.cancelled {
             StopReason::Cancelled
         } else if out.finish.as_deref() == Some("length") {
             StopReason::Length

@@ -123,6 +123,9 @@ pub fn generate(cat: &Catalogue, lang: Lang, count: usize, gen: &mut dyn ChatGen
                 top_p: 0.95,
                 max_tokens: opts.max_tokens,
                 seed: opts.seed.wrapping_add(stats.calls as u64 * 7919),
+                // The reply is a list of pairs, blank lines included.
+                stop: Vec::new(),
+                first_answer: false,
             };
             stats.calls += 1;
             pb.inc(1);

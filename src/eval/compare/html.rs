@@ -97,6 +97,22 @@ pub fn render(c: &Comparison) -> Result<String> {
     }
     h.push_str(&format!("</table>\n<p class=\"meta\">{}</p>\n", l.pick("« — » : non mesuré (jamais compté comme zéro).", "\"—\": not measured (never counted as zero).")));
 
+    if !c.per_kind.is_empty() {
+        h.push_str(&format!("<h2 id=\"kinds\">{}</h2>\n<table>\n<tr><th>{}</th>", l.pick("Réponses justes par type de question", "Right answers per kind of question"), l.pick("Type", "Kind")));
+        for s in &c.systems {
+            h.push_str(&format!("<th>{}</th>", esc(&s.display_name)));
+        }
+        h.push_str("</tr>\n");
+        for k in &c.per_kind {
+            h.push_str(&format!("<tr><td>{}</td>", esc(&k.kind)));
+            for v in &k.values {
+                h.push_str(&format!("<td class=\"num\">{}</td>", esc(&v.display())));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str(&format!("</table>\n<p class=\"meta\">{}</p>\n", l.pick("Intervalle de confiance à 95 % (Wilson) entre crochets ; les échos (réponses qui répètent le prompt) sont comptés faux.", "95 % confidence interval (Wilson) in brackets; echoes (answers that repeat the prompt) count as wrong.")));
+    }
+
     // Recommendations.
     h.push_str(&format!("<h2 id=\"recommendations\">{}</h2>\n<ul class=\"recs\">\n", l.pick("Recommandations", "Recommendations")));
     for r in &c.recommendations {

@@ -44,6 +44,7 @@ pub fn criterion_name(key: &str, lang: Lang) -> &'static str {
         "data_freshness" => lang.pick("Fraîcheur des données", "Data freshness"),
         "gpu" => lang.pick("Besoin de GPU", "GPU need"),
         "hybrid" => lang.pick("Hybride", "Hybrid"),
+        "reading" => lang.pick("Lecture du contexte", "Reading the context"),
         "overall" => lang.pick("Recommandation", "Recommendation"),
         _ => "",
     }
@@ -62,11 +63,11 @@ pub fn rule_text(c: &Comparison) -> String {
     };
     match c.lang {
         Lang::Fr => format!(
-            "une réponse est juste si elle correspond exactement à la réponse attendue (après normalisation), sinon si elle contient {facts}, sinon (sans faits clés) si son F1 atteint {:.2} ; une erreur ou une réponse vide est fausse",
+            "le verdict du fichier de résultats quand il en a un (tous les faits clés et aucune répétition du prompt ; un refus pour une application inconnue) ; sinon une réponse est juste si elle correspond exactement à la réponse attendue (après normalisation), sinon si elle contient {facts}, sinon (sans faits clés) si son F1 atteint {:.2} ; une erreur ou une réponse vide est fausse",
             r.f1_threshold
         ),
         Lang::En => format!(
-            "an answer is right when it matches the expected answer exactly (after normalisation), else when it contains {facts}, else (no key facts) when its F1 reaches {:.2}; an error or an empty answer is wrong",
+            "the results file's verdict when it has one (every key fact and no repetition of the prompt; a refusal for an unknown application); otherwise an answer is right when it matches the expected answer exactly (after normalisation), else when it contains {facts}, else (no key facts) when its F1 reaches {:.2}; an error or an empty answer is wrong",
             r.f1_threshold
         ),
     }
@@ -145,6 +146,29 @@ pub fn render(c: &Comparison) -> String {
         md.push_str(&format!(" {} |\n", winner_text(c, &m.winners, m.status)));
     }
     md.push_str(&format!("\n{}\n", l.pick("« — » : non mesuré dans ce fichier de résultats (jamais compté comme zéro).", "\"—\": not measured in that results file (never counted as zero).")));
+
+    if !c.per_kind.is_empty() {
+        md.push_str(&format!("\n## {}\n\n", l.pick("Réponses justes par type de question", "Right answers per kind of question")));
+        md.push_str(&format!("| {} |", l.pick("Type", "Kind")));
+        for s in &c.systems {
+            md.push_str(&format!(" {} |", md_cell(&s.display_name)));
+        }
+        md.push_str(&format!("\n|---|{}\n", "---|".repeat(c.systems.len())));
+        for k in &c.per_kind {
+            md.push_str(&format!("| {} |", md_cell(&k.kind)));
+            for v in &k.values {
+                md.push_str(&format!(" {} |", v.display()));
+            }
+            md.push('\n');
+        }
+        md.push_str(&format!(
+            "\n{}\n",
+            l.pick(
+                "Part des réponses justes, intervalle de confiance à 95 % (Wilson) entre crochets ; (n écho) : réponses qui répètent le prompt, toujours fausses.",
+                "Share of right answers, 95 % confidence interval (Wilson) in brackets; (n echo): answers that repeat the prompt, always wrong."
+            )
+        ));
+    }
 
     md.push_str(&format!("\n## {}\n\n", l.pick("Recommandations", "Recommendations")));
     for r in &c.recommendations {

@@ -48,6 +48,8 @@ pub struct SystemInfo {
     pub questions: u64,
     pub retrieval_top_k: Option<u64>,
     pub retrieval_documents: Option<u64>,
+    /// Answers that repeat their prompt (measured by dyag's judge).
+    pub echoes: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -84,7 +86,63 @@ pub struct Comparison {
     pub questions_compared: usize,
     pub question_differences: Vec<QuestionDifference>,
     pub unmatched_questions: Vec<Unmatched>,
+    /// Right answers per kind of question (empty when no question has a kind).
+    pub per_kind: Vec<KindRow>,
     pub recommendations: Vec<Recommendation>,
+}
+
+/// One kind of question across the systems.
+#[derive(Clone, Debug, Serialize)]
+pub struct KindRow {
+    pub kind: String,
+    pub values: Vec<KindValue>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct KindValue {
+    pub system: String,
+    pub questions: u64,
+    pub correct_rate: Option<f64>,
+    pub correct_ci95: Option<[f64; 2]>,
+    pub echoes: u64,
+}
+
+impl KindValue {
+    /// "63 % [55–71]", with the echoes when there are any.
+    pub fn display(&self) -> String {
+        let Some(r) = self.correct_rate else { return "—".into() };
+        let ci = self.correct_ci95.map_or(String::new(), |[lo, hi]| format!(" [{:.0}–{:.0}]", lo * 100.0, hi * 100.0));
+        let echo = if self.echoes > 0 { format!(" ({} echo)", self.echoes) } else { String::new() };
+        format!("{:.0} %{ci}{echo}", r * 100.0)
+    }
+}
+
+/// The per-kind rows, kinds in a fixed order (the benchmark's first, then others).
+fn per_kind_rows(labels: &[String], aggregates: &[Aggregates]) -> Vec<KindRow> {
+    let mut kinds: Vec<String> = aggregates.iter().flat_map(|a| a.per_kind.keys().cloned()).collect();
+    let order = |k: &str| ["direct", "paraphrase", "multi", "negative"].iter().position(|x| *x == k).unwrap_or(usize::MAX);
+    kinds.sort_by(|a, b| order(a).cmp(&order(b)).then(a.cmp(b)));
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .map(|kind| KindRow {
+            values: labels
+                .iter()
+                .zip(aggregates)
+                .map(|(l, a)| {
+                    let k = a.per_kind.get(&kind);
+                    KindValue {
+                        system: l.clone(),
+                        questions: k.map_or(0, |k| k.questions),
+                        correct_rate: k.and_then(|k| k.correct_rate),
+                        correct_ci95: k.and_then(|k| k.correct_ci95),
+                        echoes: k.map_or(0, |k| k.echoes),
+                    }
+                })
+                .collect(),
+            kind,
+        })
+        .collect()
 }
 
 impl Comparison {
@@ -135,6 +193,7 @@ pub fn compare(inputs: &[Input], rule: CorrectnessRule, lang: Lang) -> crate::Re
                 questions: a.questions,
                 retrieval_top_k: m.retrieval.as_ref().map(|r| r.top_k),
                 retrieval_documents: m.retrieval.as_ref().and_then(|r| r.documents),
+                echoes: a.echoes,
             }
         })
         .collect();
@@ -177,6 +236,7 @@ pub fn compare(inputs: &[Input], rule: CorrectnessRule, lang: Lang) -> crate::Re
         questions_compared,
         question_differences,
         unmatched_questions: matching.unmatched,
+        per_kind: per_kind_rows(&labels, &aggregates),
         recommendations: Vec::new(),
     };
     comparison.recommendations = recommend::recommend(&comparison);

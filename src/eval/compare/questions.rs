@@ -29,11 +29,16 @@ pub enum Verdict {
     Unknown,
 }
 
-/// Right or wrong by the rule: a failed or empty answer is wrong; an exact
-/// match is right; otherwise key-fact recall decides, then token F1.
+/// Right or wrong: a failed or empty answer is wrong; the judge's verdict
+/// (`scores.correct`: echoes and refusals counted, see `eval::judge`) decides
+/// when the file has one; otherwise, by the rule, an exact match is right,
+/// then key-fact recall decides, then token F1.
 pub fn verdict(q: &QuestionResult, rule: &CorrectnessRule) -> Verdict {
     if !q.success {
         return Verdict::Wrong;
+    }
+    if let Some(c) = q.scores.correct {
+        return if c { Verdict::Correct } else { Verdict::Wrong };
     }
     if q.scores.exact_match == Some(true) {
         return Verdict::Correct;

@@ -97,7 +97,9 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
 
 pub fn recommend(c: &Comparison) -> Vec<Recommendation> {
     let x = Ctx { c, lang: c.lang };
-    let mut out = vec![quality(&x), latency(&x), tokens(&x), traceability(&x), freshness(&x), gpu(&x)];
+    let mut out = vec![quality(&x)];
+    out.extend(echoes(&x));
+    out.extend([latency(&x), tokens(&x), traceability(&x), freshness(&x), gpu(&x)]);
     if c.systems.iter().any(|s| s.label == "hybrid") {
         out.push(hybrid(&x));
     }
@@ -130,6 +132,31 @@ fn quality(x: &Ctx) -> Recommendation {
             rec("quality", None, text)
         }
     }
+}
+
+/// Systems whose answers mostly repeat their prompt: their quality figures
+/// measure nothing, and the report says so rather than ranking them.
+fn echoes(x: &Ctx) -> Vec<Recommendation> {
+    x.c.systems
+        .iter()
+        .filter(|s| s.echoes.is_some_and(|e| s.questions > 0 && e * 4 > s.questions))
+        .map(|s| {
+            let e = s.echoes.unwrap_or(0);
+            let text = match x.lang {
+                Lang::Fr => format!(
+                    "{} : {e} réponses sur {} répètent le prompt (consigne, contexte ou fiches) au lieu de répondre : ce modèle ne lit pas le contexte qu'on lui donne (un modèle de base, non entraîné aux instructions, le fait rarement) ; ses scores ne sont pas comparables aux autres. Préférez l'hybride (un adaptateur entraîné à lire les fiches) ou un modèle instruct plus grand.",
+                    x.name(&s.label),
+                    s.questions
+                ),
+                Lang::En => format!(
+                    "{}: {e} of {} answers repeat the prompt (instruction, context or records) instead of answering: this model does not read the context it is given (a base model, not instruction-tuned, rarely does); its scores are not comparable with the others. Prefer the hybrid (an adapter trained to read the records) or a larger instruct model.",
+                    x.name(&s.label),
+                    s.questions
+                ),
+            };
+            rec("reading", None, text)
+        })
+        .collect()
 }
 
 fn latency(x: &Ctx) -> Recommendation {

@@ -27,6 +27,8 @@ pub fn score_answer(answer: &str, expected: Option<&str>, keywords: &[String]) -
         rouge_l: expected.map(|e| rouge::rouge_l(answer, e)),
         // sacreBLEU's own rounding can exceed 100 by an ulp (100.00000000000004).
         bleu: expected.map(|e| (bleu::sentence_bleu(answer, e) / 100.0).min(1.0)),
+        // The verdict needs the prompt: the evaluation loop adds it (eval::judge).
+        ..Scores::default()
     }
 }
 

@@ -15,6 +15,18 @@ pub enum PromptLang {
     English,
 }
 
+/// How the records and the question are put to the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PromptStyle {
+    /// A chat turn through the model's template: for instruct models and
+    /// adapters trained on chat data (the hybrid).
+    Chat,
+    /// Raw text to continue: the records as fiches, one worked example, then
+    /// "Question : ... / Réponse :", cut at the end of the line. A base model
+    /// has never seen a chat template; it can continue a document.
+    Completion,
+}
+
 pub struct RagPrompt {
     pub documents: Vec<Document>,
     pub index: Bm25Index,
@@ -23,12 +35,93 @@ pub struct RagPrompt {
     /// Longer record texts are cut (at a character boundary) to keep prompts bounded.
     pub max_chars_per_document: usize,
     pub lang: PromptLang,
+    pub style: PromptStyle,
+    /// Put the question's own records (`apps`) in the prompt instead of the
+    /// retrieved ones (filled up to `top_k` with retrieved records): the
+    /// reading score, which tells a reading failure from a retrieval failure.
+    /// Questions without `apps` (negatives) get the retrieved records.
+    pub oracle: bool,
 }
 
 impl RagPrompt {
     pub fn new(documents: Vec<Document>, top_k: usize, system_prompt: Option<String>, lang: PromptLang) -> Result<Self> {
         let index = Bm25Index::build(&documents)?;
-        Ok(RagPrompt { documents, index, top_k, system_prompt, max_chars_per_document: 2000, lang })
+        Ok(RagPrompt { documents, index, top_k, system_prompt, max_chars_per_document: 2000, lang, style: PromptStyle::Chat, oracle: false })
+    }
+
+    /// The records of `question` (retrieved, or its own with `oracle`), with their scores.
+    pub fn records(&self, question: &Question) -> Result<Vec<(&Document, Option<f32>)>> {
+        let hits = self.index.search(&question.question, self.top_k)?;
+        let mut out: Vec<(&Document, Option<f32>)> = Vec::new();
+        if self.oracle {
+            let norm = crate::eval::metrics::normalize;
+            for app in &question.apps {
+                if let Some(d) = self.documents.iter().find(|d| norm(&d.title) == norm(app) || norm(&d.id) == norm(app)) {
+                    if !out.iter().any(|(o, _)| o.id == d.id) {
+                        out.push((d, None));
+                    }
+                }
+            }
+        }
+        for h in &hits {
+            if out.len() >= self.top_k {
+                break;
+            }
+            if let Some(d) = self.documents.get(h.doc).filter(|d| !out.iter().any(|(o, _)| o.id == d.id)) {
+                out.push((d, Some(h.score)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The completion-style prompt: fiches, a worked example, the question.
+    pub fn completion_text(&self, question: &str, docs: &[&Document]) -> String {
+        let (intro, example, fiches, q, a) = self.completion_parts();
+        let mut text = format!("{intro}
+
+{example}
+
+{fiches}
+");
+        for (i, d) in docs.iter().enumerate() {
+            text.push_str(&format!("[{}] {}
+{}
+", i + 1, d.title, truncate_chars(&d.text, self.max_chars_per_document)));
+        }
+        text.push_str(&format!("
+{q}{question}
+{a}"));
+        text
+    }
+
+    /// Intro, worked example, fiches header, question and answer labels.
+    fn completion_parts(&self) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
+        match self.lang {
+            PromptLang::French => (
+                "Les fiches ci-dessous décrivent des applications. Chaque réponse est une phrase courte qui reprend l'information demandée de la bonne fiche. Si aucune fiche ne parle de l'application demandée, la réponse est : Je ne connais pas cette application.",
+                "Exemple.
+[0] ORION
+hébergement : DSI, site de Lyon
+responsable : Jean Petit (pôle RH)
+Question : Qui est responsable d'ORION ?
+Réponse : Le responsable d'ORION est Jean Petit (pôle RH).",
+                "Fiches :",
+                "Question : ",
+                "Réponse :",
+            ),
+            PromptLang::English => (
+                "The records below describe applications. Each answer is a short sentence that gives the requested information from the right record. If no record is about the application asked for, the answer is: I don't know this application.",
+                "Example.
+[0] ORION
+hosting: IT department, Lyon site
+owner: Jean Petit (HR)
+Question: Who is responsible for ORION?
+Answer: ORION's owner is Jean Petit (HR).",
+                "Records:",
+                "Question: ",
+                "Answer:",
+            ),
+        }
     }
 
     /// The user message: numbered records, then the question and the instruction.
@@ -68,6 +161,22 @@ impl RagPrompt {
     }
 }
 
+impl RagPrompt {
+    /// What an answer must not repeat: the context header, the instruction,
+    /// and every line of the records placed in the prompt.
+    pub fn echo_markers(&self, docs: &[&Document]) -> Vec<String> {
+        let (header, instruction) = match self.lang {
+            PromptLang::French => ("Contexte (extraits du catalogue)", "Réponds à la question en t'appuyant uniquement sur le contexte ci-dessus"),
+            PromptLang::English => ("Context (catalogue excerpts)", "Answer the question using only the context above"),
+        };
+        let mut m = vec![header.to_string(), instruction.to_string()];
+        for d in docs {
+            m.extend(truncate_chars(&d.text, self.max_chars_per_document).lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
+        }
+        m
+    }
+}
+
 fn truncate_chars(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
@@ -77,17 +186,18 @@ fn truncate_chars(s: &str, max: usize) -> &str {
 
 impl PromptBuilder for RagPrompt {
     fn build(&self, question: &Question) -> Result<BuiltPrompt> {
-        let hits = self.index.search(&question.question, self.top_k)?;
-        let docs: Vec<&Document> = hits.iter().filter_map(|h| self.documents.get(h.doc)).collect();
-        let sources = hits
-            .iter()
-            .filter_map(|h| {
-                let d = self.documents.get(h.doc)?;
-                Some(Source { id: d.id.clone(), title: Some(d.title.clone()), score: Some(f64::from(h.score)) })
-            })
-            .collect();
+        let records = self.records(question)?;
+        let docs: Vec<&Document> = records.iter().map(|(d, _)| *d).collect();
+        let sources = records.iter().map(|(d, score)| Source { id: d.id.clone(), title: Some(d.title.clone()), score: score.map(f64::from) }).collect();
         let user = self.user_message(&question.question, &docs);
-        Ok(BuiltPrompt { messages: with_system(self.system_prompt.as_deref(), user), sources: Some(sources) })
+        let mut echo_markers = self.echo_markers(&docs);
+        let completion = (self.style == PromptStyle::Completion).then(|| {
+            let (intro, example, ..) = self.completion_parts();
+            echo_markers.push(intro.split(". ").next().unwrap_or(intro).to_string());
+            echo_markers.extend(example.lines().skip(1).map(str::to_string));
+            self.completion_text(&question.question, &docs)
+        });
+        Ok(BuiltPrompt { messages: with_system(self.system_prompt.as_deref(), user), sources: Some(sources), completion, echo_markers })
     }
 }
 
@@ -102,7 +212,7 @@ mod tests {
             Document { id: "sirh".into(), title: "SIRH".into(), text: "hébergement : prestataire".into() },
         ];
         let rag = RagPrompt::new(docs, 1, Some("Tu es un assistant.".into()), PromptLang::French).unwrap();
-        let q = Question { id: "q1".into(), question: "Qui héberge GIDAF ?".into(), expected: None, keywords: vec![] };
+        let q = Question { id: "q1".into(), question: "Qui héberge GIDAF ?".into(), expected: None, keywords: vec![], kind: None, apps: vec![] };
         let p = rag.build(&q).unwrap();
         assert_eq!(p.messages.len(), 2);
         assert_eq!(p.messages[0].role, "system");
@@ -114,6 +224,28 @@ mod tests {
         assert_eq!(sources.len(), 1);
         assert_eq!(sources[0].id, "gidaf");
         assert!(sources[0].score.unwrap() > 0.0);
+    }
+
+    #[test]
+    fn oracle_puts_the_question_s_records_first_and_completion_is_raw_text() {
+        let docs = vec![
+            Document { id: "GIDAF".into(), title: "GIDAF".into(), text: "hébergement : DSI Toulouse".into() },
+            Document { id: "SIRH".into(), title: "SIRH".into(), text: "hébergement : prestataire Toulouse".into() },
+        ];
+        let mut rag = RagPrompt::new(docs, 1, None, PromptLang::French).unwrap();
+        let q = Question { id: "q".into(), question: "Qui héberge GIDAF à Toulouse ?".into(), expected: None, keywords: vec![], kind: None, apps: vec!["sirh".into()] };
+        assert_eq!(rag.build(&q).unwrap().sources.unwrap()[0].id, "GIDAF");
+        rag.oracle = true;
+        let p = rag.build(&q).unwrap();
+        let s = p.sources.unwrap();
+        assert_eq!((s.len(), s[0].id.as_str(), s[0].score), (1, "SIRH", None));
+        assert!(p.completion.is_none());
+        rag.style = PromptStyle::Completion;
+        let p = rag.build(&q).unwrap();
+        let text = p.completion.unwrap();
+        assert!(text.contains("[1] SIRH\nhébergement : prestataire Toulouse\n") && text.ends_with("Question : Qui héberge GIDAF à Toulouse ?\nRéponse :"), "{text}");
+        // The worked example and the intro are echoes if repeated.
+        assert!(crate::eval::judge::is_echo("Réponse : Le responsable d'ORION est Jean Petit (pôle RH).", &p.echo_markers, &[]));
     }
 
     #[test]
