@@ -37,7 +37,7 @@ def main(dirs):
             hits = [q["retrieval_hit"] for q in r["questions"] if q.get("kind") in ("direct", "paraphrase") and q.get("retrieval_hit") is not None]
             hit = f"{100 * sum(hits) / len(hits):.0f} %" if hits else "—"
             allk = {"judged": sum(per[k]["judged"] for k in per), "correct_rate": a.get("correct_rate"), "correct_ci95": a.get("correct_ci95")}
-            print(f"| {os.path.basename(d.rstrip('/'))} | {system} | " + " | ".join(cell(per.get(k)) for k in KINDS)
+            print(f"| {'/'.join(d.rstrip('/').split('/')[-2:])} | {system} | " + " | ".join(cell(per.get(k)) for k in KINDS)
                   + f" | {cell(allk)} | {a.get('echoes', '—')} | {hit} | {minutes} |")
 
 
