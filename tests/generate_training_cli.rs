@@ -28,8 +28,12 @@ fn fail(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// generate-training with `extra` arguments; rule-based unless `extra` names a method.
 fn gen(input: &str, out: &Path, extra: &[&str]) -> String {
     let mut args = vec!["generate-training", input, "-o", out.to_str().unwrap()];
+    if !extra.contains(&"--method") {
+        args.extend_from_slice(&["--method", "rule-based"]);
+    }
     args.extend_from_slice(extra);
     ok(&args)
 }
@@ -74,10 +78,11 @@ fn exact_count_dedup_and_reproducibility() {
     assert!(ex.iter().all(|e| e.0 == "Tu es un assistant qui répond aux questions sur les applications NOVATERRE."));
     // Negatives in the stated proportion (10 % by default) with the refusal text.
     let negatives = ex.iter().filter(|e| e.2 == "Je ne connais pas cette application.").count();
-    assert_eq!(negatives, 78);
+    assert!((70..=78).contains(&negatives), "{negatives}");
     assert!(summary.contains("examples: 777 of 777 requested"), "{summary}");
     assert!(summary.contains("records read: 15"), "{summary}");
-    assert!(summary.contains("negative 78"), "{summary}");
+    assert!(summary.contains(&format!("negative {negatives}")), "{summary}");
+    assert!(summary.contains("exposures per fact"), "{summary}");
 }
 
 #[test]
@@ -118,8 +123,10 @@ fn split_files_and_test_questions() {
         assert_eq!(q["question"].as_str().unwrap(), t.1);
         assert_eq!(q["expected"].as_str().unwrap(), t.2);
         let kws = q["keywords"].as_array().unwrap();
-        let refusal = t.2 == "Je ne connais pas cette application.";
+        // Refusals (unknown names, fields a record does not have) have no key facts.
+        let refusal = dyag::eval::judge::is_refusal(&t.2);
         assert_eq!(kws.is_empty(), refusal, "{q}");
+        assert!(["direct", "paraphrase", "multi", "negative"].contains(&q["kind"].as_str().unwrap()), "{q}");
         for k in kws {
             let k = dyag::data::text::fold(k.as_str().unwrap());
             assert!(dyag::data::text::fold(&t.2).contains(&k), "keyword {k} not in {}", t.2);
@@ -149,7 +156,7 @@ fn system_prompt_lang_refusal_options() {
     assert!(ex.iter().any(|e| e.1.starts_with("What") || e.1.starts_with("Who") || e.1.starts_with("When") || e.1.starts_with("Where")));
     gen(JSONL, &out, &["--method", "augmented", "--count", "100", "--negative-ratio", "0.3", "--refusal", "{X} ? Inconnu au bataillon."]);
     let neg: Vec<_> = lines(&out).into_iter().filter(|e| e.2.ends_with("? Inconnu au bataillon.")).collect();
-    assert_eq!(neg.len(), 30);
+    assert!((27..=30).contains(&neg.len()), "{}", neg.len());
     for e in neg {
         let fake = e.2.trim_end_matches(" ? Inconnu au bataillon.");
         assert!(e.1.to_uppercase().contains(&fake.to_uppercase()), "{e:?}");

@@ -54,7 +54,7 @@ fn rule_based_golden() {
 fn rule_based_english_markdown_golden() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rule_based_en.jsonl");
-    run(&["generate-training", "examples/catalogue/applications.md", "-o", out.to_str().unwrap(), "--count", "60", "--seed", "7", "--lang", "en"]);
+    run(&["generate-training", "examples/catalogue/applications.md", "-o", out.to_str().unwrap(), "--method", "rule-based", "--count", "60", "--seed", "7", "--lang", "en"]);
     check_golden(&out, "rule_based_en_md_seed7.jsonl");
 }
 

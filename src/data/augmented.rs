@@ -1,35 +1,24 @@
-//! augmented: the rule-based examples first, then random variants until the
-//! count is reached — more phrasings per intent in three registers, answer
-//! wordings that vary while the facts stay exact, surface noise (accents,
-//! case, typos, punctuation), multi-fact questions combining two fields, and
-//! negative examples about names absent from the catalogue.
+//! The pieces of augmented generation (assembled in rounds by
+//! [`crate::data::knowledge`]): a question about one fact in any phrasing of
+//! three registers, with an answer wording that varies while the facts stay
+//! exact and surface noise on the question (accents, case, typos,
+//! punctuation); two-fact questions; questions about names absent from the
+//! catalogue.
 
 use crate::data::catalogue::{Catalogue, FieldKind, Record};
 use crate::data::example::{facts_in_answer, field_facts, Example};
 use crate::data::noise::perturb;
 use crate::data::rule_based::single_example;
-use crate::data::select::Picker;
 use crate::data::templates::{lang, usable_answers, Ctx, Lang};
 use crate::data::text::{fold, upper_first, words};
 use crate::util::rng::Rng;
 use std::collections::HashSet;
 
-/// Share of the random variants that combine two fields.
-const P_MULTI: f32 = 0.2;
-/// A record that fails this many times in a row to give a new question is exhausted.
-pub const MAX_MISSES: usize = 40;
-
-/// A random variant about record `r`: one field or two, any phrasing, any
+/// A question about field `fi` of record `r`: any phrasing of its kind, any
 /// usable answer wording, with noise on the question.
-pub fn variant(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Example> {
-    if rec.fields.is_empty() {
-        return None;
-    }
-    if rec.fields.len() >= 2 && rng.next_f32() < P_MULTI {
-        return multi(r, rec, lang_, rng);
-    }
+pub fn fact_question(r: usize, rec: &Record, fi: usize, lang_: Lang, rng: &mut Rng) -> Option<Example> {
     let t = lang(lang_);
-    let field = &rec.fields[rng.below(rec.fields.len() as u64) as usize];
+    let field = &rec.fields[fi];
     let kt = (t.kind)(field.kind);
     let n_q = kt.rule_questions.len() + kt.more_questions.len();
     let qi = rng.below(n_q as u64) as usize;
@@ -46,7 +35,7 @@ pub fn variant(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Exa
 }
 
 /// "Peux-tu me dire qui héberge X et quel est son statut ?" → both answers.
-fn multi(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Example> {
+pub fn multi(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Example> {
     let t = lang(lang_);
     let i = rng.below(rec.fields.len() as u64) as usize;
     let mut j = rng.below(rec.fields.len() as u64 - 1) as usize;
@@ -73,41 +62,6 @@ fn multi(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Example> 
     Some(Example { record: Some(r), intent: "multi".to_string(), question, answer, facts })
 }
 
-/// Adds random variants round-robin over the records until `picker` holds
-/// `count` examples or every record is exhausted (`MAX_MISSES` tries in a
-/// row without a new question).
-pub fn fill_variants(picker: &mut Picker, cat: &Catalogue, lang_: Lang, count: usize, rng: &mut Rng) {
-    let mut misses = vec![0usize; cat.records.len()];
-    let mut order: Vec<usize> = (0..cat.records.len()).collect();
-    while picker.len() < count {
-        rng.shuffle(&mut order);
-        let mut any_live = false;
-        for &r in &order {
-            if picker.len() >= count {
-                break;
-            }
-            if misses[r] >= MAX_MISSES {
-                continue;
-            }
-            any_live = true;
-            // Try until one new question is found or the record gives up.
-            loop {
-                if variant(r, &cat.records[r], lang_, rng).is_some_and(|ex| picker.add(ex)) {
-                    misses[r] = 0;
-                    break;
-                }
-                misses[r] += 1;
-                if misses[r] >= MAX_MISSES {
-                    break;
-                }
-            }
-        }
-        if !any_live {
-            break;
-        }
-    }
-}
-
 /// Names that look like the catalogue's (uppercase acronyms) but are not in it.
 pub struct FakeNames {
     taken: HashSet<String>,
@@ -121,6 +75,12 @@ impl FakeNames {
             taken.extend(words(&r.text()));
         }
         FakeNames { taken }
+    }
+
+    /// Takes `name` if no record uses it (as a name or a word) and it was not
+    /// given before; returns whether it was free.
+    pub fn claim(&mut self, name: &str) -> bool {
+        self.taken.insert(fold(name))
     }
 
     /// A new pronounceable acronym (4 to 7 letters) that no record uses, as a
@@ -176,23 +136,6 @@ pub fn negative(fake: &str, lang_: Lang, refusal: &str, rng: &mut Rng) -> Option
     })
 }
 
-/// Adds `n` negative examples (fewer only if no new fake name can be found).
-pub fn add_negatives(picker: &mut Picker, cat: &Catalogue, lang_: Lang, refusal: &str, n: usize, rng: &mut Rng) -> usize {
-    let mut names = FakeNames::new(cat);
-    let mut added = 0;
-    let mut tries = 0;
-    while added < n && tries < 20 * n + 100 {
-        tries += 1;
-        let Some(fake) = names.next(rng) else { break };
-        if let Some(ex) = negative(&fake, lang_, refusal, rng) {
-            if picker.add(ex) {
-                added += 1;
-            }
-        }
-    }
-    added
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,12 +155,12 @@ mod tests {
     }
 
     #[test]
-    fn variants_name_the_record_and_keep_facts() {
+    fn questions_name_the_record_and_keep_facts() {
         let r = rec();
         let mut rng = Rng::new(5);
         let mut multis = 0;
-        for _ in 0..300 {
-            let ex = variant(0, &r, Lang::Fr, &mut rng).unwrap();
+        for i in 0..300 {
+            let ex = if i % 5 == 0 { multi(0, &r, Lang::Fr, &mut rng) } else { fact_question(0, &r, i % 3, Lang::Fr, &mut rng) }.unwrap();
             assert!(fold(&ex.question).contains("gidaf"), "{}", ex.question);
             assert!(!ex.facts.is_empty(), "{ex:?}");
             for f in &ex.facts {
@@ -225,7 +168,7 @@ mod tests {
             }
             multis += usize::from(ex.intent == "multi");
         }
-        assert!(multis > 20 && multis < 120, "{multis}");
+        assert_eq!(multis, 60);
     }
 
     #[test]

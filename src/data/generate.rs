@@ -2,9 +2,9 @@
 //! with the reason), in a seeded order, with a report of what was made and
 //! what was dropped.
 
-use crate::data::augmented::{add_negatives, fill_variants};
 use crate::data::catalogue::Catalogue;
 use crate::data::example::Example;
+use crate::data::knowledge::{self, Exposures};
 use crate::data::llm::{self, LlmOptions, LlmStats};
 use crate::data::rule_based::all_candidates;
 use crate::data::select::{round_robin, Picker};
@@ -50,10 +50,6 @@ impl Default for GenerateOptions {
     }
 }
 
-/// Share of an augmented run given to the clean canonical question of each
-/// field before random variants fill the rest.
-const CANONICAL_SHARE: f64 = 0.4;
-
 /// What a run produced and dropped; printed as the summary and written with `--report`.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Report {
@@ -73,6 +69,11 @@ pub struct Report {
     pub shortfall: Option<String>,
     pub records_without_examples: Vec<String>,
     pub llm: Option<LlmStats>,
+    /// How often each fact of the catalogue appears in the dataset (augmented).
+    pub exposures: Option<Exposures>,
+    /// What the catalogue needs when the dataset is too small to teach its
+    /// facts in `finetune`'s default epochs.
+    pub advice: Option<String>,
     pub split: Option<BTreeMap<String, usize>>,
     pub outputs: Vec<String>,
 }
@@ -130,29 +131,15 @@ fn generate_inner(cat: &Catalogue, opts: &GenerateOptions, llm: Option<(&mut dyn
             }
         }
         (Method::Augmented, _) => {
-            let n_neg = (opts.count as f64 * opts.negative_ratio).round() as usize;
-            let n_pos = opts.count - n_neg;
-            let canonical_target = ((n_pos as f64 * CANONICAL_SHARE).ceil() as usize).max(cat.records.len().min(n_pos));
-            let (lists, order) = all_candidates(cat, opts.lang, &mut rng);
-            // Only the first (canonical) phrasing of each field here: the rest comes as variants.
-            let firsts: Vec<_> = lists
-                .into_iter()
-                .zip(&cat.records)
-                .map(|(l, rec)| l.into_iter().take(rec.fields.len()).collect())
-                .collect();
-            round_robin(&mut picker, firsts, &order, canonical_target.min(n_pos));
-            fill_variants(&mut picker, cat, opts.lang, n_pos, &mut rng);
-            let pos = picker.len();
             let refusal = opts.refusal.clone().unwrap_or_else(|| lang(opts.lang).refusal.to_string());
-            report.negatives = add_negatives(&mut picker, cat, opts.lang, &refusal, n_neg, &mut rng);
-            if pos < n_pos {
+            knowledge::fill(&mut picker, cat, opts.lang, &refusal, opts.negative_ratio, opts.count, &mut rng);
+            report.negatives = picker.examples.iter().filter(|e| e.intent == "negative").count();
+            if picker.len() < opts.count {
                 shortfall_reason = Some(format!(
-                    "augmented found only {pos} distinct questions about the {} records (every record gave no new question in {} tries in a row): add fields or records, or lower --count",
-                    cat.records.len(),
-                    crate::data::augmented::MAX_MISSES
+                    "augmented found only {} distinct questions about the {} records (a whole round brought no new question): add fields or records, or lower --count",
+                    picker.len(),
+                    cat.records.len()
                 ));
-            } else if report.negatives < n_neg {
-                shortfall_reason = Some(format!("only {} of {n_neg} negative examples could be made (no more unused names found)", report.negatives));
             }
         }
         (Method::LlmBased, Some((gen, llm_opts))) => {
@@ -194,5 +181,33 @@ fn generate_inner(cat: &Catalogue, opts: &GenerateOptions, llm: Option<(&mut dyn
         }
     }
     report.records_without_examples = cat.records.iter().zip(&covered).filter(|(_, c)| !**c).map(|(r, _)| r.name.clone()).collect();
+    if opts.method != Method::LlmBased {
+        let e = knowledge::exposures(cat, &examples);
+        report.advice = advice(&e, cat, opts);
+        report.exposures = Some(e);
+    }
     Ok(Generated { examples, report })
+}
+
+/// Says what the catalogue needs when its facts appear too rarely for
+/// `finetune`'s default epochs to teach them (training sees 80 % of the examples).
+fn advice(e: &Exposures, cat: &Catalogue, opts: &GenerateOptions) -> Option<String> {
+    let per_epoch = e.min as f64 * 0.8;
+    if e.facts == 0 || per_epoch * knowledge::PLANNED_EPOCHS as f64 >= knowledge::TARGET_EXPOSURES as f64 * 0.9 {
+        return None;
+    }
+    let epochs = (knowledge::TARGET_EXPOSURES as f64 / per_epoch.max(0.1)).ceil() as usize;
+    let count = knowledge::auto_count(cat, opts.lang, opts.negative_ratio);
+    let more_data = if opts.method == Method::Augmented && opts.count >= count {
+        String::new()
+    } else {
+        format!(", or generate --method augmented --count {count} for finetune's default {} epochs", knowledge::PLANNED_EPOCHS)
+    };
+    Some(format!(
+        "the least-seen of the {} facts is in {} examples (median {}): a model needs about {} exposures per fact to answer about it in other words, so train at least {epochs} epochs (finetune --epochs {epochs}){more_data}",
+        e.facts,
+        e.min,
+        e.median,
+        knowledge::TARGET_EXPOSURES,
+    ))
 }

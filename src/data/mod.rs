@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod example;
 pub mod generate;
 pub mod grounding;
+pub mod knowledge;
 pub mod llm;
 pub mod noise;
 pub mod output;

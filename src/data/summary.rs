@@ -31,6 +31,12 @@ pub fn render(r: &Report) -> String {
         }
     }
     let _ = writeln!(s, "  dropped: {} duplicate questions", r.duplicate_questions_dropped);
+    if let Some(e) = &r.exposures {
+        let _ = writeln!(s, "  exposures per fact ({} facts): min {}, median {}, max {}", e.facts, e.min, e.median, e.max);
+    }
+    if let Some(a) = &r.advice {
+        let _ = writeln!(s, "  [WARNING] {a}");
+    }
     if let Some(l) = &r.llm {
         let _ = writeln!(
             s,

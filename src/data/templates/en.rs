@@ -1,6 +1,6 @@
 //! English templates (`--lang en`).
 
-use super::{Answer, KindTemplates, LangTemplates, Question, Register::*, Req::*};
+use super::{Answer, KindTemplates, LangTemplates, Question, Register::*, Req::*, ReverseTemplates};
 use crate::data::catalogue::FieldKind;
 
 const fn q(text: &'static str, register: super::Register) -> Question {
@@ -33,7 +33,87 @@ pub static EN: LangTemplates = LangTemplates {
     months: &["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"],
     none_words: &["none", "no", "nothing", "n/a", "-", "aucune", "aucun"],
     state_prefixes: &["in ", "under "],
+    fiche_questions: &[
+        "Give me the fact sheet of {X}.",
+        "What do you know about {X}?",
+        "Tell me everything about {X}.",
+        "What information do you have on {X}?",
+        "Summarise everything you know about {X}.",
+        "What are the characteristics of {X}?",
+        "What does the catalogue say about {X}?",
+    ],
+    missing_answer: "The catalogue does not give {M} for {X}.",
+    missing_what,
+    reverse: &[
+        ReverseTemplates {
+            kind: FieldKind::FullName,
+            items: false,
+            single: true,
+            questions: &["What is the acronym of \"{V}\"?", "Which application is called \"{V}\"?"],
+            answers: &["It is {APPS}.", "\"{V}\" is the full name of {APPS}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Description,
+            items: false,
+            single: true,
+            questions: &["Which application is {DESC}?", "What is the name of {DESC}?", "Which application matches this description: \"{V}\"?"],
+            answers: &["It is {APPS}.", "{APPS} is {DESC}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Url,
+            items: false,
+            single: true,
+            questions: &["Which application is at {V}?", "Which application does the address {V} lead to?"],
+            answers: &["{V} is the address of {APPS}.", "It is the address of {APPS}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Owner,
+            items: false,
+            single: false,
+            questions: &["Which applications is {V} responsible for?", "What does {V} look after?"],
+            answers: &["{V} is responsible for {APPS}.", "{V} looks after {APPS}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Hosting,
+            items: false,
+            single: false,
+            questions: &["Which applications are hosted by \"{V}\"?", "What runs at \"{V}\"?"],
+            answers: &["The applications hosted by \"{V}\" are: {APPS}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Technologies,
+            items: true,
+            single: false,
+            questions: &["Which applications use {V}?", "Which applications are built with {V}?"],
+            answers: &["{V} is used by {APPS}.", "The applications that use {V} are: {APPS}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Dependencies,
+            items: true,
+            single: false,
+            questions: &["Which applications depend on {V}?", "What relies on {V}?"],
+            answers: &["The applications that depend on {V} are: {APPS}."],
+        },
+    ],
 };
+
+fn missing_what(k: FieldKind) -> &'static str {
+    match k {
+        FieldKind::FullName => "a full name",
+        FieldKind::Description => "a description",
+        FieldKind::Hosting => "a hosting",
+        FieldKind::Owner => "an owner",
+        FieldKind::Users => "the users",
+        FieldKind::Technologies => "the technologies",
+        FieldKind::Status => "a status",
+        FieldKind::ServiceDate => "a date of entry into service",
+        FieldKind::Dependencies => "the dependencies",
+        FieldKind::Url => "an address",
+        FieldKind::Version => "a version",
+        FieldKind::Organisation => "an organisation",
+        FieldKind::Other => "this information",
+    }
+}
 
 fn kind(k: FieldKind) -> &'static KindTemplates {
     match k {

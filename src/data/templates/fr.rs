@@ -1,6 +1,6 @@
 //! French templates (the default language).
 
-use super::{Answer, KindTemplates, LangTemplates, Question, Register::*, Req::*};
+use super::{Answer, KindTemplates, LangTemplates, Question, Register::*, Req::*, ReverseTemplates};
 use crate::data::catalogue::FieldKind;
 
 const fn q(text: &'static str, register: super::Register) -> Question {
@@ -32,7 +32,112 @@ pub static FR: LangTemplates = LangTemplates {
     months: &["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre", "decembre"],
     none_words: &["aucune", "aucun", "neant", "sans", "non", "none", "n/a", "-"],
     state_prefixes: &["en "],
+    fiche_questions: &[
+        "Donne-moi la fiche de {X}.",
+        "Que sais-tu de {X} ?",
+        "Dis-moi tout sur {X}.",
+        "Quelles informations as-tu sur {X} ?",
+        "Fais-moi la fiche complète de {X}.",
+        "Résume tout ce que tu sais de {X}.",
+        "Je veux tout savoir sur {X}.",
+        "Quelles sont les caractéristiques de {X} ?",
+        "Fiche de {X} ?",
+        "Qu'est-ce que le catalogue dit de {X} ?",
+        "Décris {X} en détail.",
+        "Présente l'application {X} dans son ensemble.",
+        "Quelles sont toutes les informations du catalogue sur {X} ?",
+        "J'aimerais une vue d'ensemble de {X}.",
+        "Fais le point sur {X}.",
+        "Tout sur {X}, s'il te plaît.",
+        "Peux-tu me faire un résumé complet de {X} ?",
+        "Que faut-il savoir sur {X} ?",
+        "Rappelle-moi tout ce qui concerne {X}.",
+        "Pourriez-vous me présenter l'application {X} en détail ?",
+    ],
+    missing_answer: "Le catalogue n'indique pas {M} pour {X}.",
+    missing_what,
+    reverse: &[
+        ReverseTemplates {
+            kind: FieldKind::FullName,
+            items: false,
+            single: true,
+            questions: &["Quel est le sigle de « {V} » ?", "Quelle application s'appelle « {V} » ?", "« {V} », c'est quelle application ?"],
+            answers: &["C'est {APPS}.", "« {V} » est le nom complet de {APPS}.", "Il s'agit de {APPS}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Description,
+            items: false,
+            single: true,
+            questions: &[
+                "Quelle application est {DESC} ?",
+                "Comment s'appelle {DESC} ?",
+                "Je cherche {DESC}. Laquelle est-ce ?",
+                "Quel est le nom de {DESC} ?",
+                "Quelle application correspond à cette description : « {V} » ?",
+            ],
+            answers: &["C'est {APPS}.", "Il s'agit de {APPS}.", "{APPS} est {DESC}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Url,
+            items: false,
+            single: true,
+            questions: &["À quelle application correspond l'adresse {V} ?", "Quelle application est accessible à l'adresse {V} ?", "{V}, c'est quelle application ?"],
+            answers: &["L'adresse {V} est celle de {APPS}.", "C'est l'adresse de {APPS}.", "{V} mène à {APPS}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Owner,
+            items: false,
+            single: false,
+            questions: &[
+                "De quelles applications {V} est-il ou elle responsable ?",
+                "Quelles applications sont sous la responsabilité de {V} ?",
+                "De quoi s'occupe {V} ?",
+                "Quelle application a pour responsable {V} ?",
+                "{V}, c'est le responsable de quoi ?",
+            ],
+            answers: &["{V} est responsable de {APPS}.", "Les applications sous la responsabilité de {V} : {APPS}.", "{V} s'occupe de {APPS}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Hosting,
+            items: false,
+            single: false,
+            questions: &["Quelles applications sont hébergées chez « {V} » ?", "Qu'est-ce qui est hébergé chez « {V} » ?", "Quelles applications tournent chez « {V} » ?"],
+            answers: &["Chez « {V} » sont hébergées : {APPS}.", "Les applications hébergées chez « {V} » sont : {APPS}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Technologies,
+            items: true,
+            single: false,
+            questions: &["Quelles applications utilisent {V} ?", "Quelles applications reposent sur {V} ?", "Qui utilise la technologie {V} ?"],
+            answers: &["{V} est utilisé par {APPS}.", "Les applications qui utilisent {V} sont : {APPS}."],
+        },
+        ReverseTemplates {
+            kind: FieldKind::Dependencies,
+            items: true,
+            single: false,
+            questions: &["Quelles applications dépendent de {V} ?", "Qui dépend de {V} ?", "Quelles applications s'appuient sur {V} ?"],
+            answers: &["{APPS} dépend de {V}.", "Les applications qui dépendent de {V} sont : {APPS}."],
+        },
+    ],
 };
+
+fn missing_what(k: FieldKind) -> &'static str {
+    match k {
+        FieldKind::FullName => "de nom complet",
+        FieldKind::Description => "de description",
+        FieldKind::Hosting => "d'hébergement",
+        FieldKind::Owner => "de responsable",
+        FieldKind::Users => "d'utilisateurs",
+        FieldKind::Technologies => "de technologies",
+        FieldKind::Status => "de statut",
+        FieldKind::ServiceDate => "de date de mise en service",
+        FieldKind::Dependencies => "de dépendances",
+        FieldKind::Url => "d'adresse",
+        FieldKind::Version => "de version",
+        FieldKind::Organisation => "d'organisation",
+        FieldKind::Other => "cette information",
+    }
+}
 
 fn kind(k: FieldKind) -> &'static KindTemplates {
     match k {
@@ -58,6 +163,8 @@ static FULL_NAME: KindTemplates = KindTemplates {
         q("Que veut dire le sigle {X} ?", Neutral),
         q("Pourriez-vous me donner le nom complet de {X} ?", Formal),
         q("{X}, ça veut dire quoi ?", Informal),
+        q("Quel nom se cache derrière le sigle {X} ?", Neutral),
+        q("{X} est l'abréviation de quoi ?", Informal),
     ],
     answers: &[a("{X} signifie « {V} ».", Any), a("Le nom complet de {X} est « {V} ».", Any), a("{X} est le sigle de « {V} ».", Any)],
     clause_named: "ce que signifie {X}",
@@ -74,6 +181,9 @@ static DESCRIPTION: KindTemplates = KindTemplates {
         q("Pouvez-vous me décrire l'application {X} ?", Formal),
         q("c'est quoi {X} ?", Informal),
         q("{X}, ça sert à quoi ?", Informal),
+        q("On utilise {X} pour faire quoi ?", Informal),
+        q("Explique-moi en une phrase ce que fait {X}.", Neutral),
+        q("Dans quel but a été créé {X} ?", Neutral),
     ],
     answers: &[
         a("{V}.", StartsWithName),
@@ -94,6 +204,9 @@ static HOSTING: KindTemplates = KindTemplates {
         q("Pourriez-vous m'indiquer où est hébergé {X} ?", Formal),
         q("{X} est hébergé où ?", Informal),
         q("c'est hébergé où, {X} ?", Informal),
+        q("Sur quelle infrastructure tourne {X} ?", Neutral),
+        q("Dans quel datacenter se trouve {X} ?", Neutral),
+        q("{X} tourne chez qui ?", Informal),
     ],
     answers: &[
         a("{X} est hébergé par {v}.", Article),
@@ -113,6 +226,9 @@ static OWNER: KindTemplates = KindTemplates {
         q("Pourriez-vous m'indiquer le responsable de {X} ?", Formal),
         q("c'est qui le responsable de {X} ?", Informal),
         q("qui s'occupe de {X} ?", Informal),
+        q("J'ai un problème avec {X}, qui dois-je contacter ?", Neutral),
+        q("Qui pilote {X} ?", Neutral),
+        q("Quel est le contact pour {X} ?", Neutral),
     ],
     answers: &[
         a("Le responsable de {X} est {V}.", Any),
@@ -130,6 +246,8 @@ static USERS: KindTemplates = KindTemplates {
         q("Pour qui est fait {X} ?", Neutral),
         q("Pourriez-vous me dire qui utilise {X} ?", Formal),
         q("{X}, c'est pour qui ?", Informal),
+        q("Quel public se sert de {X} ?", Neutral),
+        q("Qui se connecte à {X} au quotidien ?", Neutral),
     ],
     answers: &[
         a("{X} est utilisé par {LIST}.", Article),
@@ -147,6 +265,8 @@ static TECHNOLOGIES: KindTemplates = KindTemplates {
         q("En quoi est développé {X} ?", Neutral),
         q("Pourriez-vous me préciser les technologies de {X} ?", Formal),
         q("{X}, c'est codé en quoi ?", Informal),
+        q("Quelle est la stack de {X} ?", Informal),
+        q("Avec quels outils techniques {X} a-t-il été construit ?", Neutral),
     ],
     answers: &[
         a("{X} utilise les technologies suivantes : {LIST}.", Any),
@@ -163,6 +283,8 @@ static STATUS: KindTemplates = KindTemplates {
         q("Quel est l'état actuel de {X} ?", Neutral),
         q("Pourriez-vous m'indiquer le statut de {X} ?", Formal),
         q("{X}, il en est où ?", Informal),
+        q("Est-ce que {X} est toujours utilisé ?", Neutral),
+        q("Dans quelle phase se trouve {X} ?", Neutral),
     ],
     answers: &[a("{X} est {v}.", StatePrefix), a("Le statut de {X} est : {V}.", Any), a("Actuellement, {X} est {v}.", StatePrefix)],
     clause_named: "quel est le statut de {X}",
@@ -175,6 +297,8 @@ static SERVICE_DATE: KindTemplates = KindTemplates {
         q("Quelle est la date de mise en service de {X} ?", Neutral),
         q("Pourriez-vous m'indiquer la date de mise en service de {X} ?", Formal),
         q("{X}, ça existe depuis quand ?", Informal),
+        q("En quelle année {X} a-t-il démarré ?", Neutral),
+        q("Depuis combien de temps {X} est-il en place ?", Neutral),
     ],
     answers: &[
         a("{X} a été mis en service {DATE}.", Any),
@@ -192,6 +316,8 @@ static DEPENDENCIES: KindTemplates = KindTemplates {
         q("Sur quels systèmes s'appuie {X} ?", Neutral),
         q("Pourriez-vous lister les dépendances de {X} ?", Formal),
         q("{X}, ça dépend de quoi ?", Informal),
+        q("Si une autre application tombe, est-ce que {X} est touché ? De quoi dépend-il ?", Neutral),
+        q("Quelles briques utilise {X} pour fonctionner ?", Neutral),
     ],
     answers: &[
         a("{X} dépend de {LIST}.", SomeValue),
@@ -211,6 +337,8 @@ static URL: KindTemplates = KindTemplates {
         q("Quel est le lien vers {X} ?", Neutral),
         q("Pourriez-vous me communiquer l'adresse de {X} ?", Formal),
         q("c'est quoi le lien de {X} ?", Informal),
+        q("Où puis-je me connecter à {X} ?", Neutral),
+        q("Tu as l'URL de {X} ?", Informal),
     ],
     answers: &[
         a("{X} est accessible à l'adresse {V}", Any),

@@ -65,6 +65,20 @@ pub struct KindTemplates {
     pub clause_pronoun: &'static str,
 }
 
+/// Reverse questions of one kind of field: the value is given, the
+/// applications that have it are the answer. Placeholders: `{V}` the value
+/// (an owner without the service in brackets), `{DESC}` a description with its
+/// article, `{APPS}` the matching applications ("A, B et C").
+pub struct ReverseTemplates {
+    pub kind: FieldKind,
+    /// Group by each item of a list field (technologies, dependencies) rather than the whole value.
+    pub items: bool,
+    /// Only ask when exactly one application matches (the wording is singular).
+    pub single: bool,
+    pub questions: &'static [&'static str],
+    pub answers: &'static [&'static str],
+}
+
 /// One language's templates and fixed texts.
 pub struct LangTemplates {
     pub kind: fn(FieldKind) -> &'static KindTemplates,
@@ -82,6 +96,13 @@ pub struct LangTemplates {
     pub months: &'static [&'static str],
     pub none_words: &'static [&'static str],
     pub state_prefixes: &'static [&'static str],
+    /// Questions asking for a record's whole fiche (`{X}`).
+    pub fiche_questions: &'static [&'static str],
+    /// The answer about a field the record does not have: `{M}` what is
+    /// missing ([`LangTemplates::missing_what`]), `{X}` the name.
+    pub missing_answer: &'static str,
+    pub missing_what: fn(FieldKind) -> &'static str,
+    pub reverse: &'static [ReverseTemplates],
 }
 
 pub fn lang(l: Lang) -> &'static LangTemplates {
@@ -165,26 +186,8 @@ impl Ctx<'_> {
         }
     }
 
-    /// "Application de gestion..." → "une application de gestion..."; `None`
-    /// when the value does not start with a known noun or an article.
     fn desc(&self) -> Option<String> {
-        let t = lang(self.lang);
-        let first = self.first_word();
-        let v = lower_first(self.value());
-        if t.articles.contains(&first.as_str()) {
-            return Some(v);
-        }
-        let fem = t.fem_nouns.contains(&first.as_str());
-        if !fem && !t.masc_nouns.contains(&first.as_str()) {
-            return None;
-        }
-        let article = match self.lang {
-            Lang::Fr if fem => "une",
-            Lang::Fr => "un",
-            Lang::En if first.starts_with(['a', 'e', 'i', 'o', 'u']) => "an",
-            Lang::En => "a",
-        };
-        Some(format!("{article} {v}"))
+        describe(self.lang, self.value())
     }
 
     /// Fills `template`; `None` when a placeholder has no natural value here.
@@ -216,6 +219,29 @@ impl Ctx<'_> {
     }
 }
 
+/// "Application de gestion..." → "une application de gestion..."; `None`
+/// when the value does not start with a known noun or an article.
+pub fn describe(l: Lang, value: &str) -> Option<String> {
+    let t = lang(l);
+    let value = strip_final_period(value);
+    let first = words(value).into_iter().next().unwrap_or_default();
+    let v = lower_first(value);
+    if t.articles.contains(&first.as_str()) {
+        return Some(v);
+    }
+    let fem = t.fem_nouns.contains(&first.as_str());
+    if !fem && !t.masc_nouns.contains(&first.as_str()) {
+        return None;
+    }
+    let article = match l {
+        Lang::Fr if fem => "une",
+        Lang::Fr => "un",
+        Lang::En if first.starts_with(['a', 'e', 'i', 'o', 'u']) => "an",
+        Lang::En => "a",
+    };
+    Some(format!("{article} {v}"))
+}
+
 /// The answer wordings usable for this field, in template order.
 pub fn usable_answers(t: &KindTemplates, ctx: &Ctx) -> Vec<String> {
     t.answers.iter().filter(|a| ctx.satisfies(a.req)).filter_map(|a| ctx.render(a.text)).collect()
@@ -244,6 +270,14 @@ pub fn template_vocabulary() -> &'static std::collections::HashSet<String> {
                 add(kt.clause_pronoun);
             }
             t.multi.iter().for_each(|q| add(q.text));
+            t.fiche_questions.iter().for_each(|q| add(q));
+            add(t.missing_answer);
+            for k in ALL_KINDS {
+                add((t.missing_what)(*k));
+            }
+            for r in t.reverse {
+                r.questions.iter().chain(r.answers).for_each(|q| add(q));
+            }
             add(t.and_word);
             // Articles and prepositions added by {DESC}, {DATE} and {SINCE}.
             for w in ["un", "une", "a", "an", "le", "en", "depuis", "in", "on", "since"] {
