@@ -130,3 +130,44 @@ fn validation_loss_and_metrics_are_reported() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("val_loss"), "{stdout}");
 }
+
+#[test]
+fn in_loop_evaluation_scores_each_epoch_and_keeps_the_best() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = common::tiny_model_dir(tmp.path());
+    let data = common::tiny_dataset(tmp.path(), 4);
+    let questions = tmp.path().join("val_questions.jsonl");
+    std::fs::write(
+        &questions,
+        "{\"question\": \"Qu'est-ce que APP1 ?\", \"keywords\": [\"gestion\"], \"kind\": \"direct\"}\n{\"question\": \"Et ZORG ?\", \"kind\": \"negative\"}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let mut cmd = dyag();
+    finetune_args(&mut cmd, &model, &data, &out);
+    let o = cmd.args(["--epochs", "3", "--batch-size", "2", "--eval-questions"]).arg(&questions).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    for epoch in 1..=3 {
+        assert!(err.contains(&format!("[INFO] epoch {epoch}: ")), "{err}");
+    }
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("final/training_summary.json")).unwrap()).unwrap();
+    let eval = &summary["eval"];
+    let epochs = eval["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 3);
+    // final/ holds the best epoch's adapter: byte-identical to that checkpoint's.
+    let best = eval["best_epoch"].as_u64().unwrap() as usize;
+    let best_dir = std::path::PathBuf::from(epochs[best - 1]["checkpoint"].as_str().unwrap());
+    let score = |e: &serde_json::Value| (e["correct_rate"].as_f64().unwrap_or(0.0), e["mean_keyword_recall"].as_f64().unwrap_or(0.0));
+    assert!(epochs.iter().all(|e| score(e) <= score(&epochs[best - 1])), "{eval}");
+    let weights = |d: &Path| std::fs::read(d.join("adapter_model.safetensors")).unwrap();
+    assert_eq!(weights(&out.join("final")), weights(&best_dir));
+    // A bad questions file is refused before training.
+    std::fs::write(&questions, "{\"q\": 1}\n").unwrap();
+    let out2 = tmp.path().join("out2");
+    let mut cmd = dyag();
+    finetune_args(&mut cmd, &model, &data, &out2);
+    let o = cmd.args(["--epochs", "1", "--eval-questions"]).arg(&questions).output().unwrap();
+    assert!(!o.status.success() && stderr(&o).contains("val_questions.jsonl:1: missing field \"question\""), "{}", stderr(&o));
+    assert!(!out2.join("final").exists());
+}

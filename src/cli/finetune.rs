@@ -79,6 +79,43 @@ pub struct Args {
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Questions (evaluate-finetuned's format, e.g. generate-training's OUT_val_questions.jsonl) scored with
+    /// greedy answers at the end of each epoch; final/ is then the best epoch's checkpoint, as transformers'
+    /// load_best_model_at_end. Never pass the benchmark's questions: these choose the model.
+    #[arg(long)]
+    pub eval_questions: Option<PathBuf>,
+    /// At most this many of --eval-questions are asked each epoch (the first ones).
+    #[arg(long, default_value_t = 80)]
+    pub eval_max_questions: usize,
+}
+
+/// One epoch's in-loop evaluation.
+#[derive(Clone, Debug, serde::Serialize)]
+struct EpochEval {
+    epoch: usize,
+    checkpoint: PathBuf,
+    /// Share of right answers (every key fact, no echo; refusals for negatives).
+    correct_rate: Option<f64>,
+    mean_keyword_recall: Option<f64>,
+    seconds: f64,
+}
+
+impl EpochEval {
+    /// What the best epoch maximises: the share of right answers, then key-fact recall.
+    fn score(&self) -> (f64, f64) {
+        (self.correct_rate.unwrap_or(0.0), self.mean_keyword_recall.unwrap_or(0.0))
+    }
+}
+
+/// Asks `questions` to the adapter saved in `checkpoint` (greedy, 64 tokens).
+fn evaluate_checkpoint(base_model: &str, checkpoint: &Path, questions: &[crate::eval::questions::Question], system_prompt: Option<&str>, epoch: usize) -> Result<EpochEval> {
+    let started = Instant::now();
+    let mut engine = crate::infer::engine::load_engine(Some(base_model), Some(checkpoint))?;
+    let prompts = crate::eval::prompt::DirectPrompt { system_prompt: system_prompt.map(str::to_string) };
+    let meta = crate::eval::results::Metadata { system: "finetuned".into(), ..Default::default() };
+    let results = crate::eval::runner::run_evaluation(&mut engine, questions, &prompts, &crate::infer::SamplingParams::greedy(64), meta, false)?;
+    let a = results.aggregates_or_computed();
+    Ok(EpochEval { epoch, checkpoint: checkpoint.to_path_buf(), correct_rate: a.correct_rate, mean_keyword_recall: a.mean_keyword_recall, seconds: started.elapsed().as_secs_f64() })
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -110,6 +147,14 @@ pub fn run(args: Args) -> Result<()> {
         },
     };
     let inputs = check_and_load(&loaded, &opts, &args.dataset, args.val_dataset.as_deref())?;
+    let eval_questions = match &args.eval_questions {
+        Some(p) => {
+            let mut q = crate::eval::questions::read_questions(p)?;
+            q.truncate(args.eval_max_questions.max(1));
+            Some(q)
+        }
+        None => None,
+    };
     let (data, val) = (&inputs.data, inputs.val.as_ref());
     eprintln!(
         "[INFO] {} exemples ({} tokens, {} à apprendre), {} tronqués à {} tokens, {} sans réponse ignorés",
@@ -132,20 +177,62 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
     let n = data.examples.len();
     let total_steps = n.div_ceil(opts.batch_size).div_ceil(opts.gradient_accumulation) * opts.epochs;
+    let steps_per_epoch = total_steps / opts.epochs.max(1);
     let pb = crate::util::progress::bar(total_steps as u64, "Training", "steps");
     let job = TrainJob { model, base_name: &loaded.base_model_name_or_path, data, val, opts: &opts, output: &args.output, resume: resume.as_deref() };
-    let (adapter, summary) = train_on_device(device, args.quantization, &job, &mut |p| {
+    let mut evals: Vec<EpochEval> = Vec::new();
+    let mut eval_error: Option<Error> = None;
+    let trained = train_on_device(device, args.quantization, &job, &mut |p| {
         pb.set_position(p.step as u64);
         pb.set_message(format!("epoch {} loss {:.4} lr {:.2e} {:.0} tok/s", p.epoch, p.loss, p.lr, p.tokens_per_second));
         if let Some(c) = &p.checkpoint {
             pb.println(format!("[INFO] checkpoint: {}", c.display()));
+            let epoch_end = steps_per_epoch > 0 && p.step % steps_per_epoch == 0;
+            if let (Some(qs), true) = (&eval_questions, epoch_end) {
+                let epoch = p.step / steps_per_epoch;
+                match pb.suspend(|| evaluate_checkpoint(&args.base_model, c, qs, inputs.system_prompt.as_deref(), epoch)) {
+                    Ok(e) => {
+                        // suspend, not println: println is dropped when the bar is hidden (not a terminal).
+                        pb.suspend(|| {
+                            eprintln!(
+                                "[INFO] epoch {epoch}: {} right, key-fact recall {} on {} eval questions ({:.0} s)",
+                                e.correct_rate.map_or("—".into(), |r| format!("{:.0} %", r * 100.0)),
+                                e.mean_keyword_recall.map_or("—".into(), |r| format!("{r:.3}")),
+                                qs.len(),
+                                e.seconds
+                            )
+                        });
+                        evals.push(e);
+                    }
+                    Err(e) => {
+                        eval_error = Some(e);
+                        return false;
+                    }
+                }
+            }
         }
         true
-    })?;
+    });
     pb.finish_and_clear();
+    if let Some(e) = eval_error {
+        return Err(Error::msg(format!("in-loop evaluation ({}): {e}", args.eval_questions.as_deref().unwrap_or(Path::new("")).display())));
+    }
+    let (adapter, summary) = trained?;
 
+    // final/ is the best epoch's adapter when there was an in-loop evaluation
+    // (on a tie, the later epoch: it has seen the data more).
+    let best = evals.iter().max_by(|a, b| a.score().partial_cmp(&b.score()).unwrap_or(std::cmp::Ordering::Equal).then(a.epoch.cmp(&b.epoch)));
     let final_dir = args.output.join("final");
-    save_final(&final_dir, &adapter, &loaded)?;
+    match best {
+        Some(b) if b.epoch != opts.epochs => {
+            eprintln!("[INFO] final/ = the best epoch by the in-loop evaluation: epoch {} ({})", b.epoch, b.checkpoint.display());
+            let cfg = crate::formats::peft::read_adapter_config(&b.checkpoint)?;
+            let best_adapter = crate::formats::peft::load_adapter_weights(&b.checkpoint, &cfg, model)?;
+            save_final(&final_dir, &best_adapter, &loaded)?;
+        }
+        _ => save_final(&final_dir, &adapter, &loaded)?,
+    }
+    let eval_record = best.map(|b| serde_json::json!({"questions": args.eval_questions, "best_epoch": b.epoch, "epochs": evals}));
     let duration = started.elapsed();
     write_summary(
         &final_dir,
@@ -157,6 +244,7 @@ pub fn run(args: Args) -> Result<()> {
             total_seconds: duration.as_secs_f64(),
             threads: rayon::current_num_threads(),
             system_prompt: inputs.system_prompt.as_deref(),
+            eval: eval_record,
         },
     )?;
     print_results(&args.output, &final_dir, &summary, duration);

@@ -73,6 +73,7 @@ pub unsafe extern "C" fn dyag_adapter_save(adapter: DyagAdapter, dir: *const c_c
             total_seconds: r.total_seconds,
             threads: r.threads,
             system_prompt: r.system_prompt.as_deref(),
+            eval: None,
         };
         Ok(write_summary(dir, &run)?)
     })

@@ -95,6 +95,9 @@ pub struct RunRecord<'a> {
     pub threads: usize,
     /// query-finetuned and evaluate-finetuned ask with this prompt by default.
     pub system_prompt: Option<&'a str>,
+    /// The in-loop evaluation (`--eval-questions`): each epoch's score and
+    /// the checkpoint that became `final/`.
+    pub eval: Option<serde_json::Value>,
 }
 
 /// Writes `training_summary.json` into an adapter folder.
@@ -114,6 +117,7 @@ pub fn write_summary(dir: &Path, run: &RunRecord) -> Result<()> {
             "gradient_checkpointing": o.gradient_checkpointing, "threads": run.threads,
         },
         "metrics": run.metrics,
+        "eval": run.eval,
     });
     crate::util::write_json_atomic(&dir.join(SUMMARY_FILE), &v)
 }
