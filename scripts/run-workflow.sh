@@ -20,13 +20,13 @@ cargo build --release --quiet
 dyag=target/release/dyag
 mkdir -p "$out"
 
-step "1. generate-training: 150 augmented examples, split 80/10/10"
-"$dyag" generate-training "$catalogue" --method augmented --count 150 --split --seed 42 --output "$out/dataset.jsonl"
+step "1. generate-training: the default (augmented: fiches, varied questions, reverse questions, refusals; count for ~24 exposures per fact), split 80/10/10"
+"$dyag" generate-training "$catalogue" --split --seed 42 --output "$out/dataset.jsonl"
 
-step "2. finetune: LoRA r16/α32 on gemma3:270m, 3 epochs, batch 4 (CPU)"
+step "2. finetune: LoRA r16/α32 on gemma3:270m, finetune's defaults, best epoch on the held-out validation questions (CPU)"
 rm -rf "$out/model"
 "$dyag" finetune --dataset "$out/dataset_train.jsonl" --val-dataset "$out/dataset_val.jsonl" \
-  --output "$out/model" --base-model gemma3:270m --epochs 3 --batch-size 4 --lr 1e-3 --force-cpu
+  --eval-questions "$out/dataset_val_questions.jsonl" --output "$out/model" --base-model gemma3:270m --force-cpu
 
 step "3. query-finetuned"
 "$dyag" query-finetuned "Qu'est-ce que GIDAF ?" --model "$out/model/final" --temperature 0 --max-tokens 80 --device cpu -v
@@ -35,7 +35,7 @@ step "4. evaluate-finetuned on the held-out test questions"
 "$dyag" evaluate-finetuned "$out/dataset_test_questions.jsonl" --model "$out/model/final" \
   --output "$out/results_finetuned.json" --max-tokens 80 --device cpu
 
-step "5. evaluate-rag: BM25 retrieval over the catalogue + base model, then hybrid (retrieval + adapter)"
+step "5. evaluate-rag: BM25 retrieval over the catalogue + base model (completion prompt), then hybrid (retrieval + adapter)"
 "$dyag" evaluate-rag "$out/dataset_test_questions.jsonl" --corpus "$catalogue" --base-model gemma3:270m \
   --output "$out/results_rag.json" --max-tokens 80 --device cpu
 "$dyag" evaluate-rag "$out/dataset_test_questions.jsonl" --corpus "$catalogue" --base-model gemma3:270m \

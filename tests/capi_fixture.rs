@@ -62,7 +62,13 @@ fn generation_matches_the_engine_and_streams() {
     let (tokens, text, stop) = ask(model, 12);
     assert_eq!(tokens, want.tokens);
     assert_eq!(text, want.generation.text);
-    assert_eq!(stop, if want.tokens.len() == 12 { DyagStopReason::Length as i32 } else { DyagStopReason::Eos as i32 });
+    let want_stop = match want.generation.stop {
+        dyag::infer::StopReason::Eos => DyagStopReason::Eos,
+        dyag::infer::StopReason::Length => DyagStopReason::Length,
+        dyag::infer::StopReason::Cancelled => DyagStopReason::Cancelled,
+        dyag::infer::StopReason::StopText => DyagStopReason::StopText,
+    };
+    assert_eq!(stop, want_stop as i32);
 
     // Streaming: the pieces make the text; a callback that says stop ends it early, with status OK.
     let msgs = [DyagMessage { role: c"user".as_ptr(), content: QUESTION.as_ptr() }];
@@ -81,9 +87,10 @@ fn generation_matches_the_engine_and_streams() {
         assert_eq!(std::slice::from_raw_parts(g.tokens, g.n_tokens), &want.tokens[..g.n_tokens]);
         dyag_generation_free(&mut g);
 
-        // Raw text, no template.
+        // Raw text, no template, no end-of-answer rule.
         let ids = engine.base.tokenizer.encode_prompt("Kubi").unwrap();
-        let raw = engine.generate_tokens(&ids, &SamplingParams::greedy(5), &mut |_| true).unwrap();
+        let free_text = SamplingParams { first_answer: false, ..SamplingParams::greedy(5) };
+        let raw = engine.generate_tokens(&ids, &free_text, &mut |_| true).unwrap();
         expect(dyag_generate_text(model, c"Kubi".as_ptr(), &greedy(5), None, null_mut(), &mut g), S::Ok);
         assert_eq!(std::slice::from_raw_parts(g.tokens, g.n_tokens), &raw.tokens[..]);
         assert_eq!(g.prompt_tokens, ids.len());

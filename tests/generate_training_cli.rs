@@ -116,6 +116,9 @@ fn split_files_and_test_questions() {
     assert!(test.iter().chain(&val).all(|e| !train_keys.contains(&key(&e.1))));
     // Test questions: evaluate-finetuned's input, one per test example, same order.
     let tq: Vec<Value> = std::fs::read_to_string(part("test_questions")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Both question files are what evaluate-finetuned and finetune --eval-questions read.
+    assert_eq!(dyag::eval::questions::read_questions(&part("test_questions")).unwrap().len(), test.len());
+    assert_eq!(dyag::eval::questions::read_questions(&part("val_questions")).unwrap().len(), val.len());
     assert_eq!(tq.len(), test.len());
     let mut ids = HashSet::new();
     for (q, t) in tq.iter().zip(&test) {

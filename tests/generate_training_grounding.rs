@@ -84,7 +84,7 @@ fn check_run(catalogue: &str, method: Method, count: usize, lang: Lang) -> usize
         }
         // 4. The question is about this record (a reverse question gives a value and the answer names the record).
         if ex.intent.starts_with("reverse-") {
-            assert_eq!(ex.facts, [rec.name.clone()], "{ex:?}");
+            assert_eq!(ex.facts, std::slice::from_ref(&rec.name), "{ex:?}");
         } else {
             assert!(names_record(&ex.question, rec), "question does not name {}: {}", rec.name, ex.question);
         }

@@ -78,7 +78,7 @@ pub fn round(cat: &Catalogue, lang_: Lang, refusal: &str, negative_ratio: f64, i
     let mut fact = 0usize;
     for (r, rec) in cat.records.iter().enumerate() {
         for fi in 0..rec.fields.len() {
-            if (fact + index) % QUESTION_EVERY == 0 {
+            if (fact + index).is_multiple_of(QUESTION_EVERY) {
                 out.extend(fact_question(r, rec, fi, lang_, rng));
             }
             fact += 1;
@@ -86,7 +86,7 @@ pub fn round(cat: &Catalogue, lang_: Lang, refusal: &str, negative_ratio: f64, i
         for _ in 0..FICHES_PER_ROUND {
             out.extend(fiche(r, rec, lang_, rng));
         }
-        if rec.fields.len() >= 2 && (r + index) % QUESTION_EVERY == 0 {
+        if rec.fields.len() >= 2 && (r + index).is_multiple_of(QUESTION_EVERY) {
             out.extend(multi(r, rec, lang_, rng));
         }
         out.extend(missing_fields(r, rec, cat, lang_, rng));
@@ -277,7 +277,7 @@ pub fn near_miss(cat: &Catalogue, names: &mut FakeNames, rng: &mut Rng) -> Optio
 }
 
 /// A value → the applications that have it (folded value as the key).
-fn groups<'a>(cat: &'a Catalogue, kind: FieldKind, items: bool) -> BTreeMap<String, (String, Vec<&'a Record>)> {
+fn groups(cat: &Catalogue, kind: FieldKind, items: bool) -> BTreeMap<String, (String, Vec<&Record>)> {
     let mut g: BTreeMap<String, (String, Vec<&Record>)> = BTreeMap::new();
     for rec in &cat.records {
         for f in rec.fields.iter().filter(|f| f.kind == kind) {
@@ -314,7 +314,7 @@ fn reverse_questions(cat: &Catalogue, lang_: Lang, index: usize, rng: &mut Rng) 
     for rev in t.reverse {
         for (value, recs) in groups(cat, rev.kind, rev.items).into_values() {
             group += 1;
-            if (group + index) % QUESTION_EVERY != 0 {
+            if !(group + index).is_multiple_of(QUESTION_EVERY) {
                 continue;
             }
             if rev.single && recs.len() != 1 {

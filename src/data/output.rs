@@ -35,7 +35,7 @@ pub struct TestQuestion {
     pub keywords: Vec<String>,
     /// `direct`, `paraphrase`, `multi` or `negative` (see [`Example::kind`]).
     pub kind: String,
-    /// The record the question is about (empty for a negative question).
+    /// The record the question is about (empty for a negative question, including one about a field the record lacks).
     pub apps: Vec<String>,
 }
 
@@ -49,7 +49,8 @@ pub fn test_questions_jsonl(examples: &[Example], names: &[String], prefix: &str
             expected: ex.answer.clone(),
             keywords: ex.facts.clone(),
             kind: ex.kind().to_string(),
-            apps: ex.record.and_then(|r| names.get(r)).cloned().into_iter().collect(),
+            // A refusal about a field the record lacks is judged as a negative, which names no record.
+            apps: if ex.kind() == "negative" { Vec::new() } else { ex.record.and_then(|r| names.get(r)).cloned().into_iter().collect() },
         };
         serde_json::to_writer(&mut out, &q).map_err(|e| Error::msg(format!("cannot serialise a test question: {e}")))?;
         out.push(b'\n');

@@ -167,13 +167,15 @@ unsafe fn generate_with(
     on_token: DyagTokenCallback,
     user_data: *mut c_void,
     out: *mut DyagGeneration,
+    first_answer: bool,
     prompt: impl FnOnce(&crate::infer::engine::Engine) -> crate::Result<Vec<u32>> + Send,
 ) -> FfiResult {
     if !out.is_null() {
         std::ptr::write(out, DyagGeneration::EMPTY);
     }
     let m = MODELS.get(model.id)?;
-    let params = sampling_arg(params)?;
+    let mut params = sampling_arg(params)?;
+    params.first_answer = first_answer;
     let mut sink = TokenSink { callback: on_token, user_data, stopped: false };
     let tg = m.run(|| {
         let engine = m.read();
@@ -228,7 +230,8 @@ pub unsafe extern "C" fn dyag_generate_chat(
             let content = str_arg(m.content, &format!("messages[{i}].content"))?;
             chat.push(ChatMessage::new(role, content));
         }
-        generate_with(model, params, on_token, user_data, out, |e| e.chat_prompt(&chat))
+        // An answer ends at the end of the first answer (a blank line, a new question), as in the CLI.
+        generate_with(model, params, on_token, user_data, out, true, |e| e.chat_prompt(&chat))
     })
 }
 
@@ -253,7 +256,8 @@ pub unsafe extern "C" fn dyag_generate_text(
             std::ptr::write(out, DyagGeneration::EMPTY);
         }
         let text = str_arg(prompt, "prompt")?;
-        generate_with(model, params, on_token, user_data, out, |e| e.base.tokenizer.encode_prompt(text))
+        // Raw text is continued as it is: no end-of-answer rule.
+        generate_with(model, params, on_token, user_data, out, false, |e| e.base.tokenizer.encode_prompt(text))
     })
 }
 

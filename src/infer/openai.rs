@@ -106,7 +106,6 @@ impl ChatGenerator for OpenAiChat {
             out.finish = v["choices"][0]["finish_reason"].as_str().map(str::to_string);
             out.usage(&v);
         }
-        drop(filtered);
         if stopped_on_text {
             out.cancelled = false;
         } else if !out.cancelled {

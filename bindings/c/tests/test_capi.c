@@ -201,7 +201,7 @@ static void test_generation_streams_and_cancels(void) {
     EXPECT(g.text != NULL && strlen(g.text) == g.text_len);
     EXPECT(g.text != NULL && strcmp(g.text, s.text) == 0); /* the pieces make the text */
     EXPECT(g.prompt_tokens > 0);
-    EXPECT(g.stop_reason == DYAG_STOP_REASON_LENGTH || g.stop_reason == DYAG_STOP_REASON_EOS);
+    EXPECT(g.stop_reason == DYAG_STOP_REASON_LENGTH || g.stop_reason == DYAG_STOP_REASON_EOS || g.stop_reason == DYAG_STOP_REASON_STOP_TEXT);
     uint32_t first[12];
     size_t n_first = g.n_tokens;
     memcpy(first, g.tokens, n_first * sizeof *first);
