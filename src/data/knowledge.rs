@@ -197,8 +197,8 @@ pub fn fiche(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Examp
             continue;
         }
         let a = answers[rng.below(answers.len() as u64) as usize].clone();
-        // URL answers have no final period (it would read as part of the URL).
-        sentences.push(if a.ends_with(['.', '!', '?']) { a } else { format!("{a} .").replace(" .", ".") });
+        // URL answers end without a period; between sentences one is needed (as in two-fact answers).
+        sentences.push(if a.ends_with(['.', '!', '?']) { a } else { format!("{a}.") });
         facts.extend(field_facts(f));
     }
     let q = t.fiche_questions[rng.below(t.fiche_questions.len() as u64) as usize];
@@ -336,7 +336,8 @@ fn reverse_questions(cat: &Catalogue, lang_: Lang, index: usize, rng: &mut Rng) 
             out.push(Example {
                 record: (recs.len() == 1).then(|| cat.records.iter().position(|r| r.name == names[0])).flatten(),
                 intent: format!("reverse-{}", rev.kind.intent()),
-                question: perturb(&upper_first(&question), "", rng),
+                // The value is what identifies the answer: noise never misspells it.
+                question: perturb(&upper_first(&question), &value, rng),
                 answer: upper_first(&answer),
                 facts: names,
             });
