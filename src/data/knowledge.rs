@@ -76,6 +76,7 @@ impl Exposures {
 pub fn round(cat: &Catalogue, lang_: Lang, refusal: &str, negative_ratio: f64, index: usize, names: &mut FakeNames, rng: &mut Rng) -> Vec<Example> {
     let mut out = Vec::new();
     let mut fact = 0usize;
+    let common = common_kinds(cat);
     for (r, rec) in cat.records.iter().enumerate() {
         for fi in 0..rec.fields.len() {
             if (fact + index).is_multiple_of(QUESTION_EVERY) {
@@ -89,7 +90,7 @@ pub fn round(cat: &Catalogue, lang_: Lang, refusal: &str, negative_ratio: f64, i
         if rec.fields.len() >= 2 && (r + index).is_multiple_of(QUESTION_EVERY) {
             out.extend(multi(r, rec, lang_, rng));
         }
-        out.extend(missing_fields(r, rec, cat, lang_, rng));
+        out.extend(missing_fields(r, rec, &common, lang_, rng));
     }
     out.extend(reverse_questions(cat, lang_, index, rng));
     let n_neg = ((out.len() as f64 * negative_ratio / (1.0 - negative_ratio)).round() as usize).max(usize::from(negative_ratio > 0.0));
@@ -225,10 +226,11 @@ fn common_kinds(cat: &Catalogue) -> Vec<FieldKind> {
 
 /// Questions about fields that the record does not have, answered with "the
 /// catalogue does not say" (never with an invented value).
-fn missing_fields(r: usize, rec: &Record, cat: &Catalogue, lang_: Lang, rng: &mut Rng) -> Vec<Example> {
+/// `common` is [`common_kinds`] of the catalogue, computed once per round.
+fn missing_fields(r: usize, rec: &Record, common: &[FieldKind], lang_: Lang, rng: &mut Rng) -> Vec<Example> {
     let t = lang(lang_);
     let mut out = Vec::new();
-    for kind in common_kinds(cat) {
+    for &kind in common {
         if rec.fields.iter().any(|f| f.kind == kind) {
             continue;
         }
