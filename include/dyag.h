@@ -504,7 +504,7 @@ DyagStatus dyag_generate_text(struct DyagModel model,
 DyagStatus dyag_generation_free(struct DyagGeneration *generation);
 
 // The defaults of `dyag finetune`: 3 epochs, batch 4, accumulation 1, LoRA
-// r 16 / alpha 32 / dropout 0.05 on every linear layer, lr 2e-4 with a 3%
+// r 16 / alpha 32 / dropout 0.05 on every linear layer, lr 5e-4 with a 3%
 // warm-up and cosine decay, no weight decay, clipping at 1.0, sequences of
 // 512 tokens, seed 42, checkpoints at each epoch's end.
 //

@@ -23,10 +23,10 @@ mkdir -p "$out"
 step "1. generate-training: the default (augmented: fiches, varied questions, reverse questions, refusals; count for ~24 exposures per fact), split 80/10/10"
 "$dyag" generate-training "$catalogue" --split --seed 42 --output "$out/dataset.jsonl"
 
-step "2. finetune: LoRA r16/α32 on gemma3:270m, 3 epochs, lr 5e-4 (the benchmark's setting), best epoch on the held-out validation questions (CPU)"
+step "2. finetune: LoRA r16/α32 on gemma3:270m, 3 epochs, lr 5e-4 (defaults, measured on benches/quality), best epoch on the held-out validation questions (CPU)"
 rm -rf "$out/model"
 "$dyag" finetune --dataset "$out/dataset_train.jsonl" --val-dataset "$out/dataset_val.jsonl" \
-  --eval-questions "$out/dataset_val_questions.jsonl" --output "$out/model" --base-model gemma3:270m --lr 5e-4 --force-cpu
+  --eval-questions "$out/dataset_val_questions.jsonl" --output "$out/model" --base-model gemma3:270m --force-cpu
 
 step "3. query-finetuned"
 "$dyag" query-finetuned "Qu'est-ce que GIDAF ?" --model "$out/model/final" --temperature 0 --max-tokens 80 --device cpu -v

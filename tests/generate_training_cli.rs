@@ -76,9 +76,9 @@ fn exact_count_dedup_and_reproducibility() {
         assert!(ex.iter().any(|e| e.1.to_uppercase().contains(name)), "{name} has no example");
     }
     assert!(ex.iter().all(|e| e.0 == "Tu es un assistant qui répond aux questions sur les applications NOVATERRE."));
-    // Negatives in the stated proportion (10 % by default) with the refusal text.
+    // Negatives in the stated proportion (20 % by default) with the refusal text.
     let negatives = ex.iter().filter(|e| e.2 == "Je ne connais pas cette application.").count();
-    assert!((70..=78).contains(&negatives), "{negatives}");
+    assert!((148..=158).contains(&negatives), "{negatives}");
     assert!(summary.contains("examples: 777 of 777 requested"), "{summary}");
     assert!(summary.contains("records read: 15"), "{summary}");
     assert!(summary.contains(&format!("negative {negatives}")), "{summary}");

@@ -1,6 +1,6 @@
 //! A quality regression guard: dyag's default path (generate-training, then
 //! finetune with its defaults and in-loop evaluation, on gemma3:270m, 2
-//! threads; the benchmark's learning rate) on five records of the benchmark's dev catalogue must keep
+//! threads) on five records of the benchmark's dev catalogue must keep
 //! answering hand-written questions about them (tests/data/quality/, never
 //! used for training: 10 direct, 10 paraphrase, 10 about unknown names) at
 //! least as well as measured when this test was written, with a margin. A
@@ -16,10 +16,6 @@ use std::process::Command;
 
 /// The records trained on: the first five of the dev catalogue.
 const RECORDS: usize = 5;
-/// The learning rate measured on the benchmark (benches/quality/RESULTS.md);
-/// finetune's default (2e-4) stored almost nothing of these five records in
-/// 3 epochs (0 of 10 direct questions right when this test was written).
-const LR: &str = "5e-4";
 /// Minimum share of right answers per kind (10 questions each). Measured when
 /// this test was written (2026-12-07, benches/quality/RESULTS.md): direct 2/10,
 /// paraphrase 2/10, negative 5/10; the thresholds leave one answer of margin
@@ -66,7 +62,7 @@ fn default_path_answers_benchmark_questions() {
     let val_q = tmp.path().join("ds_val_questions.jsonl");
     dyag(&[
         "finetune", "--dataset", p(&tmp.path().join("ds_train.jsonl")), "--output", p(&model), "--base-model", "gemma3:270m", "--force-cpu", "--threads", "2",
-        "--eval-questions", p(&val_q), "--lr", LR,
+        "--eval-questions", p(&val_q),
     ]);
     let results = tmp.path().join("results.json");
     dyag(&["evaluate-finetuned", p(&qfile), "--model", p(&model.join("final")), "--output", p(&results), "--max-tokens", "64", "--device", "cpu"]);

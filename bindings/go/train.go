@@ -64,7 +64,7 @@ type TrainParams struct {
 	ResumeFromCheckpoint string
 }
 
-// DefaultTrainParams are dyag finetune's defaults (3 epochs, batch 4, LoRA r 16 / alpha 32, lr 2e-4...).
+// DefaultTrainParams are dyag finetune's defaults (3 epochs, batch 4, LoRA r 16 / alpha 32, lr 5e-4...).
 func DefaultTrainParams() TrainParams {
 	p := C.dyag_train_default_params()
 	return TrainParams{

@@ -49,8 +49,8 @@ pub struct Args {
     /// The catalogue's name for the system prompt (default: the Markdown title or a shared organisation field).
     #[arg(long)]
     pub catalogue_name: Option<String>,
-    /// Share of negative examples about unknown names (augmented), half of them near misses of real names (X-RH, NEO-X).
-    #[arg(long, default_value_t = 0.1)]
+    /// Share of negative examples about unknown names (augmented), two in three near misses of real names (X-RH, NEO-X).
+    #[arg(long, default_value_t = crate::data::generate::DEFAULT_NEGATIVE_RATIO)]
     pub negative_ratio: f64,
     /// Answer to questions about unknown names (augmented); "{X}" is replaced by the name.
     #[arg(long)]

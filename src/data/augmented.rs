@@ -118,15 +118,27 @@ const NEGATIVE_KINDS: &[FieldKind] = &[
 ];
 
 /// A question about an unknown application, answered with the refusal text
-/// (`{X}` in it is replaced by the unknown name).
+/// (`{X}` in it is replaced by the unknown name). One in four asks two things
+/// at once ("qui gère X et où est-il hébergé ?"): a refusal must not give way
+/// to a longer question.
 pub fn negative(fake: &str, lang_: Lang, refusal: &str, rng: &mut Rng) -> Option<Example> {
     let t = lang(lang_);
-    let kind = NEGATIVE_KINDS[rng.below(NEGATIVE_KINDS.len() as u64) as usize];
-    let kt = (t.kind)(kind);
-    let n_q = kt.rule_questions.len() + kt.more_questions.len();
-    let qi = rng.below(n_q as u64) as usize;
-    let q_tpl = kt.rule_questions.get(qi).copied().unwrap_or_else(|| kt.more_questions[qi - kt.rule_questions.len()].text);
-    let question = Ctx { lang: lang_, name: fake, field: None }.render(q_tpl)?;
+    let pick = |rng: &mut Rng| (t.kind)(NEGATIVE_KINDS[rng.below(NEGATIVE_KINDS.len() as u64) as usize]);
+    let ctx = Ctx { lang: lang_, name: fake, field: None };
+    let question = if rng.below(4) == 0 {
+        let (k1, k2) = (pick(rng), pick(rng));
+        if std::ptr::eq(k1, k2) {
+            return None;
+        }
+        let frame = &t.multi[rng.below(t.multi.len() as u64) as usize];
+        upper_first(&frame.text.replace("{C1}", &ctx.render(k1.clause_named)?).replace("{C2}", &ctx.render(k2.clause_pronoun)?))
+    } else {
+        let kt = pick(rng);
+        let n_q = kt.rule_questions.len() + kt.more_questions.len();
+        let qi = rng.below(n_q as u64) as usize;
+        let q_tpl = kt.rule_questions.get(qi).copied().unwrap_or_else(|| kt.more_questions[qi - kt.rule_questions.len()].text);
+        ctx.render(q_tpl)?
+    };
     Some(Example {
         record: None,
         intent: "negative".to_string(),

@@ -20,7 +20,7 @@
 //!   application that matches;
 //! - refusals for fields a record does not have, and for names that are not
 //!   in the catalogue: invented ones and near misses of real names (`X-RH`,
-//!   `NEO-X`, `X2`...), a share `negative_ratio` of the round.
+//!   `NEO-X`, `X2`...: two in three), a share `negative_ratio` of the round.
 //!
 //! Rounds repeat until the count is reached, so every fact gets the same
 //! number of exposures whatever the length of its record (balanced per fact,
@@ -95,8 +95,9 @@ pub fn round(cat: &Catalogue, lang_: Lang, refusal: &str, negative_ratio: f64, i
     out.extend(reverse_questions(cat, lang_, index, rng));
     let n_neg = ((out.len() as f64 * negative_ratio / (1.0 - negative_ratio)).round() as usize).max(usize::from(negative_ratio > 0.0));
     for i in 0..n_neg {
-        // Half near misses of real names (the hard case), half invented names.
-        let fake = if i % 2 == 0 { near_miss(cat, names, rng) } else { None }.or_else(|| names.next(rng));
+        // Two in three are near misses of real names (the hard case: the
+        // model must tell ESCALE-FIN from ESCALE), the rest invented names.
+        let fake = if i % 3 != 2 { near_miss(cat, names, rng) } else { None }.or_else(|| names.next(rng));
         if let Some(ex) = fake.and_then(|f| negative(&f, lang_, refusal, rng)) {
             out.push(ex);
         }
@@ -326,12 +327,20 @@ fn reverse_questions(cat: &Catalogue, lang_: Lang, index: usize, rng: &mut Rng) 
             let list = join_list(&names, t.and_word);
             let q = rev.questions[rng.below(rev.questions.len() as u64) as usize];
             let a = rev.answers[rng.below(rev.answers.len() as u64) as usize];
-            let desc = if rev.kind == FieldKind::Description { crate::data::templates::describe(lang_, &value) } else { None };
+            let (desc, gist) = match rev.kind {
+                FieldKind::Description => (crate::data::templates::describe(lang_, &value), crate::data::templates::gist(lang_, &value)),
+                _ => (None, None),
+            };
             let fill = |s: &str| -> Option<String> {
-                if s.contains("{DESC}") && desc.is_none() {
+                if (s.contains("{DESC}") && desc.is_none()) || (s.contains("{GIST}") && gist.is_none()) {
                     return None;
                 }
-                Some(s.replace("{V}", &value).replace("{DESC}", desc.as_deref().unwrap_or("")).replace("{APPS}", &list))
+                Some(
+                    s.replace("{V}", &value)
+                        .replace("{DESC}", desc.as_deref().unwrap_or(""))
+                        .replace("{GIST}", gist.as_deref().unwrap_or(""))
+                        .replace("{APPS}", &list),
+                )
             };
             let (Some(question), Some(answer)) = (fill(q), fill(a)) else { continue };
             // The record is the first match: a single-record question's test keywords are its name.

@@ -139,7 +139,7 @@ impl From<&TrainSummary> for DyagTrainSummary {
 }
 
 /// The defaults of `dyag finetune`: 3 epochs, batch 4, accumulation 1, LoRA
-/// r 16 / alpha 32 / dropout 0.05 on every linear layer, lr 2e-4 with a 3%
+/// r 16 / alpha 32 / dropout 0.05 on every linear layer, lr 5e-4 with a 3%
 /// warm-up and cosine decay, no weight decay, clipping at 1.0, sequences of
 /// 512 tokens, seed 42, checkpoints at each epoch's end.
 ///

@@ -14,7 +14,9 @@ use crate::model::{Model, Proj};
 use crate::{Error, Result};
 use std::path::Path;
 
-/// Default hyper-parameters (the original tool's).
+/// Default hyper-parameters: the original tool's, except the learning rate
+/// (measured on benches/quality: 5e-4 stores the facts the original 2e-4
+/// does not in 3 epochs; dev set 77/37/7/27 % against 40/13/3/13 % per kind).
 pub mod defaults {
     use crate::train::schedule::Schedule;
     pub const EPOCHS: usize = 3;
@@ -23,7 +25,7 @@ pub mod defaults {
     pub const LORA_RANK: usize = 16;
     pub const LORA_ALPHA: f32 = 32.0;
     pub const LORA_DROPOUT: f32 = 0.05;
-    pub const LR: f64 = 2e-4;
+    pub const LR: f64 = 5e-4;
     pub const WARMUP_RATIO: f64 = 0.03;
     pub const LR_SCHEDULER: Schedule = Schedule::Cosine;
     pub const WEIGHT_DECAY: f64 = 0.0;

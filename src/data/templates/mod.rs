@@ -68,7 +68,9 @@ pub struct KindTemplates {
 /// Reverse questions of one kind of field: the value is given, the
 /// applications that have it are the answer. Placeholders: `{V}` the value
 /// (an owner without the service in brackets), `{DESC}` a description with its
-/// article, `{APPS}` the matching applications ("A, B et C").
+/// article, `{GIST}` the description's first clause without its head noun
+/// ([`gist`]: "de création des ordres de mission"), `{APPS}` the matching
+/// applications ("A, B et C").
 pub struct ReverseTemplates {
     pub kind: FieldKind,
     /// Group by each item of a list field (technologies, dependencies) rather than the whole value.
@@ -242,6 +244,37 @@ pub fn describe(l: Lang, value: &str) -> Option<String> {
     Some(format!("{article} {v}"))
 }
 
+/// What a person remembers of a description and asks by: its first clause
+/// after the head noun, with its preposition ("Portail de création des
+/// ordres de mission et de réservation des trains pour les déplacements" →
+/// "de création des ordres de mission et de réservation des trains"), so
+/// that "Quel est l'outil {GIST} ?" reads naturally. French only (`None`
+/// otherwise, or when the description does not start "<noun> de ...").
+pub fn gist(l: Lang, value: &str) -> Option<String> {
+    if l != Lang::Fr {
+        return None;
+    }
+    let t = lang(l);
+    let value = strip_final_period(value.trim());
+    let (head, rest) = value.split_once(' ')?;
+    let head = words(head).into_iter().next()?;
+    if !t.fem_nouns.contains(&head.as_str()) && !t.masc_nouns.contains(&head.as_str()) {
+        return None;
+    }
+    if !(rest.starts_with("de ") || rest.starts_with("d'") || rest.starts_with("d’") || rest.starts_with("des ") || rest.starts_with("du ")) {
+        return None;
+    }
+    // The first clause: up to a comma, a bracket or a purpose ("pour", "afin").
+    let mut end = rest.len();
+    for cut in [",", " (", " pour ", " afin ", " qui ", ";", " : "] {
+        if let Some(i) = rest.find(cut) {
+            end = end.min(i);
+        }
+    }
+    let clause: Vec<&str> = rest[..end].split_whitespace().take(12).collect();
+    (clause.len() >= 3).then(|| clause.join(" "))
+}
+
 /// The answer wordings usable for this field, in template order.
 pub fn usable_answers(t: &KindTemplates, ctx: &Ctx) -> Vec<String> {
     t.answers.iter().filter(|a| ctx.satisfies(a.req)).filter_map(|a| ctx.render(a.text)).collect()
@@ -279,8 +312,8 @@ pub fn template_vocabulary() -> &'static std::collections::HashSet<String> {
                 r.questions.iter().chain(r.answers).for_each(|q| add(q));
             }
             add(t.and_word);
-            // Articles and prepositions added by {DESC}, {DATE} and {SINCE}.
-            for w in ["un", "une", "a", "an", "le", "en", "depuis", "in", "on", "since"] {
+            // Articles and prepositions added by {DESC}, {GIST}, {DATE} and {SINCE}.
+            for w in ["un", "une", "a", "an", "le", "en", "depuis", "in", "on", "since", "de", "d", "des", "du"] {
                 v.insert(w.to_string());
             }
         }
@@ -362,5 +395,18 @@ mod tests {
         let f = field("dependances", "Aucune");
         assert!(Ctx { lang: Lang::Fr, name: "G", field: Some(&f) }.satisfies(Req::NoneValue));
         assert_eq!(system_prompt(Lang::Fr, Some("MYGUSI")), "Tu es un assistant qui répond aux questions sur les applications MYGUSI.");
+    }
+
+    #[test]
+    fn gist_is_the_first_clause_with_its_preposition() {
+        let g = |v: &str| gist(Lang::Fr, v);
+        assert_eq!(
+            g("Portail de création des ordres de mission et de réservation des trains pour les déplacements professionnels.").as_deref(),
+            Some("de création des ordres de mission et de réservation des trains")
+        );
+        assert_eq!(g("Application d'instruction des aides, payées par la Région.").as_deref(), Some("d'instruction des aides"));
+        assert_eq!(g("Outil de suivi (version 2) des chantiers"), None);
+        assert_eq!(g("Gère les congés des agents."), None, "no head noun");
+        assert_eq!(gist(Lang::En, "Portal for mission orders"), None);
     }
 }
