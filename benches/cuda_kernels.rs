@@ -144,7 +144,12 @@ fn bench_lora_attention_misc(c: &mut Criterion, g: &Gpu) {
     let (a, b) = (g.upload(&rand(&mut rng, r * inp, 0.1)).unwrap(), g.upload(&rand(&mut rng, out * r, 0.1)).unwrap());
     let dev = LoraDev { r, in_features: inp, out_features: out, a: &a, b: &b, scale: 2.0 };
     let (x, y, h) = (g.upload(&rand(&mut rng, m * inp, 1.0)).unwrap(), g.zeros::<f32>(m * out).unwrap(), g.zeros::<f32>(m * r).unwrap());
-    let (ga, gb, dh, dx) = (g.zeros::<f32>(r * inp).unwrap(), g.zeros::<f32>(out * r).unwrap(), g.zeros::<f32>(m * r).unwrap(), g.zeros::<f32>(m * inp).unwrap());
+    let (ga, gb, dh, dx) = (
+        g.zeros::<f32>(r * inp).unwrap(),
+        g.zeros::<f32>(out * r).unwrap(),
+        g.zeros::<f32>(m * r).unwrap(),
+        g.zeros::<f32>(m * inp).unwrap(),
+    );
     let (xm, ym, dxm) = (Mat::new(&x, m, inp).unwrap(), Mat::new(&y, m, out).unwrap(), Mat::new(&dx, m, inp).unwrap());
     let bytes = 4 * (m * inp + 2 * m * out) as u64;
     let mut group = c.benchmark_group(format!("lora r={r} {m}x{inp}->{out} ({}) [bytes]", g.name()));
@@ -176,14 +181,19 @@ fn bench_lora_attention_misc(c: &mut Criterion, g: &Gpu) {
     let t = len * nseq;
     let spans: Vec<_> = (0..nseq).map(|i| dyag::model::forward::SeqSpan { start: i * len, len, pos0: 0 }).collect();
     let seqs = GpuSeqs::packed(g, &spans).unwrap();
-    let (q, k, v) = (g.upload(&rand(&mut rng, t * nh * d, 1.0)).unwrap(), g.upload(&rand(&mut rng, t * nkv * d, 1.0)).unwrap(), g.upload(&rand(&mut rng, t * nkv * d, 1.0)).unwrap());
+    let (q, k, v) = (
+        g.upload(&rand(&mut rng, t * nh * d, 1.0)).unwrap(),
+        g.upload(&rand(&mut rng, t * nkv * d, 1.0)).unwrap(),
+        g.upload(&rand(&mut rng, t * nkv * d, 1.0)).unwrap(),
+    );
     let (o, lse, dvec) = (g.zeros::<f32>(t * nh * d).unwrap(), g.zeros::<f32>(nh * t).unwrap(), g.zeros::<f32>(nh * t).unwrap());
     let (dq, dk, dv) = (g.zeros::<f32>(t * nh * d).unwrap(), g.zeros::<f32>(t * nkv * d).unwrap(), g.zeros::<f32>(t * nkv * d).unwrap());
     for window in [None, Some(512usize / 4)] {
         let s = AttnShape { n_heads: nh, n_kv_heads: nkv, head_dim: d, scale: 0.0625, window };
         let visible: f64 = (0..len).map(|p| window.map_or(p + 1, |w| (p + 1).min(w)) as f64).sum::<f64>() * nseq as f64;
         let flops = 4.0 * visible * d as f64 * nh as f64; // QKᵀ and PV
-        let mut group = c.benchmark_group(format!("attention {nseq}x{len} h{nh}/{nkv} d{d} window {window:?} ({}) [elem = FLOP]", g.name()));
+        let mut group =
+            c.benchmark_group(format!("attention {nseq}x{len} h{nh}/{nkv} d{d} window {window:?} ({}) [elem = FLOP]", g.name()));
         group.throughput(Throughput::Elements(flops as u64));
         group.sample_size(20);
         let kv = KvLayout::token_major(nkv, d);
@@ -203,7 +213,8 @@ fn bench_lora_attention_misc(c: &mut Criterion, g: &Gpu) {
             bch.iter_custom(|iters| {
                 let t0 = Instant::now();
                 for _ in 0..iters {
-                    attention_backward_gpu(g, &s, qm, &k, &v, kv, &seqs, om, om, &lse, &dvec, Mat::new(&dq, t, nh * d).unwrap(), &dk, &dv).unwrap();
+                    attention_backward_gpu(g, &s, qm, &k, &v, kv, &seqs, om, om, &lse, &dvec, Mat::new(&dq, t, nh * d).unwrap(), &dk, &dv)
+                        .unwrap();
                 }
                 g.sync().unwrap();
                 t0.elapsed()
@@ -233,7 +244,16 @@ fn bench_lora_attention_misc(c: &mut Criterion, g: &Gpu) {
         bch.iter_custom(|iters| {
             let t0 = Instant::now();
             for _ in 0..iters {
-                rmsnorm_forward_gpu(g, Mat::new(&a1, n / 2048, 2048).unwrap(), &w, 1e-6, Mat::new(&a3, n / 2048, 2048).unwrap(), None, false).unwrap();
+                rmsnorm_forward_gpu(
+                    g,
+                    Mat::new(&a1, n / 2048, 2048).unwrap(),
+                    &w,
+                    1e-6,
+                    Mat::new(&a3, n / 2048, 2048).unwrap(),
+                    None,
+                    false,
+                )
+                .unwrap();
             }
             g.sync().unwrap();
             t0.elapsed()
@@ -266,7 +286,8 @@ fn main() {
         }
     };
     println!("GPU: {}", g.describe());
-    let mut c = Criterion::default().configure_from_args().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    let mut c =
+        Criterion::default().configure_from_args().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     bench_matmul(&mut c, &g);
     bench_lora_attention_misc(&mut c, &g);
     c.final_summary();

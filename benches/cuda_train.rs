@@ -80,7 +80,12 @@ fn main() {
                 t0 = Instant::now();
                 tokens = 0;
             }
-            let opts = StepOptions { loss_scale: 1.0 / b.num_targets() as f32, dropout: Some((0.05, i as u64)), gradient_checkpointing: checkpointing, want_embed_grad: false };
+            let opts = StepOptions {
+                loss_scale: 1.0 / b.num_targets() as f32,
+                dropout: Some((0.05, i as u64)),
+                gradient_checkpointing: checkpointing,
+                want_embed_grad: false,
+            };
             engine.zero_grads(&adapter).unwrap();
             engine.forward_backward(&adapter, b, &opts).unwrap();
             let coef = clip_coefficient(engine.grad_norm().unwrap(), 1.0);

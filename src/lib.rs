@@ -7,21 +7,21 @@
 //! text → tokens (`tokenizer`) → generation (`infer`) → evaluation (`eval`).
 //! `data` builds training sets, `cli` is the command-line driver and `ffi` the C ABI.
 
-pub mod error;
-pub mod util;
-pub mod formats;
-pub mod quant;
-pub mod tokenizer;
-pub mod cpu;
-pub mod model;
-pub mod ops;
-pub mod infer;
-pub mod train;
-pub mod data;
-pub mod eval;
 pub mod cli;
-pub mod ffi;
+pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod data;
+pub mod error;
+pub mod eval;
+pub mod ffi;
+pub mod formats;
+pub mod infer;
+pub mod model;
+pub mod ops;
+pub mod quant;
+pub mod tokenizer;
+pub mod train;
+pub mod util;
 
 pub use error::{Error, Result};

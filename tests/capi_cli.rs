@@ -26,7 +26,8 @@ fn cli_answer(args: &[&str]) -> (Vec<u32>, usize, String) {
 fn abi_answer(model: DyagModel, question: &str, max_tokens: u32) -> (Vec<u32>, usize, String) {
     let system = c(dyag::data::DEFAULT_SYSTEM_PROMPT);
     let q = c(question);
-    let msgs = [DyagMessage { role: c"system".as_ptr(), content: system.as_ptr() }, DyagMessage { role: c"user".as_ptr(), content: q.as_ptr() }];
+    let msgs =
+        [DyagMessage { role: c"system".as_ptr(), content: system.as_ptr() }, DyagMessage { role: c"user".as_ptr(), content: q.as_ptr() }];
     let p = DyagSamplingParams { temperature: 0.0, max_tokens, ..dyag_sampling_default_params() };
     unsafe {
         let mut g = std::mem::zeroed::<DyagGeneration>();
@@ -57,7 +58,24 @@ fn the_cli_and_the_abi_give_the_same_tokens_before_and_after_finetuning() {
     let data = data("train.jsonl");
     let o = Command::new(env!("CARGO_BIN_EXE_dyag"))
         .args(["finetune", "--dataset", s(&data), "--output", s(&out), "--base-model", s(&tiny), "--force-cpu", "--threads", "1"])
-        .args(["--epochs", "3", "--batch-size", "4", "--lora-rank", "4", "--lora-alpha", "8", "--lora-dropout", "0", "--lr", "1e-2", "--warmup-ratio", "0", "--max-seq-len", "128"])
+        .args([
+            "--epochs",
+            "3",
+            "--batch-size",
+            "4",
+            "--lora-rank",
+            "4",
+            "--lora-alpha",
+            "8",
+            "--lora-dropout",
+            "0",
+            "--lr",
+            "1e-2",
+            "--warmup-ratio",
+            "0",
+            "--max-seq-len",
+            "128",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -65,7 +83,20 @@ fn the_cli_and_the_abi_give_the_same_tokens_before_and_after_finetuning() {
     for f in ["adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "training_summary.json"] {
         assert!(final_dir.join(f).is_file(), "{f} missing");
     }
-    let cli = cli_answer(&["--model", s(&final_dir), "--base-model", s(&tiny), "--device", "cpu", "--temperature", "0", "--max-tokens", "10", "--json", q]);
+    let cli = cli_answer(&[
+        "--model",
+        s(&final_dir),
+        "--base-model",
+        s(&tiny),
+        "--device",
+        "cpu",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "10",
+        "--json",
+        q,
+    ]);
     let mut tuned = DyagModel::default();
     let o1 = DyagModelOptions { threads: 1, ..dyag_model_default_options() };
     unsafe { expect(dyag_model_open_finetuned(cpath(&final_dir).as_ptr(), cpath(&tiny).as_ptr(), &o1, &mut tuned), S::Ok) };

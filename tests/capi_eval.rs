@@ -16,7 +16,8 @@ use std::ptr::{null, null_mut};
 fn answer(model: DyagModel, question: &str, max_tokens: u32) -> String {
     let system = c(dyag::data::DEFAULT_SYSTEM_PROMPT);
     let q = c(question);
-    let msgs = [DyagMessage { role: c"system".as_ptr(), content: system.as_ptr() }, DyagMessage { role: c"user".as_ptr(), content: q.as_ptr() }];
+    let msgs =
+        [DyagMessage { role: c"system".as_ptr(), content: system.as_ptr() }, DyagMessage { role: c"user".as_ptr(), content: q.as_ptr() }];
     let mut p = dyag_eval_default_params().sampling;
     p.max_tokens = max_tokens;
     unsafe {
@@ -49,7 +50,18 @@ fn evaluation_writes_the_results_of_the_models_answers() {
     let mut calls: Vec<(usize, usize)> = Vec::new();
     let mut sum = unsafe { std::mem::zeroed::<DyagEvalSummary>() };
     unsafe {
-        expect(dyag_evaluate(model, questions.as_ptr(), cpath(&out).as_ptr(), &params, Some(count), (&mut calls as *mut Vec<_>).cast(), &mut sum), S::Ok);
+        expect(
+            dyag_evaluate(
+                model,
+                questions.as_ptr(),
+                cpath(&out).as_ptr(),
+                &params,
+                Some(count),
+                (&mut calls as *mut Vec<_>).cast(),
+                &mut sum,
+            ),
+            S::Ok,
+        );
     }
     assert_eq!(calls, vec![(0, 3), (1, 3), (2, 3)]);
     let results = dyag::eval::validate::read_results(&out).unwrap();
@@ -91,15 +103,24 @@ fn evaluation_misuse_is_reported() {
     let mut params = dyag_eval_default_params();
     params.sampling.max_tokens = 4;
     unsafe {
-        let e = expect(dyag_evaluate(model, questions.as_ptr(), cpath(&out).as_ptr(), &params, Some(stop_after_one), null_mut(), null_mut()), S::Cancelled);
+        let e = expect(
+            dyag_evaluate(model, questions.as_ptr(), cpath(&out).as_ptr(), &params, Some(stop_after_one), null_mut(), null_mut()),
+            S::Cancelled,
+        );
         assert_eq!(e, "cancelled");
         assert!(!out.exists(), "a cancelled evaluation writes nothing");
         let bad = data("bad_questions.jsonl");
         let e = expect(dyag_evaluate(model, cpath(&bad).as_ptr(), null(), &params, None, null_mut(), null_mut()), S::Data);
         assert!(e.starts_with(&format!("{}:2:", bad.display())), "{e}");
-        let e = expect(dyag_evaluate(model, questions.as_ptr(), cpath(dir.path()).as_ptr(), &params, None, null_mut(), null_mut()), S::InvalidArgument);
+        let e = expect(
+            dyag_evaluate(model, questions.as_ptr(), cpath(dir.path()).as_ptr(), &params, None, null_mut(), null_mut()),
+            S::InvalidArgument,
+        );
         assert!(e.contains("is a folder"), "{e}");
-        assert_eq!(expect(dyag_evaluate(model, null(), null(), &params, None, null_mut(), null_mut()), S::NullPointer), "questions_path is NULL");
+        assert_eq!(
+            expect(dyag_evaluate(model, null(), null(), &params, None, null_mut(), null_mut()), S::NullPointer),
+            "questions_path is NULL"
+        );
         params.system_prompt = c"caf\xe9".as_ptr();
         expect(dyag_evaluate(model, questions.as_ptr(), null(), &params, None, null_mut(), null_mut()), S::InvalidUtf8);
     }
@@ -127,7 +148,10 @@ fn evaluation_asks_with_the_adapters_training_prompt() {
     let mut adapter = DyagAdapter::default();
     let saved = dir.path().join("adapter");
     unsafe {
-        expect(dyag_train(model, cpath(&ds).as_ptr(), cpath(&dir.path().join("run")).as_ptr(), &p, None, null_mut(), &mut adapter, null_mut()), S::Ok);
+        expect(
+            dyag_train(model, cpath(&ds).as_ptr(), cpath(&dir.path().join("run")).as_ptr(), &p, None, null_mut(), &mut adapter, null_mut()),
+            S::Ok,
+        );
         expect(dyag_adapter_save(adapter, cpath(&saved).as_ptr()), S::Ok);
     }
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(saved.join("training_summary.json")).unwrap()).unwrap();

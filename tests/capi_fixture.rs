@@ -145,7 +145,10 @@ fn training_lowers_the_loss_and_the_adapter_round_trips() {
     let mut summary = unsafe { std::mem::zeroed::<DyagTrainSummary>() };
     let mut steps = Steps { losses: Vec::new(), checkpoints: Vec::new(), cancel_at: usize::MAX };
     unsafe {
-        expect(dyag_train(model, ds.as_ptr(), out.as_ptr(), &p, Some(on_step), (&mut steps as *mut Steps).cast(), &mut adapter, &mut summary), S::Ok);
+        expect(
+            dyag_train(model, ds.as_ptr(), out.as_ptr(), &p, Some(on_step), (&mut steps as *mut Steps).cast(), &mut adapter, &mut summary),
+            S::Ok,
+        );
     }
     assert_ne!(adapter.id, 0);
     assert_eq!(steps.losses.len(), 6);
@@ -191,7 +194,10 @@ fn training_lowers_the_loss_and_the_adapter_round_trips() {
     expect(dyag_model_free(model), S::Ok);
     let again = dir.path().join("adapter2");
     unsafe { expect(dyag_adapter_save(adapter, cpath(&again).as_ptr()), S::Ok) };
-    assert_eq!(std::fs::read(again.join("adapter_model.safetensors")).unwrap(), std::fs::read(saved.join("adapter_model.safetensors")).unwrap());
+    assert_eq!(
+        std::fs::read(again.join("adapter_model.safetensors")).unwrap(),
+        std::fs::read(saved.join("adapter_model.safetensors")).unwrap()
+    );
     expect(dyag_adapter_free(adapter), S::Ok);
     expect(dyag_adapter_free(adapter), S::InvalidHandle);
     expect(dyag_model_free(other), S::Ok);
@@ -207,7 +213,19 @@ fn a_progress_callback_cancels_training() {
     let mut steps = Steps { losses: Vec::new(), checkpoints: Vec::new(), cancel_at: 2 };
     let mut adapter = DyagAdapter { id: 77 };
     unsafe {
-        let e = expect(dyag_train(model, ds.as_ptr(), out.as_ptr(), &fast_params(), Some(on_step), (&mut steps as *mut Steps).cast(), &mut adapter, null_mut()), S::Cancelled);
+        let e = expect(
+            dyag_train(
+                model,
+                ds.as_ptr(),
+                out.as_ptr(),
+                &fast_params(),
+                Some(on_step),
+                (&mut steps as *mut Steps).cast(),
+                &mut adapter,
+                null_mut(),
+            ),
+            S::Cancelled,
+        );
         assert_eq!(e, "cancelled");
     }
     assert_eq!(steps.losses.len(), 2);

@@ -9,7 +9,11 @@ fn generate() -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
     // mod.rs names the other files of src/ffi; cbindgen follows the `mod` lines.
-    let bindings = cbindgen::Builder::new().with_config(config).with_src(root.join("src/ffi/mod.rs")).generate().expect("cbindgen cannot read src/ffi");
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(root.join("src/ffi/mod.rs"))
+        .generate()
+        .expect("cbindgen cannot read src/ffi");
     let mut out = Vec::new();
     bindings.write(&mut out);
     String::from_utf8(out).expect("cbindgen writes UTF-8")
@@ -25,7 +29,11 @@ fn the_header_matches_the_rust_sources() {
     }
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     if current != fresh {
-        let line = current.lines().zip(fresh.lines()).position(|(a, b)| a != b).map_or(current.lines().count().min(fresh.lines().count()) + 1, |i| i + 1);
+        let line = current
+            .lines()
+            .zip(fresh.lines())
+            .position(|(a, b)| a != b)
+            .map_or(current.lines().count().min(fresh.lines().count()) + 1, |i| i + 1);
         panic!(
             "{} is stale (first difference at line {line}); regenerate it with scripts/gen-header.sh \
              (DYAG_UPDATE_HEADER=1 cargo test --test capi_header) and commit it",

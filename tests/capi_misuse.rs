@@ -38,12 +38,21 @@ fn null_pointers_are_refused() {
         let mut g = std::mem::zeroed::<DyagGeneration>();
         assert_eq!(expect(dyag_generate_chat(model, null(), 2, null(), None, null_mut(), &mut g), S::NullPointer), "messages is NULL");
         let bad = DyagMessage { role: c"user".as_ptr(), content: null() };
-        assert_eq!(expect(dyag_generate_chat(model, &bad, 1, null(), None, null_mut(), &mut g), S::NullPointer), "messages[0].content is NULL");
+        assert_eq!(
+            expect(dyag_generate_chat(model, &bad, 1, null(), None, null_mut(), &mut g), S::NullPointer),
+            "messages[0].content is NULL"
+        );
         assert_eq!(expect(dyag_generate_text(model, null(), null(), None, null_mut(), &mut g), S::NullPointer), "prompt is NULL");
         let mut a = DyagAdapter::default();
-        assert_eq!(expect(dyag_train(model, null(), c"/tmp/x".as_ptr(), null(), None, null_mut(), &mut a, null_mut()), S::NullPointer), "dataset_path is NULL");
+        assert_eq!(
+            expect(dyag_train(model, null(), c"/tmp/x".as_ptr(), null(), None, null_mut(), &mut a, null_mut()), S::NullPointer),
+            "dataset_path is NULL"
+        );
         let ds = cpath(&data("train.jsonl"));
-        assert_eq!(expect(dyag_train(model, ds.as_ptr(), c"/tmp/x".as_ptr(), null(), None, null_mut(), null_mut(), null_mut()), S::NullPointer), "out_adapter is NULL");
+        assert_eq!(
+            expect(dyag_train(model, ds.as_ptr(), c"/tmp/x".as_ptr(), null(), None, null_mut(), null_mut(), null_mut()), S::NullPointer),
+            "out_adapter is NULL"
+        );
         assert_eq!(expect(dyag_model_load_adapter(model, null()), S::NullPointer), "adapter_dir is NULL");
         assert_eq!(expect(dyag_model_describe(model, null_mut(), 8, null_mut()), S::NullPointer), "buf (with buf_len > 0) is NULL");
         // Freeing nothing is fine, as free(NULL) is.
@@ -67,7 +76,8 @@ fn null_and_stale_handles_are_refused() {
         assert!(e.starts_with("stale model handle") && e.ends_with("it was freed"), "{e}");
         let e = expect(dyag_generate_chat(DyagModel::default(), msg.as_ptr(), 1, null(), None, null_mut(), &mut g), S::InvalidHandle);
         assert_eq!(e, "null model handle (0)");
-        let e = expect(dyag_generate_chat(DyagModel { id: 0xdead_beef }, msg.as_ptr(), 1, null(), None, null_mut(), &mut g), S::InvalidHandle);
+        let e =
+            expect(dyag_generate_chat(DyagModel { id: 0xdead_beef }, msg.as_ptr(), 1, null(), None, null_mut(), &mut g), S::InvalidHandle);
         assert_eq!(e, "model handle 0xdeadbeef was not returned by dyag");
         // An adapter id is not a model id.
         let e = expect(dyag_model_set_adapter(DyagModel { id: model.id }, DyagAdapter { id: model.id }), S::InvalidHandle);
@@ -84,14 +94,20 @@ fn invalid_utf8_is_refused() {
     let mut m = DyagModel::default();
     let bad = c"mod\xe8le.gguf";
     unsafe {
-        assert_eq!(expect(dyag_model_open(bad.as_ptr(), null(), &mut m), S::InvalidUtf8), "model is not valid UTF-8 (invalid byte at offset 3)");
+        assert_eq!(
+            expect(dyag_model_open(bad.as_ptr(), null(), &mut m), S::InvalidUtf8),
+            "model is not valid UTF-8 (invalid byte at offset 3)"
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let model = open(&tiny_model(dir.path()));
     unsafe {
         let mut g = std::mem::zeroed::<DyagGeneration>();
         let msgs = [user_message(c"ok"), user_message(c"\xff\xfe")];
-        assert_eq!(expect(dyag_generate_chat(model, msgs.as_ptr(), 2, null(), None, null_mut(), &mut g), S::InvalidUtf8), "messages[1].content is not valid UTF-8 (invalid byte at offset 0)");
+        assert_eq!(
+            expect(dyag_generate_chat(model, msgs.as_ptr(), 2, null(), None, null_mut(), &mut g), S::InvalidUtf8),
+            "messages[1].content is not valid UTF-8 (invalid byte at offset 0)"
+        );
         let mut p = dyag_train_default_params();
         p.target_modules = c"q_proj,\xc3".as_ptr();
         let mut a = DyagAdapter::default();
@@ -144,11 +160,17 @@ fn bad_parameters_and_data_are_explained() {
         let q = [user_message(c"Qui gère Kubi ?")];
         let mut sp = dyag_sampling_default_params();
         sp.top_p = 0.0;
-        assert_eq!(expect(dyag_generate_chat(model, q.as_ptr(), 1, &sp, None, null_mut(), &mut g), S::InvalidArgument), "params.top_p must be in (0, 1], got 0");
+        assert_eq!(
+            expect(dyag_generate_chat(model, q.as_ptr(), 1, &sp, None, null_mut(), &mut g), S::InvalidArgument),
+            "params.top_p must be in (0, 1], got 0"
+        );
         sp = dyag_sampling_default_params();
         sp.temperature = f32::NAN;
         expect(dyag_generate_chat(model, q.as_ptr(), 1, &sp, None, null_mut(), &mut g), S::InvalidArgument);
-        assert_eq!(expect(dyag_generate_chat(model, q.as_ptr(), 0, &sp, None, null_mut(), &mut g), S::InvalidArgument), "no messages (n_messages is 0)");
+        assert_eq!(
+            expect(dyag_generate_chat(model, q.as_ptr(), 0, &sp, None, null_mut(), &mut g), S::InvalidArgument),
+            "no messages (n_messages is 0)"
+        );
 
         let ds = cpath(&data("train.jsonl"));
         let mut p = dyag_train_default_params();
@@ -166,7 +188,10 @@ fn bad_parameters_and_data_are_explained() {
         let bad = data("bad_line.jsonl");
         let e = expect(dyag_train(model, cpath(&bad).as_ptr(), out.as_ptr(), null(), None, null_mut(), &mut a, null_mut()), S::Data);
         assert!(e.starts_with(&format!("{}:2:", bad.display())), "{e}");
-        let e = expect(dyag_train(model, c"/nonexistent/train.jsonl".as_ptr(), out.as_ptr(), null(), None, null_mut(), &mut a, null_mut()), S::Io);
+        let e = expect(
+            dyag_train(model, c"/nonexistent/train.jsonl".as_ptr(), out.as_ptr(), null(), None, null_mut(), &mut a, null_mut()),
+            S::Io,
+        );
         assert!(e.starts_with("/nonexistent/train.jsonl"), "{e}");
         assert_eq!(a, DyagAdapter::default());
         assert!(!dir.path().join("out").exists(), "nothing is written before the checks pass");

@@ -87,7 +87,13 @@ fn html_report_renders_without_console_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
     let o = Command::new(env!("CARGO_BIN_EXE_dyag"))
-        .args(["compare-models", "--rag-results", &format!("{DATA}/results_rag.json"), "--finetuned-results", &format!("{DATA}/results_finetuned.json")])
+        .args([
+            "compare-models",
+            "--rag-results",
+            &format!("{DATA}/results_rag.json"),
+            "--finetuned-results",
+            &format!("{DATA}/results_finetuned.json"),
+        ])
         .args(["--hybrid-results", &format!("{DATA}/results_hybrid.json"), "--format", "html", "--output"])
         .arg(&out)
         .output()
@@ -104,7 +110,12 @@ fn html_report_renders_without_console_errors() {
     // The report: no console message at all, and a screenshot.
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compare_report.png");
     let _ = std::fs::remove_file(&shot);
-    let (stderr, _) = run_chromium(&chromium, &dir.path().join("p1"), &page, &[format!("--screenshot={}", shot.display()), format!("--window-size={WIDTH},{HEIGHT}")]);
+    let (stderr, _) = run_chromium(
+        &chromium,
+        &dir.path().join("p1"),
+        &page,
+        &[format!("--screenshot={}", shot.display()), format!("--window-size={WIDTH},{HEIGHT}")],
+    );
     let console = console_lines(&stderr);
     assert!(console.is_empty(), "console messages while loading the report:\n{}", console.join("\n"));
     assert_eq!(png_size(&shot), (WIDTH, HEIGHT), "screenshot size");

@@ -122,7 +122,10 @@ fn three_systems_every_format_and_the_right_winners() {
     assert!(md.contains("| Rappel des faits clés | ↑ plus haut = mieux | 0.833 | 0.667 | **1.000** | Hybride |"), "{md}");
     assert!(md.contains("| Latence moyenne | ↓ plus bas = mieux | "));
     assert!(md.contains("| — | Fine-tuné |"), "missing hybrid latency should show as —");
-    assert!(md.contains("| Réponses avec sources | ↑ plus haut = mieux | **100.0 %** | — | **100.0 %** | égalité : RAG, Hybride |"), "{md}");
+    assert!(
+        md.contains("| Réponses avec sources | ↑ plus haut = mieux | **100.0 %** | — | **100.0 %** | égalité : RAG, Hybride |"),
+        "{md}"
+    );
     assert!(md.contains("### q5 — Qui est responsable de SIRH ?"));
     assert!(md.contains("## Recommandations"));
 
@@ -162,7 +165,19 @@ fn two_systems_in_english() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o");
     let (rag, ft) = (sample("results_rag.json"), sample("results_finetuned.json"));
-    let o = dyag(&["compare-models", "--rag-results", rag.to_str().unwrap(), "--finetuned-results", ft.to_str().unwrap(), "--output", out.to_str().unwrap(), "--format", "both", "--lang", "en"]);
+    let o = dyag(&[
+        "compare-models",
+        "--rag-results",
+        rag.to_str().unwrap(),
+        "--finetuned-results",
+        ft.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--format",
+        "both",
+        "--lang",
+        "en",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("comparison.json")).unwrap()).unwrap();
     assert_eq!(report["systems"].as_array().unwrap().len(), 2);
@@ -187,13 +202,31 @@ fn bad_results_files_are_refused_with_file_and_line() {
     std::fs::write(&bad, text).unwrap();
     let out = dir.path().join("o");
     let ft = sample("results_finetuned.json");
-    let o = dyag(&["compare-models", "--rag-results", bad.to_str().unwrap(), "--finetuned-results", ft.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    let o = dyag(&[
+        "compare-models",
+        "--rag-results",
+        bad.to_str().unwrap(),
+        "--finetuned-results",
+        ft.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8(o.stderr).unwrap();
     assert!(stderr.contains(&format!("{}:2: schema_version 9 is not supported", bad.display())), "{stderr}");
     assert!(!out.exists(), "nothing is written on error");
 
-    let o = dyag(&["compare-models", "--rag-results", ft.to_str().unwrap(), "--finetuned-results", ft.to_str().unwrap(), "--output", out.to_str().unwrap(), "--keyword-threshold", "1.5"]);
+    let o = dyag(&[
+        "compare-models",
+        "--rag-results",
+        ft.to_str().unwrap(),
+        "--finetuned-results",
+        ft.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--keyword-threshold",
+        "1.5",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8(o.stderr).unwrap().contains("--keyword-threshold must be in [0, 1], got 1.5"));
 }
@@ -205,8 +238,23 @@ fn bad_results_files_are_refused_with_file_and_line() {
 #[ignore]
 fn regenerate_sample_results() {
     let questions = read_questions(Path::new(&format!("{DATA}/questions.jsonl"))).unwrap();
-    let q = ["Qu'est-ce que GIDAF ?", "Qui héberge GIDAF ?", "À quoi sert SIRH ?", "Quelles technologies utilise le Portail Agents ?", "Qui est responsable de SIRH ?", "Où sont archivés les documents signés ?"];
-    let rag_prompts = || RagPrompt::new(load_catalogue(Path::new(&format!("{DATA}/catalogue.jsonl"))).unwrap(), 3, Some(DEFAULT_SYSTEM_PROMPT.into()), PromptLang::French).unwrap();
+    let q = [
+        "Qu'est-ce que GIDAF ?",
+        "Qui héberge GIDAF ?",
+        "À quoi sert SIRH ?",
+        "Quelles technologies utilise le Portail Agents ?",
+        "Qui est responsable de SIRH ?",
+        "Où sont archivés les documents signés ?",
+    ];
+    let rag_prompts = || {
+        RagPrompt::new(
+            load_catalogue(Path::new(&format!("{DATA}/catalogue.jsonl"))).unwrap(),
+            3,
+            Some(DEFAULT_SYSTEM_PROMPT.into()),
+            PromptLang::French,
+        )
+        .unwrap()
+    };
     let meta = |system: &str, adapter: Option<&str>| Metadata {
         system: system.into(),
         base_model: Some("gemma3:270m".into()),
@@ -228,7 +276,14 @@ fn regenerate_sample_results() {
         (q[5], answer("Les documents signés sont archivés dans ArchivNum.", 305, 11, 380, 1450)),
     ]);
     let mut results = run_evaluation(&mut rag, &questions, &rag_prompts(), &params, meta("rag", None), false).unwrap();
-    results.metadata.retrieval = Some(dyag::eval::results::Retrieval { method: "bm25".into(), library: Some("tantivy 0.25".into()), top_k: 3, corpus: Some("tests/data/eval/catalogue.jsonl".into()), documents: Some(6), analyzer: Some(dyag::eval::rag::index::ANALYZER_DESCRIPTION.into()) });
+    results.metadata.retrieval = Some(dyag::eval::results::Retrieval {
+        method: "bm25".into(),
+        library: Some("tantivy 0.25".into()),
+        top_k: 3,
+        corpus: Some("tests/data/eval/catalogue.jsonl".into()),
+        documents: Some(6),
+        analyzer: Some(dyag::eval::rag::index::ANALYZER_DESCRIPTION.into()),
+    });
     results.write(&sample("results_rag.json")).unwrap();
 
     // Fine-tuned: partial facts, one failure, fast, short prompts.
@@ -253,7 +308,8 @@ fn regenerate_sample_results() {
         (q[4], answer("La DRH est responsable de SIRH.", 0, 0, 0, 0)),
         (q[5], answer("Ils sont archivés dans ArchivNum.", 0, 0, 0, 0)),
     ]);
-    let results = run_evaluation(&mut hy, &questions, &rag_prompts(), &params, meta("hybrid", Some("runs/gemma-lora/final")), false).unwrap();
+    let results =
+        run_evaluation(&mut hy, &questions, &rag_prompts(), &params, meta("hybrid", Some("runs/gemma-lora/final")), false).unwrap();
     let mut v: Value = serde_json::to_value(&results).unwrap();
     v.as_object_mut().unwrap().remove("aggregates");
     let m = v["metadata"].as_object_mut().unwrap();

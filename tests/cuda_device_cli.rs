@@ -32,7 +32,17 @@ fn device_cuda_without_gpu_fails_with_the_reason() {
     }
     for args in [
         &["query-finetuned", "--device", "cuda", "--base-model", "/nonexistent/model.gguf", "Bonjour"][..],
-        &["finetune", "--device", "cuda", "--dataset", "/nonexistent.jsonl", "--output", "/nonexistent-out", "--base-model", "/nonexistent/model.gguf"][..],
+        &[
+            "finetune",
+            "--device",
+            "cuda",
+            "--dataset",
+            "/nonexistent.jsonl",
+            "--output",
+            "/nonexistent-out",
+            "--base-model",
+            "/nonexistent/model.gguf",
+        ][..],
     ] {
         let (code, err) = dyag(args);
         assert_eq!(code, 1, "{args:?}: {err}");
@@ -50,7 +60,17 @@ fn device_auto_without_gpu_warns_and_uses_the_cpu() {
         return;
     }
     let model = common::gemma_gguf();
-    let (code, err) = dyag(&["finetune", "--device", "auto", "--dataset", "/nonexistent.jsonl", "--output", "/tmp/dyag-never-written", "--base-model", model.to_str().unwrap()]);
+    let (code, err) = dyag(&[
+        "finetune",
+        "--device",
+        "auto",
+        "--dataset",
+        "/nonexistent.jsonl",
+        "--output",
+        "/tmp/dyag-never-written",
+        "--base-model",
+        model.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("[AVERTISSEMENT] Pas de GPU détecté - utilisation du CPU"), "{err}");
     // It went on (on the CPU) to the dataset, which does not exist.

@@ -23,10 +23,10 @@ use dyag::ops::adamw_cuda::{adamw_step_gpu, global_norm_gpu};
 use dyag::ops::attention::{attention_backward, attention_forward, AttnShape};
 use dyag::ops::attention_cuda::{attention_backward_gpu, attention_forward_gpu, GpuSeqs, KvLayout};
 use dyag::ops::linear_cuda::{dequantize_nf4_gpu, linear_backward_input_gpu, linear_forward_gpu};
-use dyag::ops::loss::fused_linear_cross_entropy;
-use dyag::ops::loss_cuda::fused_linear_cross_entropy_gpu;
 use dyag::ops::lora::{lora_backward, lora_forward, Dropout, LoraGrads, LoraWeights};
 use dyag::ops::lora_cuda::{lora_backward_gpu, lora_forward_gpu, LoraDev};
+use dyag::ops::loss::fused_linear_cross_entropy;
+use dyag::ops::loss_cuda::fused_linear_cross_entropy_gpu;
 use dyag::ops::norm::{rmsnorm_backward, rmsnorm_forward};
 use dyag::ops::norm_cuda::{rmsnorm_backward_gpu, rmsnorm_forward_gpu};
 use dyag::ops::rope::RopeTable;
@@ -164,7 +164,14 @@ fn lora_forward_and_backward_match_cpu() {
     let mut rng = Rng::new(2);
     let (m, inp, out, r) = (37, 96, 80, 8);
     for dropout in [None, Some(Dropout { p: 0.2, key: 1234 })] {
-        let w = LoraWeights { r, in_features: inp, out_features: out, a: rand(&mut rng, r * inp, 0.3), b: rand(&mut rng, out * r, 0.3), scale: 2.0 };
+        let w = LoraWeights {
+            r,
+            in_features: inp,
+            out_features: out,
+            a: rand(&mut rng, r * inp, 0.3),
+            b: rand(&mut rng, out * r, 0.3),
+            scale: 2.0,
+        };
         let x = rand(&mut rng, m * inp, 1.0);
         let dy = rand(&mut rng, m * out, 1.0);
         let y0 = rand(&mut rng, m * out, 1.0);
@@ -183,7 +190,19 @@ fn lora_forward_and_backward_match_cpu() {
         assert_close("lora y", &dl(&g, &yd, m * out), &y, 1e-5);
         let (dyd, dxd) = (g.upload(&dy).unwrap(), g.upload(&vec![0.5f32; m * inp]).unwrap());
         let (ga, gb, dh) = (g.zeros::<f32>(r * inp).unwrap(), g.zeros::<f32>(out * r).unwrap(), g.zeros::<f32>(m * r).unwrap());
-        lora_backward_gpu(&g, &dev, Mat::new(&xd, m, inp).unwrap(), dropout, &hd, Mat::new(&dyd, m, out).unwrap(), &ga, &gb, Mat::new(&dxd, m, inp).unwrap(), &dh).unwrap();
+        lora_backward_gpu(
+            &g,
+            &dev,
+            Mat::new(&xd, m, inp).unwrap(),
+            dropout,
+            &hd,
+            Mat::new(&dyd, m, out).unwrap(),
+            &ga,
+            &gb,
+            Mat::new(&dxd, m, inp).unwrap(),
+            &dh,
+        )
+        .unwrap();
         assert_close("lora dA", &dl(&g, &ga, r * inp), &gr.a, 1e-4);
         assert_close("lora dB", &dl(&g, &gb, out * r), &gr.b, 1e-4);
         assert_close("lora dx", &dl(&g, &dxd, m * inp), &dx, 1e-4);
@@ -207,7 +226,16 @@ fn rmsnorm_rope_glu_match_cpu() {
     assert_close("rmsnorm y", &dl(&g, &yd, rows * d), &y, 2e-5);
     assert_close("rmsnorm rstd", &dl(&g, &rd, rows), &rstd, 2e-5);
     let (dyd, dxd) = (g.upload(&dy).unwrap(), g.zeros::<f32>(rows * d).unwrap());
-    rmsnorm_backward_gpu(&g, Mat::new(&xd, rows, d).unwrap(), &wd, &rd, Mat::new(&dyd, rows, d).unwrap(), Mat::new(&dxd, rows, d).unwrap(), false).unwrap();
+    rmsnorm_backward_gpu(
+        &g,
+        Mat::new(&xd, rows, d).unwrap(),
+        &wd,
+        &rd,
+        Mat::new(&dyd, rows, d).unwrap(),
+        Mat::new(&dxd, rows, d).unwrap(),
+        false,
+    )
+    .unwrap();
     assert_close("rmsnorm dx", &dl(&g, &dxd, rows * d), &dx, 2e-5);
     // add mode: x += norm(y)
     let base = rand(&mut rng, rows * d, 1.0);
@@ -242,7 +270,14 @@ fn rmsnorm_rope_glu_match_cpu() {
         glu_forward(act, &gate, &up, &mut out);
         let (mut dg, mut du) = (vec![0f32; n], vec![0f32; n]);
         glu_backward(act, &gate, &up, &dout, &mut dg, &mut du);
-        let (gd, ud, od, dod, dgd, dud) = (g.upload(&gate).unwrap(), g.upload(&up).unwrap(), g.zeros::<f32>(n).unwrap(), g.upload(&dout).unwrap(), g.zeros::<f32>(n).unwrap(), g.zeros::<f32>(n).unwrap());
+        let (gd, ud, od, dod, dgd, dud) = (
+            g.upload(&gate).unwrap(),
+            g.upload(&up).unwrap(),
+            g.zeros::<f32>(n).unwrap(),
+            g.upload(&dout).unwrap(),
+            g.zeros::<f32>(n).unwrap(),
+            g.zeros::<f32>(n).unwrap(),
+        );
         glu_forward_gpu(&g, act, &gd, &ud, &od, n).unwrap();
         glu_backward_gpu(&g, act, &gd, &ud, &dod, &dgd, &dud, n).unwrap();
         assert_close(&format!("{act:?} out"), &dl(&g, &od, n), &out, 2e-5);
@@ -274,42 +309,86 @@ fn attention_forward_and_backward_match_cpu() {
                 let mut hm = vec![0f32; l * kvd];
                 for i in 0..l {
                     for h in 0..2 {
-                        hm[(h * l + i) * hd..(h * l + i + 1) * hd].copy_from_slice(&src[(start + i) * kvd + h * hd..(start + i) * kvd + (h + 1) * hd]);
+                        hm[(h * l + i) * hd..(h * l + i + 1) * hd]
+                            .copy_from_slice(&src[(start + i) * kvd + h * hd..(start + i) * kvd + (h + 1) * hd]);
                     }
                 }
                 hm
             };
             let (kh, vh) = (heads(&k), heads(&v));
             let mut p = vec![0f32; 4 * l * l];
-            attention_forward(&s, &q[start * qd..(start + l) * qd], &kh, &vh, l, 0, l, &mut out[start * qd..(start + l) * qd], Some(&mut p));
+            attention_forward(
+                &s,
+                &q[start * qd..(start + l) * qd],
+                &kh,
+                &vh,
+                l,
+                0,
+                l,
+                &mut out[start * qd..(start + l) * qd],
+                Some(&mut p),
+            );
             let (mut dkh, mut dvh) = (vec![0f32; l * kvd], vec![0f32; l * kvd]);
-            attention_backward(&s, &q[start * qd..(start + l) * qd], &kh, &vh, l, l, &p, &dout[start * qd..(start + l) * qd], &mut dq[start * qd..(start + l) * qd], &mut dkh, &mut dvh);
+            attention_backward(
+                &s,
+                &q[start * qd..(start + l) * qd],
+                &kh,
+                &vh,
+                l,
+                l,
+                &p,
+                &dout[start * qd..(start + l) * qd],
+                &mut dq[start * qd..(start + l) * qd],
+                &mut dkh,
+                &mut dvh,
+            );
             for i in 0..l {
                 for h in 0..2 {
-                    dk[(start + i) * kvd + h * hd..(start + i) * kvd + (h + 1) * hd].copy_from_slice(&dkh[(h * l + i) * hd..(h * l + i + 1) * hd]);
-                    dv[(start + i) * kvd + h * hd..(start + i) * kvd + (h + 1) * hd].copy_from_slice(&dvh[(h * l + i) * hd..(h * l + i + 1) * hd]);
+                    dk[(start + i) * kvd + h * hd..(start + i) * kvd + (h + 1) * hd]
+                        .copy_from_slice(&dkh[(h * l + i) * hd..(h * l + i + 1) * hd]);
+                    dv[(start + i) * kvd + h * hd..(start + i) * kvd + (h + 1) * hd]
+                        .copy_from_slice(&dvh[(h * l + i) * hd..(h * l + i + 1) * hd]);
                 }
             }
             start += l;
         }
         let spans: Vec<_> = {
             let mut s0 = 0;
-            lens.iter().map(|&l| {
-                let sp = dyag::model::forward::SeqSpan { start: s0, len: l, pos0: 0 };
-                s0 += l;
-                sp
-            }).collect()
+            lens.iter()
+                .map(|&l| {
+                    let sp = dyag::model::forward::SeqSpan { start: s0, len: l, pos0: 0 };
+                    s0 += l;
+                    sp
+                })
+                .collect()
         };
         let seqs = GpuSeqs::packed(&g, &spans).unwrap();
         let (qdv, kdv, vdv) = (g.upload(&q).unwrap(), g.upload(&k).unwrap(), g.upload(&v).unwrap());
         let (od, lse) = (g.zeros::<f32>(t * qd).unwrap(), g.zeros::<f32>(4 * t).unwrap());
         let kv = KvLayout::token_major(2, hd);
-        attention_forward_gpu(&g, &s, Mat::new(&qdv, t, qd).unwrap(), &kdv, &vdv, kv, &seqs, Mat::new(&od, t, qd).unwrap(), Some(&lse)).unwrap();
+        attention_forward_gpu(&g, &s, Mat::new(&qdv, t, qd).unwrap(), &kdv, &vdv, kv, &seqs, Mat::new(&od, t, qd).unwrap(), Some(&lse))
+            .unwrap();
         let tag = format!("d={hd} window={window:?}");
         assert_close(&format!("attention out {tag}"), &dl(&g, &od, t * qd), &out, 1e-4);
         let (dod, dvec) = (g.upload(&dout).unwrap(), g.zeros::<f32>(4 * t).unwrap());
         let (dqd, dkd, dvd) = (g.zeros::<f32>(t * qd).unwrap(), g.zeros::<f32>(t * kvd).unwrap(), g.zeros::<f32>(t * kvd).unwrap());
-        attention_backward_gpu(&g, &s, Mat::new(&qdv, t, qd).unwrap(), &kdv, &vdv, kv, &seqs, Mat::new(&od, t, qd).unwrap(), Mat::new(&dod, t, qd).unwrap(), &lse, &dvec, Mat::new(&dqd, t, qd).unwrap(), &dkd, &dvd).unwrap();
+        attention_backward_gpu(
+            &g,
+            &s,
+            Mat::new(&qdv, t, qd).unwrap(),
+            &kdv,
+            &vdv,
+            kv,
+            &seqs,
+            Mat::new(&od, t, qd).unwrap(),
+            Mat::new(&dod, t, qd).unwrap(),
+            &lse,
+            &dvec,
+            Mat::new(&dqd, t, qd).unwrap(),
+            &dkd,
+            &dvd,
+        )
+        .unwrap();
         assert_close(&format!("attention dq {tag}"), &dl(&g, &dqd, t * qd), &dq, 1e-4);
         assert_close(&format!("attention dk {tag}"), &dl(&g, &dkd, t * kvd), &dk, 1e-4);
         assert_close(&format!("attention dv {tag}"), &dl(&g, &dvd, t * kvd), &dv, 1e-4);
@@ -334,11 +413,15 @@ fn fused_cross_entropy_matches_cpu() {
     let want = fused_linear_cross_entropy(&h, &targets, &wref, 0.25, Some(&mut dh));
     let w = host.upload(&g).unwrap();
     let (hd, dhd) = (g.upload(&h).unwrap(), g.zeros::<f32>(n * d).unwrap());
-    let got = fused_linear_cross_entropy_gpu(&g, Mat::new(&hd, n, d).unwrap(), &targets, &w, 0.25, Some(Mat::new(&dhd, n, d).unwrap())).unwrap();
+    let got =
+        fused_linear_cross_entropy_gpu(&g, Mat::new(&hd, n, d).unwrap(), &targets, &w, 0.25, Some(Mat::new(&dhd, n, d).unwrap())).unwrap();
     assert!((got.loss_sum - want.loss_sum).abs() <= 1e-5 * want.loss_sum.abs(), "loss {} vs {}", got.loss_sum, want.loss_sum);
     assert_eq!((got.correct, got.count), (want.correct, want.count));
     assert_close("dh", &dl(&g, &dhd, n * d), &dh, 1e-4);
-    assert!(fused_linear_cross_entropy_gpu(&g, Mat::new(&hd, n, d).unwrap(), &[vocab as u32; 19], &w, 1.0, None).is_err(), "a target outside the vocabulary is refused");
+    assert!(
+        fused_linear_cross_entropy_gpu(&g, Mat::new(&hd, n, d).unwrap(), &[vocab as u32; 19], &w, 1.0, None).is_err(),
+        "a target outside the vocabulary is refused"
+    );
 }
 
 #[test]
@@ -358,7 +441,10 @@ fn adamw_and_grad_norm_match_cpu() {
         adamw_step_gpu(&g, &opt, step, 2e-4, coef, &pd, &gd, &md, &vd, n).unwrap();
         for (name, dev, host) in [("p", &pd, &p), ("m", &md, &m), ("v", &vd, &v)] {
             let got = dl(&g, dev, n);
-            assert!(got.iter().zip(host.iter()).all(|(a, b)| a.to_bits() == b.to_bits()), "adamw {name} differs from the CPU at step {step}");
+            assert!(
+                got.iter().zip(host.iter()).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "adamw {name} differs from the CPU at step {step}"
+            );
         }
         let norm = global_norm_gpu(&g, &[(&gd, n), (&pd, 100)]).unwrap();
         let want = global_norm([&grad[..], &p[..100]]);

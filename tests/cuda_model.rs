@@ -125,7 +125,12 @@ fn training_step_matches_cpu_on_every_family() {
                 let got = gpu_engine.forward_backward(&adapter, &batch, &opts).unwrap();
                 let tag = format!("{tag} dropout={dropout:?}");
                 assert_eq!(got.targets, want.targets, "{tag}");
-                assert!((got.loss_sum - want.loss_sum).abs() <= 0.01 * want.loss_sum.abs(), "{tag}: loss {} vs {}", got.loss_sum, want.loss_sum);
+                assert!(
+                    (got.loss_sum - want.loss_sum).abs() <= 0.01 * want.loss_sum.abs(),
+                    "{tag}: loss {} vs {}",
+                    got.loss_sum,
+                    want.loss_sum
+                );
                 assert_eq!(gpu_engine.model().blocks.len(), reference.blocks.len());
                 let gg = download_grads(&mut gpu_engine, &adapter);
                 assert_grads_close(&tag, &gg, cpu.grads());
@@ -163,7 +168,12 @@ fn training_step_matches_cpu_on_every_family() {
                 // Validation loss.
                 let ev_g = gpu_engine.evaluate_loss(&adapter, &batch).unwrap();
                 let ev_c = cpu.evaluate_loss(&adapter, &batch).unwrap();
-                assert!((ev_g.loss_sum - ev_c.loss_sum).abs() <= 0.01 * ev_c.loss_sum.abs(), "{tag}: eval loss {} vs {}", ev_g.loss_sum, ev_c.loss_sum);
+                assert!(
+                    (ev_g.loss_sum - ev_c.loss_sum).abs() <= 0.01 * ev_c.loss_sum.abs(),
+                    "{tag}: eval loss {} vs {}",
+                    ev_g.loss_sum,
+                    ev_c.loss_sum
+                );
             }
         }
     }
@@ -230,9 +240,18 @@ fn gemma_finetune_loss_curve_matches_cpu() {
     let (mut ac, mut mc) = (adapter.clone(), Moments::zeros(&adapter));
     let (mut ag, mut mg) = (adapter.clone(), Moments::zeros(&adapter));
     for (step, b) in batches.iter().enumerate() {
-        let opts = StepOptions { loss_scale: 1.0 / b.num_targets() as f32, dropout: None, gradient_checkpointing: step % 2 == 1, want_embed_grad: false };
+        let opts = StepOptions {
+            loss_scale: 1.0 / b.num_targets() as f32,
+            dropout: None,
+            gradient_checkpointing: step % 2 == 1,
+            want_embed_grad: false,
+        };
         let mut losses = [0f64; 2];
-        for (i, (e, a, m)) in [(&mut cpu as &mut dyn StepEngine, &mut ac, &mut mc), (&mut gpu_engine as &mut dyn StepEngine, &mut ag, &mut mg)].into_iter().enumerate() {
+        for (i, (e, a, m)) in
+            [(&mut cpu as &mut dyn StepEngine, &mut ac, &mut mc), (&mut gpu_engine as &mut dyn StepEngine, &mut ag, &mut mg)]
+                .into_iter()
+                .enumerate()
+        {
             e.zero_grads(a).unwrap();
             let s = e.forward_backward(a, b, &opts).unwrap();
             losses[i] = s.loss_sum / s.targets as f64;
@@ -254,7 +273,8 @@ fn gemma_finetune_loss_curve_matches_cpu() {
 #[test]
 fn nf4_and_bf16_storage_keep_gemma_predictions() {
     let (model, tok) = load_gguf(&common::gemma_gguf()).unwrap();
-    let text = "L'application de gestion des congés permet aux employés de poser leurs jours de repos et aux managers de les valider rapidement.";
+    let text =
+        "L'application de gestion des congés permet aux employés de poser leurs jours de repos et aux managers de les valider rapidement.";
     let ids = tok.encode_prompt(text).unwrap();
     let ids = &ids[..ids.len().min(32)];
     let vocab = model.config.vocab;
@@ -264,7 +284,12 @@ fn nf4_and_bf16_storage_keep_gemma_predictions() {
         let reference = prepared.reference_model().unwrap();
         drop(prepared);
         let got = Session::new(&reference, None, ids.len()).unwrap().all_logits(ids).unwrap();
-        let agree = (0..ids.len()).filter(|&p| dyag::infer::sampling::argmax(&got[p * vocab..(p + 1) * vocab]) == dyag::infer::sampling::argmax(&base[p * vocab..(p + 1) * vocab])).count();
+        let agree = (0..ids.len())
+            .filter(|&p| {
+                dyag::infer::sampling::argmax(&got[p * vocab..(p + 1) * vocab])
+                    == dyag::infer::sampling::argmax(&base[p * vocab..(p + 1) * vocab])
+            })
+            .count();
         let frac = agree as f64 / ids.len() as f64;
         // The loss on the text stays close: the predictions keep their sharpness.
         let nll = |l: &[f32]| -> f64 {

@@ -15,7 +15,8 @@ fn nvrtc_available() -> bool {
             true
         }
         Err(why) => {
-            let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty()) || std::env::var_os("DYAG_REQUIRE_NVRTC").is_some_and(|v| v == "1");
+            let required =
+                std::env::var_os("CI").is_some_and(|v| !v.is_empty()) || std::env::var_os("DYAG_REQUIRE_NVRTC").is_some_and(|v| v == "1");
             if required {
                 panic!("NVRTC is required here (CI or DYAG_REQUIRE_NVRTC=1 is set) but unavailable: {why}");
             }
@@ -61,7 +62,11 @@ fn compile_errors_come_back_with_the_log() {
     if !nvrtc_available() {
         return;
     }
-    let broken = KernelSource { name: "broken", source: "#include \"common.cuh\"\nextern \"C\" __global__ void k(float* x) { x[0] = undefined_name; }\n", entries: &["k"] };
+    let broken = KernelSource {
+        name: "broken",
+        source: "#include \"common.cuh\"\nextern \"C\" __global__ void k(float* x) { x[0] = undefined_name; }\n",
+        entries: &["k"],
+    };
     let e = nvrtc::compile(&broken, 80).unwrap_err();
     assert!(e.contains("broken.cu") && e.contains("undefined_name"), "{e}");
 }

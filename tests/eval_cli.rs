@@ -26,13 +26,26 @@ fn command_line_definition_is_consistent() {
 #[test]
 fn bad_question_line_is_reported_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let qs = write(dir.path(), "questions.jsonl", "{\"question\": \"Qui héberge GIDAF ?\"}\n\n{\"question\": \"Où ?\", \"keywords\": \"DSI\"}\n");
+    let qs = write(
+        dir.path(),
+        "questions.jsonl",
+        "{\"question\": \"Qui héberge GIDAF ?\"}\n\n{\"question\": \"Où ?\", \"keywords\": \"DSI\"}\n",
+    );
     let out = dir.path().join("results.json");
     let (code, err) = dyag(&["evaluate-finetuned", &qs, "--model", "no-such-adapter", "--output", out.to_str().unwrap()]);
     assert_eq!(code, Some(1));
     assert!(err.contains(&format!("{qs}:3: \"keywords\" must be a list of strings, found a string")), "{err}");
     let qs2 = write(dir.path(), "q2.jsonl", "{\"question\": \"a\"}\n{\"question\": \"b\",}\n");
-    let (code, err) = dyag(&["evaluate-rag", &qs2, "--corpus", &format!("{DATA}/catalogue.jsonl"), "--base-model", "x", "--output", out.to_str().unwrap()]);
+    let (code, err) = dyag(&[
+        "evaluate-rag",
+        &qs2,
+        "--corpus",
+        &format!("{DATA}/catalogue.jsonl"),
+        "--base-model",
+        "x",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(1));
     assert!(err.contains(&format!("{qs2}:2: invalid JSON")), "{err}");
     assert!(!out.exists());
@@ -54,7 +67,18 @@ fn bad_catalogue_and_arguments_are_named() {
     let (code, err) = dyag(&["evaluate-finetuned", &qs, "--model", "no-such-adapter", "--output", out.to_str().unwrap()]);
     assert_eq!(code, Some(1));
     assert!(err.contains("--model no-such-adapter: not a folder"), "{err}");
-    let (code, err) = dyag(&["evaluate-rag", &qs, "--corpus", &format!("{DATA}/catalogue.md"), "--base-model", "x", "--output", out.to_str().unwrap(), "--top-k", "0"]);
+    let (code, err) = dyag(&[
+        "evaluate-rag",
+        &qs,
+        "--corpus",
+        &format!("{DATA}/catalogue.md"),
+        "--base-model",
+        "x",
+        "--output",
+        out.to_str().unwrap(),
+        "--top-k",
+        "0",
+    ]);
     assert_eq!(code, Some(1));
     assert!(err.contains("--top-k must be at least 1"), "{err}");
     let (code, err) = dyag(&["evaluate-rag", &qs, "--corpus", &cat, "--base-model", "x", "--output", out.to_str().unwrap(), "--hybrid"]);

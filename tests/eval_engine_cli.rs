@@ -24,7 +24,8 @@ fn model_and_adapter(dir: &Path) -> (PathBuf, PathBuf) {
     }
     std::fs::copy(format!("{FIXTURES}/tokenizer/tokenizer.json"), model.join("tokenizer.json")).unwrap();
     std::fs::copy(format!("{FIXTURES}/gemma3/peft_adapter/adapter_model.safetensors"), adapter.join("adapter_model.safetensors")).unwrap();
-    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/gemma3/peft_adapter/adapter_config.json")).unwrap()).unwrap();
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/gemma3/peft_adapter/adapter_config.json")).unwrap()).unwrap();
     config["base_model_name_or_path"] = Value::from(model.to_str().unwrap());
     std::fs::write(adapter.join("adapter_config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
     (model, adapter)
@@ -72,8 +73,45 @@ fn evaluate_and_compare_with_the_engine() {
     // RAG with the base model, and hybrid with the adapter.
     let corpus = format!("{DATA}/catalogue.md");
     // (the chat prompt: the completion prompt's worked example does not fit this tiny model's 256 positions)
-    dyag(&[&["evaluate-rag", &questions, "--corpus", &corpus, "--base-model", model, "--prompt-style", "chat", "--output", &out("rag.json")][..], &small_rag, &common].concat());
-    dyag(&[&["evaluate-rag", &questions, "--corpus", &corpus, "--base-model", model, "--hybrid", "--model", adapter, "--output", &out("hy.json")][..], &small_rag, &common].concat());
+    dyag(
+        &[
+            &[
+                "evaluate-rag",
+                &questions,
+                "--corpus",
+                &corpus,
+                "--base-model",
+                model,
+                "--prompt-style",
+                "chat",
+                "--output",
+                &out("rag.json"),
+            ][..],
+            &small_rag,
+            &common,
+        ]
+        .concat(),
+    );
+    dyag(
+        &[
+            &[
+                "evaluate-rag",
+                &questions,
+                "--corpus",
+                &corpus,
+                "--base-model",
+                model,
+                "--hybrid",
+                "--model",
+                adapter,
+                "--output",
+                &out("hy.json"),
+            ][..],
+            &small_rag,
+            &common,
+        ]
+        .concat(),
+    );
     let want = ["GIDAF", "GIDAF", "SIRH", "Portail Agents", "SIRH", "ArchivNum"];
     for (file, system) in [("rag.json", "rag"), ("hy.json", "hybrid")] {
         let r = read_results(Path::new(&out(file))).unwrap();
@@ -90,7 +128,19 @@ fn evaluate_and_compare_with_the_engine() {
     // compare-models on the three runs: every format, and the measured prompt
     // sizes (retrieved context vs question alone) decide the tokens winner.
     let report = dir.path().join("report");
-    dyag(&["compare-models", "--rag-results", &out("rag.json"), "--finetuned-results", &out("ft.json"), "--hybrid-results", &out("hy.json"), "--output", report.to_str().unwrap(), "--format", "all"]);
+    dyag(&[
+        "compare-models",
+        "--rag-results",
+        &out("rag.json"),
+        "--finetuned-results",
+        &out("ft.json"),
+        "--hybrid-results",
+        &out("hy.json"),
+        "--output",
+        report.to_str().unwrap(),
+        "--format",
+        "all",
+    ]);
     for f in ["comparison.json", "comparison.md", "comparison.html"] {
         assert!(report.join(f).is_file(), "{f}");
     }

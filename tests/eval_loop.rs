@@ -20,7 +20,10 @@ fn close(a: f64, b: f64) -> bool {
 
 fn scripted() -> ScriptedGenerator {
     ScriptedGenerator::new(vec![
-        ("Qu'est-ce que GIDAF ?", answer("GIDAF est une application de gestion des dossiers administratifs et financiers.", 30, 14, 10, 100)),
+        (
+            "Qu'est-ce que GIDAF ?",
+            answer("GIDAF est une application de gestion des dossiers administratifs et financiers.", 30, 14, 10, 100),
+        ),
         ("Qui héberge GIDAF ?", answer("GIDAF est hébergé par la DSI.", 28, 8, 20, 200)),
         // Same as expected up to case, « », punctuation and spaces.
         ("À quoi sert SIRH ?", answer("  « SIRH » gère la PAIE, les congés et les carrières des agents !  ", 29, 16, 30, 300)),
@@ -135,7 +138,8 @@ fn empty_system_prompt_sends_the_question_alone() {
 #[test]
 fn cancellation_stops_the_run() {
     let questions = read_questions(Path::new(&format!("{DATA}/questions.jsonl"))).unwrap();
-    let mut generator = ScriptedGenerator::new(vec![("Qu'est-ce que GIDAF ?", answer("x", 1, 1, 1, 1)), ("Qui héberge GIDAF ?", Scripted::Cancel)]);
+    let mut generator =
+        ScriptedGenerator::new(vec![("Qu'est-ce que GIDAF ?", answer("x", 1, 1, 1, 1)), ("Qui héberge GIDAF ?", Scripted::Cancel)]);
     let prompts = DirectPrompt { system_prompt: None };
     let err = run_evaluation(&mut generator, &questions, &prompts, &SamplingParams::greedy(8), metadata("finetuned"), false).unwrap_err();
     assert!(matches!(err, dyag::Error::Cancelled));

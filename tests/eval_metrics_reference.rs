@@ -14,7 +14,11 @@ fn load() -> (Vec<(String, String, String)>, Value) {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap();
-            (v["id"].as_str().unwrap().to_string(), v["hypothesis"].as_str().unwrap().to_string(), v["reference"].as_str().unwrap().to_string())
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["hypothesis"].as_str().unwrap().to_string(),
+                v["reference"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
     let expected: Value = serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/expected.json")).unwrap()).unwrap();

@@ -12,9 +12,11 @@ const GOOD_QUESTION: &str = r#"{"id": "q1", "question": "Qui héberge GIDAF ?", 
 
 #[test]
 fn minimal_file_from_another_tool_is_accepted_and_aggregated() {
-    let text = format!(r#"{{"schema_version": 1, "metadata": {{"system": "other-rag", "tool": "my-rag 2.1"}}, "questions": [{GOOD_QUESTION},
+    let text = format!(
+        r#"{{"schema_version": 1, "metadata": {{"system": "other-rag", "tool": "my-rag 2.1"}}, "questions": [{GOOD_QUESTION},
         {{"id": "q2", "question": "Où ?", "expected": "À Lyon.", "answer": "", "error": "timeout", "success": false,
-          "scores": {{"f1": 0.0, "bleu": null}}, "sources": [{{"id": "doc-7"}}], "extra_field": [1, 2]}}]}}"#);
+          "scores": {{"f1": 0.0, "bleu": null}}, "sources": [{{"id": "doc-7"}}], "extra_field": [1, 2]}}]}}"#
+    );
     let r = parse_results(Path::new("res.json"), &text).unwrap();
     assert_eq!(r.metadata.system, "other-rag");
     assert_eq!(r.questions[0].scores.f1, None);
@@ -159,7 +161,14 @@ fn json_schema_lists_exactly_the_fields_dyag_writes() {
             sampling: Some(Sampling { temperature: Some(0.0), top_k: Some(0), top_p: Some(1.0), max_tokens: Some(1), seed: Some(0) }),
             system_prompt: Some("s".into()),
             questions_file: Some("q".into()),
-            retrieval: Some(Retrieval { method: "bm25".into(), library: Some("l".into()), analyzer: Some("a".into()), top_k: 3, corpus: Some("c".into()), documents: Some(1) }),
+            retrieval: Some(Retrieval {
+                method: "bm25".into(),
+                library: Some("l".into()),
+                analyzer: Some("a".into()),
+                top_k: 3,
+                corpus: Some("c".into()),
+                documents: Some(1),
+            }),
             started_at: Some("t".into()),
             finished_at: Some("t".into()),
         },
@@ -193,7 +202,8 @@ fn json_schema_lists_exactly_the_fields_dyag_writes() {
         questions: vec![q],
     };
     let written = serde_json::to_value(&file).unwrap();
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/results-schema.json")).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/results-schema.json")).unwrap()).unwrap();
 
     fn walk(path: &str, value: &Value, schema: &Value) {
         match value {

@@ -12,7 +12,12 @@ fn dyag() -> Command {
 }
 
 fn finetune_args(cmd: &mut Command, model: &Path, data: &Path, out: &Path) {
-    cmd.args(["finetune", "--device", "cpu", "--threads", "2", "--base-model"]).arg(model).arg("--dataset").arg(data).arg("--output").arg(out);
+    cmd.args(["finetune", "--device", "cpu", "--threads", "2", "--base-model"])
+        .arg(model)
+        .arg("--dataset")
+        .arg(data)
+        .arg("--output")
+        .arg(out);
 }
 
 fn stderr(o: &Output) -> String {
@@ -26,10 +31,25 @@ fn bad_datasets_stop_with_file_and_line_and_write_nothing() {
     let good = r#"{"messages":[{"role":"user","content":"Q ?"},{"role":"assistant","content":"R."}]}"#;
     let cases: Vec<(&str, Vec<u8>, usize, &str)> = vec![
         ("invalid-json", format!("{good}\n{{\"messages\": [oops\n").into_bytes(), 2, "JSON"),
-        ("unknown-role", format!("{good}\n{good}\n{}\n", r#"{"messages":[{"role":"robot","content":"Q"},{"role":"assistant","content":"R"}]}"#).into_bytes(), 3, "robot"),
+        (
+            "unknown-role",
+            format!("{good}\n{good}\n{}\n", r#"{"messages":[{"role":"robot","content":"Q"},{"role":"assistant","content":"R"}]}"#)
+                .into_bytes(),
+            3,
+            "robot",
+        ),
         ("empty", Vec::new(), 1, "empty"),
         ("no-assistant", format!("{}\n", r#"{"messages":[{"role":"user","content":"Q ?"}]}"#).into_bytes(), 1, "assistant"),
-        ("not-utf8", [good.as_bytes(), b"\n{\"messages\":[{\"role\":\"user\",\"content\":\"caf\xe9\"},{\"role\":\"assistant\",\"content\":\"R\"}]}\n"].concat(), 2, "UTF-8"),
+        (
+            "not-utf8",
+            [
+                good.as_bytes(),
+                b"\n{\"messages\":[{\"role\":\"user\",\"content\":\"caf\xe9\"},{\"role\":\"assistant\",\"content\":\"R\"}]}\n",
+            ]
+            .concat(),
+            2,
+            "UTF-8",
+        ),
     ];
     for (name, bytes, line, word) in cases {
         let data = tmp.path().join(format!("{name}.jsonl"));
@@ -60,7 +80,24 @@ fn sigkill_then_resume_is_bit_identical() {
     let tmp = tempfile::tempdir().unwrap();
     let model = common::tiny_model_dir(tmp.path());
     let data = common::tiny_dataset(tmp.path(), 12);
-    let common_args = ["--epochs", "40", "--batch-size", "2", "--gradient-accumulation", "2", "--lora-rank", "4", "--lr", "1e-3", "--lora-dropout", "0.1", "--save-steps", "3", "--seed", "7"];
+    let common_args = [
+        "--epochs",
+        "40",
+        "--batch-size",
+        "2",
+        "--gradient-accumulation",
+        "2",
+        "--lora-rank",
+        "4",
+        "--lr",
+        "1e-3",
+        "--lora-dropout",
+        "0.1",
+        "--save-steps",
+        "3",
+        "--seed",
+        "7",
+    ];
 
     // The uninterrupted run.
     let full = tmp.path().join("full");
@@ -119,7 +156,8 @@ fn validation_loss_and_metrics_are_reported() {
     finetune_args(&mut cmd, &model, &data, &out);
     let o = cmd.args(["--epochs", "2", "--batch-size", "2", "--val-dataset"]).arg(&data).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("final/training_summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("final/training_summary.json")).unwrap()).unwrap();
     let m = &summary["metrics"];
     assert_eq!(m["val_losses"].as_array().unwrap().len(), 2);
     assert_eq!(m["global_steps"], 6);
@@ -151,7 +189,8 @@ fn in_loop_evaluation_scores_each_epoch_and_keeps_the_best() {
     for epoch in 1..=3 {
         assert!(err.contains(&format!("[INFO] epoch {epoch}: ")), "{err}");
     }
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("final/training_summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("final/training_summary.json")).unwrap()).unwrap();
     let eval = &summary["eval"];
     let epochs = eval["epochs"].as_array().unwrap();
     assert_eq!(epochs.len(), 3);

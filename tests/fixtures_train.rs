@@ -93,8 +93,18 @@ fn lora_and_embedding_gradients_match_references() {
         assert!((loss - f.refs["lora_loss"].values[0]).abs() < 1e-5, "{family}: loss");
         for (layer, proj, _) in f.adapter.iter() {
             let lg = &g[layer][&proj];
-            assert_rel(&format!("{family} {}", peft_key(layer, proj, true)), &lg.a, &f.refs[&format!("grad.{}", peft_key(layer, proj, true))], 1e-4);
-            assert_rel(&format!("{family} {}", peft_key(layer, proj, false)), &lg.b, &f.refs[&format!("grad.{}", peft_key(layer, proj, false))], 1e-4);
+            assert_rel(
+                &format!("{family} {}", peft_key(layer, proj, true)),
+                &lg.a,
+                &f.refs[&format!("grad.{}", peft_key(layer, proj, true))],
+                1e-4,
+            );
+            assert_rel(
+                &format!("{family} {}", peft_key(layer, proj, false)),
+                &lg.b,
+                &f.refs[&format!("grad.{}", peft_key(layer, proj, false))],
+                1e-4,
+            );
         }
         assert_rel(&format!("{family} embed_grad"), &embed.unwrap(), &f.refs["embed_grad"], 1e-4);
         let norm = global_norm(g.iter().flat_map(|l| l.values()).flat_map(|x| [&x.a[..], &x.b[..]]));
@@ -178,7 +188,13 @@ fn gradients_agree_with_finite_differences() {
                         wm.b[i] -= h;
                     }
                     let fd = (loss(&plus) - loss(&minus)) / (2.0 * h as f64);
-                    assert!((fd - grad[i] as f64).abs() < 2e-3, "{} layer {layer} {proj:?} {} [{i}]: backward {} vs finite difference {fd}", f.family, if which_a { "A" } else { "B" }, grad[i]);
+                    assert!(
+                        (fd - grad[i] as f64).abs() < 2e-3,
+                        "{} layer {layer} {proj:?} {} [{i}]: backward {} vs finite difference {fd}",
+                        f.family,
+                        if which_a { "A" } else { "B" },
+                        grad[i]
+                    );
                 }
             }
         }

@@ -46,7 +46,8 @@ fn lines(p: &Path) -> Vec<(String, String, String)> {
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap();
             let m = v["messages"].as_array().unwrap();
-            let get = |role: &str| m.iter().find(|x| x["role"] == role).map(|x| x["content"].as_str().unwrap().to_string()).unwrap_or_default();
+            let get =
+                |role: &str| m.iter().find(|x| x["role"] == role).map(|x| x["content"].as_str().unwrap().to_string()).unwrap_or_default();
             (get("system"), get("user"), get("assistant"))
         })
         .collect()
@@ -72,7 +73,23 @@ fn exact_count_dedup_and_reproducibility() {
     let questions: HashSet<&str> = ex.iter().map(|e| e.1.as_str()).collect();
     assert_eq!(questions.len(), 777, "duplicate questions in the output");
     // Every record covered; the system prompt names the catalogue.
-    for name in ["GIDAF", "KORRIGAN", "SIRVAL", "PLANETO", "TELLUX", "OKAPI", "VIGIFLUX", "ZEPHIR", "MOSAIK", "QUARTZ", "BALISE", "NAUTILE", "CORALIS", "FIDELIO", "SEMAPHORE"] {
+    for name in [
+        "GIDAF",
+        "KORRIGAN",
+        "SIRVAL",
+        "PLANETO",
+        "TELLUX",
+        "OKAPI",
+        "VIGIFLUX",
+        "ZEPHIR",
+        "MOSAIK",
+        "QUARTZ",
+        "BALISE",
+        "NAUTILE",
+        "CORALIS",
+        "FIDELIO",
+        "SEMAPHORE",
+    ] {
         assert!(ex.iter().any(|e| e.1.to_uppercase().contains(name)), "{name} has no example");
     }
     assert!(ex.iter().all(|e| e.0 == "Tu es un assistant qui répond aux questions sur les applications NOVATERRE."));
@@ -115,7 +132,8 @@ fn split_files_and_test_questions() {
     let train_keys: HashSet<String> = train.iter().map(|e| key(&e.1)).collect();
     assert!(test.iter().chain(&val).all(|e| !train_keys.contains(&key(&e.1))));
     // Test questions: evaluate-finetuned's input, one per test example, same order.
-    let tq: Vec<Value> = std::fs::read_to_string(part("test_questions")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let tq: Vec<Value> =
+        std::fs::read_to_string(part("test_questions")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     // Both question files are what evaluate-finetuned and finetune --eval-questions read.
     assert_eq!(dyag::eval::questions::read_questions(&part("test_questions")).unwrap().len(), test.len());
     assert_eq!(dyag::eval::questions::read_questions(&part("val_questions")).unwrap().len(), val.len());
@@ -172,7 +190,8 @@ fn facts_of(path: &Path) -> Vec<(String, Vec<(String, String)>)> {
     cat.records
         .iter()
         .map(|r| {
-            let mut f: Vec<(String, String)> = r.fields.iter().map(|f| (format!("{:?}", f.kind), dyag::data::text::fold(&f.items.join(", ")))).collect();
+            let mut f: Vec<(String, String)> =
+                r.fields.iter().map(|f| (format!("{:?}", f.kind), dyag::data::text::fold(&f.items.join(", ")))).collect();
             f.sort();
             (r.name.clone(), f)
         })
@@ -293,8 +312,20 @@ fn llm_endpoint_down_is_reported_not_silent() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("o.jsonl");
     let e = fail(&[
-        "generate-training", JSONL, "-o", path_str(&out), "--method", "llm-based", "--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "m", "--llm-retries", "1",
-        "--count", "5",
+        "generate-training",
+        JSONL,
+        "-o",
+        path_str(&out),
+        "--method",
+        "llm-based",
+        "--llm-url",
+        "http://127.0.0.1:9/v1",
+        "--llm-model",
+        "m",
+        "--llm-retries",
+        "1",
+        "--count",
+        "5",
     ]);
     assert!(e.contains("calls in a row failed") && e.contains("127.0.0.1:9"), "{e}");
     assert!(!out.exists());

@@ -46,7 +46,18 @@ fn check_golden(produced: &Path, name: &str) {
 fn rule_based_golden() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rule_based.jsonl");
-    run(&["generate-training", "examples/catalogue/applications.jsonl", "-o", out.to_str().unwrap(), "--method", "rule-based", "--count", "120", "--seed", "7"]);
+    run(&[
+        "generate-training",
+        "examples/catalogue/applications.jsonl",
+        "-o",
+        out.to_str().unwrap(),
+        "--method",
+        "rule-based",
+        "--count",
+        "120",
+        "--seed",
+        "7",
+    ]);
     check_golden(&out, "rule_based_seed7.jsonl");
 }
 
@@ -54,7 +65,20 @@ fn rule_based_golden() {
 fn rule_based_english_markdown_golden() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rule_based_en.jsonl");
-    run(&["generate-training", "examples/catalogue/applications.md", "-o", out.to_str().unwrap(), "--method", "rule-based", "--count", "60", "--seed", "7", "--lang", "en"]);
+    run(&[
+        "generate-training",
+        "examples/catalogue/applications.md",
+        "-o",
+        out.to_str().unwrap(),
+        "--method",
+        "rule-based",
+        "--count",
+        "60",
+        "--seed",
+        "7",
+        "--lang",
+        "en",
+    ]);
     check_golden(&out, "rule_based_en_md_seed7.jsonl");
 }
 
@@ -62,7 +86,19 @@ fn rule_based_english_markdown_golden() {
 fn augmented_split_golden() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("augmented.jsonl");
-    run(&["generate-training", "examples/catalogue/applications.jsonl", "-o", out.to_str().unwrap(), "--method", "augmented", "--count", "200", "--seed", "7", "--split"]);
+    run(&[
+        "generate-training",
+        "examples/catalogue/applications.jsonl",
+        "-o",
+        out.to_str().unwrap(),
+        "--method",
+        "augmented",
+        "--count",
+        "200",
+        "--seed",
+        "7",
+        "--split",
+    ]);
     for part in ["train", "val", "test", "test_questions"] {
         check_golden(&dir.path().join(format!("augmented_{part}.jsonl")), &format!("augmented_seed7_{part}.jsonl"));
     }

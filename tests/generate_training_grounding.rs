@@ -80,7 +80,12 @@ fn check_run(catalogue: &str, method: Method, count: usize, lang: Lang) -> usize
         // 3. The LLM grounding check agrees (a reverse answer's only fact is the record's name, which that check does not count).
         let v = RecordVocabulary::new(rec);
         if !ex.intent.starts_with("reverse-") {
-            assert!(matches!(check(&ex.answer, &v), Grounding::Grounded { .. }), "grounding check refuses {:?} for {}", ex.answer, rec.name);
+            assert!(
+                matches!(check(&ex.answer, &v), Grounding::Grounded { .. }),
+                "grounding check refuses {:?} for {}",
+                ex.answer,
+                rec.name
+            );
         }
         // 4. The question is about this record (a reverse question gives a value and the answer names the record).
         if ex.intent.starts_with("reverse-") {

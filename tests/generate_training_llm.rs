@@ -136,7 +136,22 @@ fn llm_based_generation_against_a_real_llama_cpp_server() {
     assert_eq!(seen, 3);
 
     // 2. generate-training --method llm-based on two records of the example catalogue.
-    check_llm_run(dir.path(), &["--llm-url", &server.url, "--llm-model", "gemma-3-270m", "--llm-rounds", "1", "--llm-max-tokens", "160", "--llm-temperature", "0.2"], Some(&server));
+    check_llm_run(
+        dir.path(),
+        &[
+            "--llm-url",
+            &server.url,
+            "--llm-model",
+            "gemma-3-270m",
+            "--llm-rounds",
+            "1",
+            "--llm-max-tokens",
+            "160",
+            "--llm-temperature",
+            "0.2",
+        ],
+        Some(&server),
+    );
 }
 
 /// dyag's own engine on the same model, through `--llm-model PATH` (no --llm-url).
@@ -145,7 +160,11 @@ fn llm_based_generation_with_the_local_engine() {
     let model = Path::new(ROOT).join("models/gemma-3-270m-q4_k_m.gguf");
     assert!(model.exists(), "{} is missing: run scripts/fetch-model.sh", model.display());
     let dir = tempfile::tempdir().unwrap();
-    check_llm_run(dir.path(), &["--llm-model", model.to_str().unwrap(), "--llm-rounds", "1", "--llm-max-tokens", "160", "--llm-temperature", "0.2"], None);
+    check_llm_run(
+        dir.path(),
+        &["--llm-model", model.to_str().unwrap(), "--llm-rounds", "1", "--llm-max-tokens", "160", "--llm-temperature", "0.2"],
+        None,
+    );
 }
 
 /// Runs llm-based generation on two records with `llm_args` and checks what
@@ -167,7 +186,8 @@ fn check_llm_run(dir: &Path, llm_args: &[&str], server: Option<&Server>) {
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     eprintln!("generate-training llm-based took {:.1} s:\n{stderr}", started.elapsed().as_secs_f64());
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap_or_else(|e| panic!("no report ({e}):\n{stderr}"))).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap_or_else(|e| panic!("no report ({e}):\n{stderr}"))).unwrap();
     let llm = &report["llm"];
     let n = |k: &str| llm[k].as_u64().unwrap_or_else(|| panic!("report.llm.{k} missing: {llm}")) as usize;
     // The LLM answered every call.
@@ -176,7 +196,12 @@ fn check_llm_run(dir: &Path, llm_args: &[&str], server: Option<&Server>) {
     assert!(n("completion_tokens") > 0, "{llm}");
     // Every pair read is kept or dropped for a counted reason.
     let _trimmed = n("trimmed_to_grounded_sentences"); // kept, so not among the drops
-    let dropped = n("dropped_malformed") + n("dropped_question_without_name") + n("dropped_ungrounded") + n("dropped_no_fact") + n("dropped_duplicate") + n("dropped_over_count");
+    let dropped = n("dropped_malformed")
+        + n("dropped_question_without_name")
+        + n("dropped_ungrounded")
+        + n("dropped_no_fact")
+        + n("dropped_duplicate")
+        + n("dropped_over_count");
     assert_eq!(n("pairs_parsed"), n("kept") + dropped, "{llm}");
     let produced = report["produced"].as_u64().unwrap() as usize;
     assert_eq!(produced, n("kept"));

@@ -15,7 +15,17 @@ fn dyag(args: &[&str]) -> std::process::Output {
 fn generated_datasets_are_valid() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("ds.jsonl");
-    let o = dyag(&["generate-training", "examples/catalogue/applications.md", "-o", out.to_str().unwrap(), "--method", "augmented", "--count", "300", "--split"]);
+    let o = dyag(&[
+        "generate-training",
+        "examples/catalogue/applications.md",
+        "-o",
+        out.to_str().unwrap(),
+        "--method",
+        "augmented",
+        "--count",
+        "300",
+        "--split",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for part in ["train", "val", "test"] {
         let p = d.path().join(format!("ds_{part}.jsonl"));
@@ -35,17 +45,17 @@ fn every_problem_is_reported_with_its_line() {
     let good = r#"{"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"}]}"#;
     let mut body: Vec<u8> = Vec::new();
     let lines: Vec<&[u8]> = vec![
-        good.as_bytes(),                                                                                  // 1 ok
-        b"{\"messages\": [",                                                                              // 2 invalid JSON
-        br#"{"conversation": []}"#,                                                                       // 3 missing messages
-        br#"{"messages": []}"#,                                                                           // 4 empty messages
-        br#"{"messages":[{"role":"robot","content":"Q"},{"role":"assistant","content":"A"}]}"#,          // 5 unknown role
-        br#"{"messages":[{"role":"user","content":"Q"}]}"#,                                              // 6 no assistant
-        br#"{"messages":[{"role":"assistant","content":"A"},{"role":"user","content":"Q"}]}"#,           // 7 bad order
-        br#"{"messages":[{"role":"user","content":""},{"role":"assistant","content":"A"}]}"#,            // 8 empty content
-        b"{\"messages\":[{\"role\":\"user\",\"content\":\"caf\xe9\"}]}",                                // 9 non-UTF-8
-        b"",                                                                                              // 10 blank: warning
-        good.as_bytes(),                                                                                  // 11 duplicate: warning
+        good.as_bytes(),                                                                        // 1 ok
+        b"{\"messages\": [",                                                                    // 2 invalid JSON
+        br#"{"conversation": []}"#,                                                             // 3 missing messages
+        br#"{"messages": []}"#,                                                                 // 4 empty messages
+        br#"{"messages":[{"role":"robot","content":"Q"},{"role":"assistant","content":"A"}]}"#, // 5 unknown role
+        br#"{"messages":[{"role":"user","content":"Q"}]}"#,                                     // 6 no assistant
+        br#"{"messages":[{"role":"assistant","content":"A"},{"role":"user","content":"Q"}]}"#,  // 7 bad order
+        br#"{"messages":[{"role":"user","content":""},{"role":"assistant","content":"A"}]}"#,   // 8 empty content
+        b"{\"messages\":[{\"role\":\"user\",\"content\":\"caf\xe9\"}]}",                        // 9 non-UTF-8
+        b"",                                                                                    // 10 blank: warning
+        good.as_bytes(),                                                                        // 11 duplicate: warning
     ];
     for l in &lines {
         body.extend_from_slice(l);
@@ -104,6 +114,10 @@ fn empty_and_missing_files() {
     assert!(!o.status.success());
     // BOM and CRLF are accepted.
     let p = d.path().join("bom.jsonl");
-    std::fs::write(&p, b"\xEF\xBB\xBF{\"messages\":[{\"role\":\"user\",\"content\":\"Q\"},{\"role\":\"assistant\",\"content\":\"A\"}]}\r\n").unwrap();
+    std::fs::write(
+        &p,
+        b"\xEF\xBB\xBF{\"messages\":[{\"role\":\"user\",\"content\":\"Q\"},{\"role\":\"assistant\",\"content\":\"A\"}]}\r\n",
+    )
+    .unwrap();
     assert_eq!(read_chat_dataset(&p).unwrap().len(), 1);
 }

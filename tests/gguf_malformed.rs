@@ -385,9 +385,15 @@ fn bad_metadata() {
 
 #[test]
 fn bad_alignment() {
-    expect_err(&valid().kv("general.alignment", T_U32, 13u32.to_le_bytes().to_vec()).build(), &["general.alignment", "13", "not a power of two"]);
+    expect_err(
+        &valid().kv("general.alignment", T_U32, 13u32.to_le_bytes().to_vec()).build(),
+        &["general.alignment", "13", "not a power of two"],
+    );
     expect_err(&valid().kv("general.alignment", T_U32, 0u32.to_le_bytes().to_vec()).build(), &["general.alignment", "not a power of two"]);
-    expect_err(&valid().kv("general.alignment", T_I32, 32i32.to_le_bytes().to_vec()).build(), &["general.alignment", "must be a uint32", "int32"]);
+    expect_err(
+        &valid().kv("general.alignment", T_I32, 32i32.to_le_bytes().to_vec()).build(),
+        &["general.alignment", "must be a uint32", "int32"],
+    );
 }
 
 fn with_tensor(t: Tensor) -> Vec<u8> {
@@ -404,14 +410,20 @@ fn bad_tensor_infos() {
         &["tensor 'big'", "element count overflows"],
     );
     // Fits in elements but not in bytes.
-    expect_err(&with_tensor(Tensor::new("bytes", &[1 << 31, 1 << 31], GgmlType::F32, f32s(1))), &["tensor 'bytes'", "byte size that overflows"]);
+    expect_err(
+        &with_tensor(Tensor::new("bytes", &[1 << 31, 1 << 31], GgmlType::F32, f32s(1))),
+        &["tensor 'bytes'", "byte size that overflows"],
+    );
     let mut t = Tensor::new("odd", &[4], GgmlType::F32, f32s(4));
     t.ty = 99;
     expect_err(&with_tensor(t), &["tensor 'odd'", "unknown type id 99"]);
     let mut t = Tensor::new("iq", &[256], GgmlType::F32, vec![0; 66]);
     t.ty = 16;
     expect_err(&with_tensor(t), &["tensor 'iq'", "IQ2_XXS", "does not support"]);
-    expect_err(&with_tensor(Tensor::new("rows", &[31, 2], GgmlType::Q4_0, vec![0; 36])), &["tensor 'rows'", "not a multiple of the block size 32"]);
+    expect_err(
+        &with_tensor(Tensor::new("rows", &[31, 2], GgmlType::Q4_0, vec![0; 36])),
+        &["tensor 'rows'", "not a multiple of the block size 32"],
+    );
     expect_err(&with_tensor(Tensor::new("", &[1], GgmlType::F32, f32s(1))), &["tensor #0 has an empty name"]);
     expect_err(
         &Builder::new()
@@ -485,11 +497,10 @@ fn errors_are_values_not_panics_on_random_corruption() {
 fn invalid_utf8_inside_a_string_array_names_the_string() {
     let items = [gguf_str(b"ok"), gguf_str(&[0xE2, 0x82]), gguf_str(&[0xAC])];
     // Concatenated, strings #1 and #2 would form a valid "€": each must be valid alone.
-    let e = expect_err(&Builder::new().kv("tokenizer.ggml.tokens", T_ARRAY, array_payload(T_STRING, &items)).build(), &[
-        "'tokenizer.ggml.tokens'",
-        "string #1",
-        "not valid UTF-8",
-    ]);
+    let e = expect_err(
+        &Builder::new().kv("tokenizer.ggml.tokens", T_ARRAY, array_payload(T_STRING, &items)).build(),
+        &["'tokenizer.ggml.tokens'", "string #1", "not valid UTF-8"],
+    );
     assert!(!e.contains("string #2"), "{e}");
     let items = [gguf_str(b"a"), gguf_str(b"b"), gguf_str(&[0xff])];
     expect_err(&Builder::new().kv("t", T_ARRAY, array_payload(T_STRING, &items)).build(), &["'t'", "string #2", "not valid UTF-8"]);

@@ -21,9 +21,8 @@ const MODEL: &str = "gemma-3-270m-q4_k_m.gguf";
 /// The model file: `$DYAG_MODELS_DIR/<name>` or `<repo>/models/<name>`.
 /// Fails (does not skip) when it is absent: CI fetches it first.
 fn model_path() -> PathBuf {
-    let dir = std::env::var_os("DYAG_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"));
+    let dir =
+        std::env::var_os("DYAG_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"));
     let path = dir.join(MODEL);
     assert!(
         path.is_file(),

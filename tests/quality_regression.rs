@@ -47,8 +47,10 @@ fn p(path: &Path) -> &str {
 fn default_path_answers_benchmark_questions() {
     let tmp = tempfile::tempdir().unwrap();
     let dev = root().join("benches/quality/dev");
-    let catalogue: Vec<String> = std::fs::read_to_string(dev.join("catalogue.jsonl")).unwrap().lines().take(RECORDS).map(str::to_string).collect();
-    let names: HashSet<String> = catalogue.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()["nom"].as_str().unwrap().to_string()).collect();
+    let catalogue: Vec<String> =
+        std::fs::read_to_string(dev.join("catalogue.jsonl")).unwrap().lines().take(RECORDS).map(str::to_string).collect();
+    let names: HashSet<String> =
+        catalogue.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()["nom"].as_str().unwrap().to_string()).collect();
     let cat = tmp.path().join("catalogue.jsonl");
     std::fs::write(&cat, catalogue.join("\n") + "\n").unwrap();
     let qfile = root().join("tests/data/quality/questions.jsonl");
@@ -61,18 +63,42 @@ fn default_path_answers_benchmark_questions() {
     let model = tmp.path().join("model");
     let val_q = tmp.path().join("ds_val_questions.jsonl");
     dyag(&[
-        "finetune", "--dataset", p(&tmp.path().join("ds_train.jsonl")), "--output", p(&model), "--base-model", "gemma3:270m", "--force-cpu", "--threads", "2",
-        "--eval-questions", p(&val_q),
+        "finetune",
+        "--dataset",
+        p(&tmp.path().join("ds_train.jsonl")),
+        "--output",
+        p(&model),
+        "--base-model",
+        "gemma3:270m",
+        "--force-cpu",
+        "--threads",
+        "2",
+        "--eval-questions",
+        p(&val_q),
     ]);
     let results = tmp.path().join("results.json");
-    dyag(&["evaluate-finetuned", p(&qfile), "--model", p(&model.join("final")), "--output", p(&results), "--max-tokens", "64", "--device", "cpu"]);
+    dyag(&[
+        "evaluate-finetuned",
+        p(&qfile),
+        "--model",
+        p(&model.join("final")),
+        "--output",
+        p(&results),
+        "--max-tokens",
+        "64",
+        "--device",
+        "cpu",
+    ]);
     // Kept for a look after the run: target/tmp/quality_regression_results.json.
     let _ = std::fs::copy(&results, Path::new(env!("CARGO_TARGET_TMPDIR")).join("quality_regression_results.json"));
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
     let per_kind = &r["aggregates"]["per_kind"];
     eprintln!("per kind: {per_kind:#}");
     let rate = |k: &str| per_kind[k]["correct_rate"].as_f64().unwrap_or(0.0);
-    assert!(per_kind["direct"]["questions"].as_u64().unwrap() >= 5 && per_kind["paraphrase"]["questions"].as_u64().unwrap() >= 3, "{per_kind}");
+    assert!(
+        per_kind["direct"]["questions"].as_u64().unwrap() >= 5 && per_kind["paraphrase"]["questions"].as_u64().unwrap() >= 3,
+        "{per_kind}"
+    );
     assert_eq!(r["aggregates"]["echoes"], 0, "answers repeat their prompt");
     assert!(rate("direct") >= MIN_DIRECT, "direct {} < {MIN_DIRECT}", rate("direct"));
     assert!(rate("paraphrase") >= MIN_PARAPHRASE, "paraphrase {} < {MIN_PARAPHRASE}", rate("paraphrase"));

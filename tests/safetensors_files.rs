@@ -159,7 +159,10 @@ fn broken_indexes() {
     case("{not json", &["model.safetensors.index.json", "invalid JSON"]);
     case(r#"{"metadata": {}}"#, &["no \"weight_map\""]);
     case(r#"{"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}}"#, &["shard 's2.safetensors'", "tensor 'b'", "missing"]);
-    case(r#"{"weight_map": {"a": "s1.safetensors", "z": "s1.safetensors"}}"#, &["s1.safetensors", "tensor 'z'", "not present in this shard"]);
+    case(
+        r#"{"weight_map": {"a": "s1.safetensors", "z": "s1.safetensors"}}"#,
+        &["s1.safetensors", "tensor 'z'", "not present in this shard"],
+    );
     case(r#"{"weight_map": {"a": "../s1.safetensors"}}"#, &["'../s1.safetensors' is not a plain file name"]);
     case(r#"{"weight_map": {"a": 3}}"#, &["weight_map entry 'a'"]);
 }

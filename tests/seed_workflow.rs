@@ -47,7 +47,8 @@ fn seed_workflow_on_gemma3_cpu() {
     // 1. The seed's test: 10 examples, 1 epoch, batch 1, on the CPU.
     let quick = tmp.path().join("test-gemma");
     let stdout = finetune(&quick, &["--epochs", "1", "--batch-size", "1"]);
-    for key in ["duration:", "output_path:", "epochs: 1", "train_loss:", "mean_token_accuracy:", "train_samples_per_second:", "num_tokens:"] {
+    for key in ["duration:", "output_path:", "epochs: 1", "train_loss:", "mean_token_accuracy:", "train_samples_per_second:", "num_tokens:"]
+    {
         assert!(stdout.contains(key), "missing '{key}' in:\n{stdout}");
     }
     let fin = quick.join("final");

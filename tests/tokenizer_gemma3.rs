@@ -167,10 +167,7 @@ fn chat_prompt_has_exactly_one_bos() {
     let template = tok.chat_template_or_builtin("gemma3", "gemma-3-270m").unwrap();
     let messages = [ChatMessage::system("Réponds en français."), ChatMessage::user("Qui gère GIDAF ?")];
     let prompt = template.render(&messages, true).unwrap();
-    assert_eq!(
-        prompt,
-        "<bos><start_of_turn>user\nRéponds en français.\n\nQui gère GIDAF ?<end_of_turn>\n<start_of_turn>model\n"
-    );
+    assert_eq!(prompt, "<bos><start_of_turn>user\nRéponds en français.\n\nQui gère GIDAF ?<end_of_turn>\n<start_of_turn>model\n");
     let ids = tok.encode_prompt(&prompt).unwrap();
     assert_eq!(&ids[..3], &[2, 105, 2364]);
     assert_eq!(ids.iter().filter(|&&id| id == 2).count(), 1);
@@ -319,15 +316,12 @@ mod gguf_meta {
             Some(V::Arr(a)) => Some(a.as_slice()),
             _ => None,
         };
-        let strings = |k: &str| {
-            arr(k).map(|a| a.iter().map(|v| if let V::Str(s) = v { s.clone() } else { panic!("{k}") }).collect())
-        };
+        let strings = |k: &str| arr(k).map(|a| a.iter().map(|v| if let V::Str(s) = v { s.clone() } else { panic!("{k}") }).collect());
         GgufVocab {
             model: s("tokenizer.ggml.model").expect("tokenizer.ggml.model"),
             pre: s("tokenizer.ggml.pre"),
             tokens: strings("tokenizer.ggml.tokens").expect("tokenizer.ggml.tokens"),
-            scores: arr("tokenizer.ggml.scores")
-                .map(|a| a.iter().map(|v| if let V::F32(f) = v { *f } else { panic!("scores") }).collect()),
+            scores: arr("tokenizer.ggml.scores").map(|a| a.iter().map(|v| if let V::F32(f) = v { *f } else { panic!("scores") }).collect()),
             token_types: arr("tokenizer.ggml.token_type")
                 .map(|a| a.iter().map(|v| if let V::Int(i) = v { *i as i32 } else { panic!("token_type") }).collect()),
             merges: strings("tokenizer.ggml.merges"),

@@ -223,8 +223,7 @@ fn chat_model_dir(tokenizer_config: Value) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(fixture_dir().join("tokenizer.json"), dir.path().join("tokenizer.json")).unwrap();
     std::fs::write(dir.path().join("tokenizer_config.json"), tokenizer_config.to_string()).unwrap();
-    std::fs::write(dir.path().join("generation_config.json"), json!({"bos_token_id": 1, "eos_token_id": [2, 5]}).to_string())
-        .unwrap();
+    std::fs::write(dir.path().join("generation_config.json"), json!({"bos_token_id": 1, "eos_token_id": [2, 5]}).to_string()).unwrap();
     dir
 }
 

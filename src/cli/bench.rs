@@ -145,7 +145,12 @@ fn bench_train(loaded: &crate::model::load::LoadedModel, tokens: &[u32], args: &
         .collect();
     let batch = batch_of(&examples);
     let rope = crate::model::forward::RopeTables::new(&model.config, n);
-    let opts = StepOptions { loss_scale: 1.0 / batch.num_targets() as f32, dropout: Some((0.05, 1)), gradient_checkpointing: false, want_embed_grad: false };
+    let opts = StepOptions {
+        loss_scale: 1.0 / batch.num_targets() as f32,
+        dropout: Some((0.05, 1)),
+        gradient_checkpointing: false,
+        want_embed_grad: false,
+    };
     let mut grads = zero_grads(&adapter);
     let mut ws = StepWorkspace::default();
     reset_peak_rss();

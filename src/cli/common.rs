@@ -29,7 +29,9 @@ pub fn resolve_device(arg: DeviceArg, force_cpu: bool) -> Result<Device> {
         (_, Ok(())) => Ok(Device::Cuda),
         (DeviceArg::Cuda, Err(why)) => Err(Error::Device(format!("--device cuda: {why}"))),
         (_, Err(why)) => {
-            eprintln!("[AVERTISSEMENT] Pas de GPU détecté - utilisation du CPU ({why}). Ajoutez --force-cpu ou --device cpu pour confirmer.");
+            eprintln!(
+                "[AVERTISSEMENT] Pas de GPU détecté - utilisation du CPU ({why}). Ajoutez --force-cpu ou --device cpu pour confirmer."
+            );
             Ok(Device::Cpu)
         }
     }

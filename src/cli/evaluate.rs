@@ -66,7 +66,14 @@ impl GenerationArgs {
         if self.max_tokens == 0 {
             return Err(Error::invalid("--max-tokens must be at least 1"));
         }
-        Ok(SamplingParams { temperature: self.temperature, top_k: self.sampling_top_k, top_p: self.top_p, max_tokens: self.max_tokens, seed: self.seed, ..SamplingParams::default() })
+        Ok(SamplingParams {
+            temperature: self.temperature,
+            top_k: self.sampling_top_k,
+            top_p: self.top_p,
+            max_tokens: self.max_tokens,
+            seed: self.seed,
+            ..SamplingParams::default()
+        })
     }
 
     fn system_prompt(&self, adapter: Option<&std::path::Path>) -> Result<Option<String>> {
@@ -216,7 +223,10 @@ pub fn run_finetuned(args: FinetunedArgs) -> Result<()> {
     check_output(&args.output)?;
     let sampling = args.generation.sampling()?;
     if !args.model.is_dir() {
-        return Err(Error::invalid(format!("--model {}: not a folder (give the LoRA adapter folder written by dyag finetune)", args.model.display())));
+        return Err(Error::invalid(format!(
+            "--model {}: not a folder (give the LoRA adapter folder written by dyag finetune)",
+            args.model.display()
+        )));
     }
     let system_prompt = args.generation.system_prompt(Some(&args.model))?;
     let (mut generator, device) = load_generator(args.base_model.as_deref().unwrap_or(""), Some(&args.model), &args.generation)?;
@@ -251,7 +261,11 @@ pub fn run_rag(args: RagArgs) -> Result<()> {
     let mut prompts = RagPrompt::new(documents, args.top_k, system_prompt.clone(), lang)?;
     prompts.max_chars_per_document = args.max_context_chars;
     prompts.oracle = args.oracle;
-    prompts.style = args.prompt_style.unwrap_or(if args.hybrid || is_instruct_name(&args.base_model) { PromptStyle::Chat } else { PromptStyle::Completion });
+    prompts.style = args.prompt_style.unwrap_or(if args.hybrid || is_instruct_name(&args.base_model) {
+        PromptStyle::Chat
+    } else {
+        PromptStyle::Completion
+    });
     let mut sampling = sampling;
     if prompts.style == PromptStyle::Completion {
         // The answer is one line of the document being continued.

@@ -108,14 +108,27 @@ impl EpochEval {
 }
 
 /// Asks `questions` to the adapter saved in `checkpoint` (greedy, 64 tokens).
-fn evaluate_checkpoint(base_model: &str, checkpoint: &Path, questions: &[crate::eval::questions::Question], system_prompt: Option<&str>, epoch: usize) -> Result<EpochEval> {
+fn evaluate_checkpoint(
+    base_model: &str,
+    checkpoint: &Path,
+    questions: &[crate::eval::questions::Question],
+    system_prompt: Option<&str>,
+    epoch: usize,
+) -> Result<EpochEval> {
     let started = Instant::now();
     let mut engine = crate::infer::engine::load_engine(Some(base_model), Some(checkpoint))?;
     let prompts = crate::eval::prompt::DirectPrompt { system_prompt: system_prompt.map(str::to_string) };
     let meta = crate::eval::results::Metadata { system: "finetuned".into(), ..Default::default() };
-    let results = crate::eval::runner::run_evaluation(&mut engine, questions, &prompts, &crate::infer::SamplingParams::greedy(64), meta, false)?;
+    let results =
+        crate::eval::runner::run_evaluation(&mut engine, questions, &prompts, &crate::infer::SamplingParams::greedy(64), meta, false)?;
     let a = results.aggregates_or_computed();
-    Ok(EpochEval { epoch, checkpoint: checkpoint.to_path_buf(), correct_rate: a.correct_rate, mean_keyword_recall: a.mean_keyword_recall, seconds: started.elapsed().as_secs_f64() })
+    Ok(EpochEval {
+        epoch,
+        checkpoint: checkpoint.to_path_buf(),
+        correct_rate: a.correct_rate,
+        mean_keyword_recall: a.mean_keyword_recall,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -179,7 +192,15 @@ pub fn run(args: Args) -> Result<()> {
     let total_steps = n.div_ceil(opts.batch_size).div_ceil(opts.gradient_accumulation) * opts.epochs;
     let steps_per_epoch = total_steps / opts.epochs.max(1);
     let pb = crate::util::progress::bar(total_steps as u64, "Training", "steps");
-    let job = TrainJob { model, base_name: &loaded.base_model_name_or_path, data, val, opts: &opts, output: &args.output, resume: resume.as_deref() };
+    let job = TrainJob {
+        model,
+        base_name: &loaded.base_model_name_or_path,
+        data,
+        val,
+        opts: &opts,
+        output: &args.output,
+        resume: resume.as_deref(),
+    };
     let mut evals: Vec<EpochEval> = Vec::new();
     let mut eval_error: Option<Error> = None;
     let trained = train_on_device(device, args.quantization, &job, &mut |p| {
@@ -221,7 +242,8 @@ pub fn run(args: Args) -> Result<()> {
 
     // final/ is the best epoch's adapter when there was an in-loop evaluation
     // (on a tie, the later epoch: it has seen the data more).
-    let best = evals.iter().max_by(|a, b| a.score().partial_cmp(&b.score()).unwrap_or(std::cmp::Ordering::Equal).then(a.epoch.cmp(&b.epoch)));
+    let best =
+        evals.iter().max_by(|a, b| a.score().partial_cmp(&b.score()).unwrap_or(std::cmp::Ordering::Equal).then(a.epoch.cmp(&b.epoch)));
     let final_dir = args.output.join("final");
     match best {
         Some(b) if b.epoch != opts.epochs => {
@@ -261,7 +283,8 @@ fn latest_checkpoint(output: &Path) -> Result<PathBuf> {
             Some((n, e.path()))
         })
         .max_by_key(|(n, _)| *n);
-    best.map(|(_, p)| p).ok_or_else(|| Error::invalid(format!("--resume-from-checkpoint latest: no checkpoint-N folder in {}", output.display())))
+    best.map(|(_, p)| p)
+        .ok_or_else(|| Error::invalid(format!("--resume-from-checkpoint latest: no checkpoint-N folder in {}", output.display())))
 }
 
 fn format_duration(d: std::time::Duration) -> String {

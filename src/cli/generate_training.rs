@@ -141,12 +141,20 @@ pub fn run(args: Args) -> Result<()> {
             write_json_atomic(p, &report)?;
         }
         eprint!("{}", summary::render(&report));
-        return Err(Error::msg(format!("no example could be generated{}; nothing written", report.shortfall.as_ref().map(|s| format!(": {s}")).unwrap_or_default())));
+        return Err(Error::msg(format!(
+            "no example could be generated{}; nothing written",
+            report.shortfall.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
+        )));
     }
     let written = if args.split {
         let mut rng = Rng::new(args.seed ^ 0x5_9117);
         let parts = split(generated.examples, args.split_ratios, &mut rng);
-        report.split = Some([("train", parts.train.len()), ("val", parts.val.len()), ("test", parts.test.len())].into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        report.split = Some(
+            [("train", parts.train.len()), ("val", parts.val.len()), ("test", parts.test.len())]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        );
         output::write_split(&args.output, &parts, &system, &cat.records.iter().map(|r| r.name.clone()).collect::<Vec<_>>())?
     } else {
         write_atomic(&args.output, &output::dataset_jsonl(&generated.examples, &system)?)?;
@@ -162,7 +170,9 @@ pub fn run(args: Args) -> Result<()> {
 
 /// The LLM behind llm-based: a server when --llm-url is given, else dyag's engine.
 fn llm_generator(args: &Args) -> Result<Box<dyn ChatGenerator>> {
-    let model = args.llm_model.as_deref().ok_or_else(|| Error::invalid("--method llm-based needs --llm-model (a model name for --llm-url, or a local model: gemma3:270m, a GGUF file...)"))?;
+    let model = args.llm_model.as_deref().ok_or_else(|| {
+        Error::invalid("--method llm-based needs --llm-model (a model name for --llm-url, or a local model: gemma3:270m, a GGUF file...)")
+    })?;
     match &args.llm_url {
         Some(url) => {
             let key = std::env::var(&args.llm_api_key_env).ok();

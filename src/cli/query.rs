@@ -78,7 +78,14 @@ pub fn run(args: Args) -> Result<()> {
             crate::cpu::simd::level().name()
         );
     }
-    let params = SamplingParams { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p, max_tokens: args.max_tokens, seed: args.seed, ..SamplingParams::default() };
+    let params = SamplingParams {
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        max_tokens: args.max_tokens,
+        seed: args.seed,
+        ..SamplingParams::default()
+    };
     match &args.question {
         Some(q) if args.json => {
             let g = answer_json(&engine, &args, q, &params)?;

@@ -54,7 +54,20 @@ pub fn gemm_nt(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], l
         // Few rows of A: one vectorised dot product per element of C.
         let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
             // SAFETY: bounds checked above; tasks write disjoint blocks of C.
-            unsafe { nt_block(i1 - i0, j1 - j0, k, ap.ptr().add(i0 * lda), lda, bp.ptr().add(j0 * ldb), ldb, cp.ptr().add(i0 * ldc + j0), ldc, accumulate) }
+            unsafe {
+                nt_block(
+                    i1 - i0,
+                    j1 - j0,
+                    k,
+                    ap.ptr().add(i0 * lda),
+                    lda,
+                    bp.ptr().add(j0 * ldb),
+                    ldb,
+                    cp.ptr().add(i0 * ldc + j0),
+                    ldc,
+                    accumulate,
+                )
+            }
         };
         split_2d(m, n, m * n * k, NT_MR, NT_NR, run);
         return;
@@ -80,7 +93,9 @@ pub fn gemm_nt(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], l
                 }
             }
             // SAFETY: tasks write disjoint blocks of C.
-            unsafe { nn_block(i1 - i0, nc, k, ap.ptr().add(i0 * lda), lda, 1, bt.as_ptr(), nc, cp.ptr().add(i0 * ldc + j), ldc, accumulate) }
+            unsafe {
+                nn_block(i1 - i0, nc, k, ap.ptr().add(i0 * lda), lda, 1, bt.as_ptr(), nc, cp.ptr().add(i0 * ldc + j), ldc, accumulate)
+            }
             j += nc;
         }
     };
@@ -112,14 +127,40 @@ pub fn gemm_tn(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], l
 
 /// C = A·B where element (i, kk) of A is at `a[i*ars + kk*acs]`.
 #[allow(clippy::too_many_arguments)]
-fn gemm_strided_a(m: usize, n: usize, k: usize, a: &[f32], ars: usize, acs: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+fn gemm_strided_a(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    ars: usize,
+    acs: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
     let (ap, bp, cp) = (SendPtr(a.as_ptr() as *mut f32), SendPtr(b.as_ptr() as *mut f32), SendPtr(c.as_mut_ptr()));
     let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
         // SAFETY: bounds checked by the callers; tasks write disjoint blocks of C.
-        unsafe { nn_block(i1 - i0, j1 - j0, k, ap.ptr().add(i0 * ars), ars, acs, bp.ptr().add(j0), ldb, cp.ptr().add(i0 * ldc + j0), ldc, accumulate) }
+        unsafe {
+            nn_block(
+                i1 - i0,
+                j1 - j0,
+                k,
+                ap.ptr().add(i0 * ars),
+                ars,
+                acs,
+                bp.ptr().add(j0),
+                ldb,
+                cp.ptr().add(i0 * ldc + j0),
+                ldc,
+                accumulate,
+            )
+        }
     };
     split_2d(m, n, m * n * k, NN_MR, 64, run);
 }
@@ -164,13 +205,35 @@ fn split_2d(m: usize, n: usize, work: usize, mr: usize, nr: usize, f: impl Fn(us
 crate::simd_dispatch!(fn nt_block_dispatch(m: usize, n: usize, k: usize, a: SendPtr<f32>, lda: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) => nt_block_generic);
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn nt_block(m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+unsafe fn nt_block(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
     nt_block_dispatch(m, n, k, SendPtr(a as *mut f32), lda, SendPtr(b as *mut f32), ldb, SendPtr(c), ldc, accumulate)
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn nt_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, lda: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) {
+fn nt_block_generic<S: Simd>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: SendPtr<f32>,
+    lda: usize,
+    b: SendPtr<f32>,
+    ldb: usize,
+    c: SendPtr<f32>,
+    ldc: usize,
+    accumulate: bool,
+) {
     let (a, b, c) = (a.0 as *const f32, b.0 as *const f32, c.0);
     let mut k0 = 0;
     loop {
@@ -209,7 +272,16 @@ fn nt_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, lda:
 /// One MR×NR tile of C from MR rows of A and NR rows of B, over `kc` elements.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn nt_tile<S: Simd, const MR: usize, const NR: usize>(kc: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+unsafe fn nt_tile<S: Simd, const MR: usize, const NR: usize>(
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
     let mut acc = [[S::zero(); NR]; MR];
     let kv = kc - kc % S::LANES;
     let mut kk = 0;
@@ -241,7 +313,18 @@ unsafe fn nt_tile<S: Simd, const MR: usize, const NR: usize>(kc: usize, a: *cons
 /// Edge tiles of any size: one vectorised dot product per element.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn nt_tile_any<S: Simd>(mr: usize, nr: usize, kc: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+unsafe fn nt_tile_any<S: Simd>(
+    mr: usize,
+    nr: usize,
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
     for i in 0..mr {
         for j in 0..nr {
             let s = dot_raw::<S>(a.add(i * lda), b.add(j * ldb), kc);
@@ -281,7 +364,19 @@ pub(crate) unsafe fn dot_raw<S: Simd>(x: *const f32, y: *const f32, n: usize) ->
 crate::simd_dispatch!(fn nn_block_dispatch(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars: usize, acs: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) => nn_block_generic);
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn nn_block(m: usize, n: usize, k: usize, a: *const f32, ars: usize, acs: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+unsafe fn nn_block(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    ars: usize,
+    acs: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
     nn_block_dispatch(m, n, k, SendPtr(a as *mut f32), ars, acs, SendPtr(b as *mut f32), ldb, SendPtr(c), ldc, accumulate)
 }
 
@@ -295,7 +390,19 @@ const NN_PACK_MIN_M: usize = 48;
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn nn_block_generic<S: Simd>(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars: usize, acs: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) {
+fn nn_block_generic<S: Simd>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: SendPtr<f32>,
+    ars: usize,
+    acs: usize,
+    b: SendPtr<f32>,
+    ldb: usize,
+    c: SendPtr<f32>,
+    ldc: usize,
+    accumulate: bool,
+) {
     let (a, b, c) = (a.0 as *const f32, b.0 as *const f32, c.0);
     let panel = NN_NR * S::LANES;
     // Rows of B no more than a panel apart are contiguous already.
@@ -364,7 +471,13 @@ unsafe fn nn_panels<S: Simd>(
                 // 1 vectors (narrow matrices such as LoRA's r = 16 columns stay
                 // register-blocked), then one masked vector.
                 let nv = (j1 - j) / l;
-                let nv = if nv >= 4 { 4 } else if nv >= 2 { 2 } else { nv };
+                let nv = if nv >= 4 {
+                    4
+                } else if nv >= 2 {
+                    2
+                } else {
+                    nv
+                };
                 let nc = if nv > 0 { nv * l } else { j1 - j };
                 let mut i = 0;
                 while i < m {
@@ -397,7 +510,17 @@ unsafe fn nn_panels<S: Simd>(
 /// MR rows × NR vectors of C: broadcast A(i, kk), multiply a row of B.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn nn_tile<S: Simd, const MR: usize, const NR: usize>(kc: usize, a: *const f32, ars: usize, acs: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+unsafe fn nn_tile<S: Simd, const MR: usize, const NR: usize>(
+    kc: usize,
+    a: *const f32,
+    ars: usize,
+    acs: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
     let l = S::LANES;
     let mut acc = [[S::zero(); NR]; MR];
     if accumulate {
@@ -429,7 +552,18 @@ unsafe fn nn_tile<S: Simd, const MR: usize, const NR: usize>(kc: usize, a: *cons
 /// The last `nc < LANES` columns: MR rows of one masked vector.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn nn_tile_tail<S: Simd, const MR: usize>(nc: usize, kc: usize, a: *const f32, ars: usize, acs: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+unsafe fn nn_tile_tail<S: Simd, const MR: usize>(
+    nc: usize,
+    kc: usize,
+    a: *const f32,
+    ars: usize,
+    acs: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
     let mut acc = [S::zero(); MR];
     if accumulate {
         for (i, v) in acc.iter_mut().enumerate() {
@@ -546,10 +680,33 @@ mod tests {
         let a = rand_vec(&mut rng, m * k);
         let b = rand_vec(&mut rng, n * k);
         let mut c = vec![0f32; m * n];
-        nt_block_generic::<crate::cpu::simd::Scalar>(m, n, k, SendPtr(a.as_ptr() as *mut f32), k, SendPtr(b.as_ptr() as *mut f32), k, SendPtr(c.as_mut_ptr()), n, false);
+        nt_block_generic::<crate::cpu::simd::Scalar>(
+            m,
+            n,
+            k,
+            SendPtr(a.as_ptr() as *mut f32),
+            k,
+            SendPtr(b.as_ptr() as *mut f32),
+            k,
+            SendPtr(c.as_mut_ptr()),
+            n,
+            false,
+        );
         assert_close(&c, &naive(m, n, k, |i, kk| a[i * k + kk], |kk, j| b[j * k + kk]), k, "nt scalar");
         let mut c = vec![0f32; m * n];
-        nn_block_generic::<crate::cpu::simd::Scalar>(m, n, k, SendPtr(a.as_ptr() as *mut f32), k, 1, SendPtr(b.as_ptr() as *mut f32), n, SendPtr(c.as_mut_ptr()), n, false);
+        nn_block_generic::<crate::cpu::simd::Scalar>(
+            m,
+            n,
+            k,
+            SendPtr(a.as_ptr() as *mut f32),
+            k,
+            1,
+            SendPtr(b.as_ptr() as *mut f32),
+            n,
+            SendPtr(c.as_mut_ptr()),
+            n,
+            false,
+        );
         assert_close(&c, &naive(m, n, k, |i, kk| a[i * k + kk], |kk, j| b[kk * n + j]), k, "nn scalar");
     }
 

@@ -55,7 +55,11 @@ impl GpuAdapter {
             let mut out = BTreeMap::new();
             for (p, w) in m {
                 if w.r > crate::ops::lora_cuda::MAX_RANK {
-                    return Err(Error::invalid(format!("LoRA rank {}: the CUDA kernels support ranks up to {}", w.r, crate::ops::lora_cuda::MAX_RANK)));
+                    return Err(Error::invalid(format!(
+                        "LoRA rank {}: the CUDA kernels support ranks up to {}",
+                        w.r,
+                        crate::ops::lora_cuda::MAX_RANK
+                    )));
                 }
                 let state = if train {
                     Some(LoraTrainState {
@@ -69,7 +73,18 @@ impl GpuAdapter {
                 } else {
                     None
                 };
-                out.insert(*p, GpuLora { r: w.r, in_features: w.in_features, out_features: w.out_features, scale: w.scale, a: gpu.upload(&w.a)?, b: gpu.upload(&w.b)?, train: state });
+                out.insert(
+                    *p,
+                    GpuLora {
+                        r: w.r,
+                        in_features: w.in_features,
+                        out_features: w.out_features,
+                        scale: w.scale,
+                        a: gpu.upload(&w.a)?,
+                        b: gpu.upload(&w.b)?,
+                        train: state,
+                    },
+                );
             }
             layers.push(out);
         }
@@ -88,7 +103,11 @@ impl GpuAdapter {
     /// Overwrites the GPU parameters with the host adapter's (same shapes).
     pub fn set_params(&mut self, gpu: &Gpu, adapter: &LoraAdapter) -> Result<()> {
         for (layer, proj, w) in adapter.iter() {
-            let g = self.layers.get_mut(layer).and_then(|m| m.get_mut(&proj)).ok_or_else(|| Error::invalid(format!("layer {layer} {proj:?} is not on the GPU")))?;
+            let g = self
+                .layers
+                .get_mut(layer)
+                .and_then(|m| m.get_mut(&proj))
+                .ok_or_else(|| Error::invalid(format!("layer {layer} {proj:?} is not on the GPU")))?;
             gpu.upload_into(&w.a, &mut g.a)?;
             gpu.upload_into(&w.b, &mut g.b)?;
         }
@@ -136,7 +155,10 @@ impl GpuAdapter {
                 m.iter()
                     .map(|(p, g)| {
                         let st = g.train.as_ref().ok_or_else(|| Error::invalid("adapter uploaded without training state"))?;
-                        Ok((*p, LoraGrads { a: gpu.download_n(&st.ga, g.r * g.in_features)?, b: gpu.download_n(&st.gb, g.out_features * g.r)? }))
+                        Ok((
+                            *p,
+                            LoraGrads { a: gpu.download_n(&st.ga, g.r * g.in_features)?, b: gpu.download_n(&st.gb, g.out_features * g.r)? },
+                        ))
                     })
                     .collect::<Result<BTreeMap<_, _>>>()
             })

@@ -68,7 +68,18 @@ impl GpuGradScratch {
 
 /// dx (+)= dy·W through a frozen linear layer, plus its LoRA branch.
 #[allow(clippy::too_many_arguments)]
-fn project_backward(gpu: &Gpu, ctx: &GpuLayerCtx, proj: Proj, lin: &GpuLinear, x: Mat, dy: Mat, a: &GpuActs, dh: &CudaSlice<f32>, dx: Mat, accumulate: bool) -> Result<()> {
+fn project_backward(
+    gpu: &Gpu,
+    ctx: &GpuLayerCtx,
+    proj: Proj,
+    lin: &GpuLinear,
+    x: Mat,
+    dy: Mat,
+    a: &GpuActs,
+    dh: &CudaSlice<f32>,
+    dx: Mat,
+    accumulate: bool,
+) -> Result<()> {
     linear_backward_input_gpu(gpu, dy, &lin.w, dx, accumulate)?;
     if let Some(w) = ctx.lora.and_then(|l: &GpuAdapter| l.get(ctx.cpu.layer, proj)) {
         let st = w.train.as_ref().ok_or_else(|| Error::invalid("LoRA adapter on the GPU has no gradient buffers"))?;
@@ -80,7 +91,16 @@ fn project_backward(gpu: &Gpu, ctx: &GpuLayerCtx, proj: Proj, lin: &GpuLinear, x
 
 /// `dx` holds dL/d(block output) on entry and dL/d(block input) on return.
 #[allow(clippy::too_many_arguments)]
-pub fn block_backward_gpu(gpu: &Gpu, ctx: &GpuLayerCtx, block: &GpuBlock, a: &GpuActs, seqs: &GpuSeqs, pos: &CudaSlice<u32>, dx: &CudaSlice<f32>, s: &mut GpuGradScratch) -> Result<()> {
+pub fn block_backward_gpu(
+    gpu: &Gpu,
+    ctx: &GpuLayerCtx,
+    block: &GpuBlock,
+    a: &GpuActs,
+    seqs: &GpuSeqs,
+    pos: &CudaSlice<u32>,
+    dx: &CudaSlice<f32>,
+    s: &mut GpuGradScratch,
+) -> Result<()> {
     let c = ctx.cpu.cfg;
     let t = a.t;
     let (hd, qd, kvd, ff, d) = (c.hidden, c.q_dim(), c.kv_dim(), c.intermediate, c.head_dim);
@@ -145,8 +165,24 @@ pub fn block_backward_gpu(gpu: &Gpu, ctx: &GpuLayerCtx, block: &GpuBlock, a: &Gp
     let (dq_raw, dk_raw) = match (&block.q_norm, &block.k_norm) {
         (Some(qn), Some(kn)) => {
             let (nh, nkv) = (t * c.n_heads, t * c.n_kv_heads);
-            rmsnorm_backward_gpu(gpu, Mat::new(b(&a.q_raw), nh, d)?, qn, b(&a.rstd_q), Mat::new(b(&s.dq), nh, d)?, Mat::new(b(&s.dq_raw), nh, d)?, false)?;
-            rmsnorm_backward_gpu(gpu, Mat::new(b(&a.k_raw), nkv, d)?, kn, b(&a.rstd_k), Mat::new(b(&s.dk), nkv, d)?, Mat::new(b(&s.dk_raw), nkv, d)?, false)?;
+            rmsnorm_backward_gpu(
+                gpu,
+                Mat::new(b(&a.q_raw), nh, d)?,
+                qn,
+                b(&a.rstd_q),
+                Mat::new(b(&s.dq), nh, d)?,
+                Mat::new(b(&s.dq_raw), nh, d)?,
+                false,
+            )?;
+            rmsnorm_backward_gpu(
+                gpu,
+                Mat::new(b(&a.k_raw), nkv, d)?,
+                kn,
+                b(&a.rstd_k),
+                Mat::new(b(&s.dk), nkv, d)?,
+                Mat::new(b(&s.dk_raw), nkv, d)?,
+                false,
+            )?;
             (bm(&s.dq_raw, t, qd)?, bm(&s.dk_raw, t, kvd)?)
         }
         _ => (bm(&s.dq, t, qd)?, bm(&s.dk, t, kvd)?),

@@ -10,7 +10,9 @@ use super::kernels::KernelSource;
 use super::loader;
 use crate::{Error, Result};
 use cudarc::driver::sys::{CUdevice_attribute, CUfunction_attribute};
-use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -57,7 +59,9 @@ fn dev_err(what: &str, e: impl std::fmt::Display) -> Error {
 
 /// An i32 kernel argument from a size, or a clear error if it does not fit.
 pub fn i32_arg(name: &str, v: usize) -> Result<KArg> {
-    i32::try_from(v).map(KArg::I32).map_err(|_| Error::invalid(format!("{name} = {v} is too large for the CUDA kernels (at most {})", i32::MAX)))
+    i32::try_from(v)
+        .map(KArg::I32)
+        .map_err(|_| Error::invalid(format!("{name} = {v} is too large for the CUDA kernels (at most {})", i32::MAX)))
 }
 
 impl Gpu {
@@ -72,7 +76,11 @@ impl Gpu {
         loader::ensure_driver()?;
         let count = CudaContext::device_count().map_err(|e| format!("the NVIDIA driver reports no usable device ({e})"))?;
         if count <= ordinal as i32 {
-            return Err(if count == 0 { "no CUDA device found".to_string() } else { format!("CUDA device {ordinal} does not exist ({count} found)") });
+            return Err(if count == 0 {
+                "no CUDA device found".to_string()
+            } else {
+                format!("CUDA device {ordinal} does not exist ({count} found)")
+            });
         }
         let ctx = CudaContext::new(ordinal).map_err(|e| format!("cannot open CUDA device {ordinal}: {e}"))?;
         let (major, minor) = ctx.compute_capability().map_err(|e| format!("cannot read the compute capability: {e}"))?;
@@ -83,12 +91,23 @@ impl Gpu {
         }
         loader::ensure_nvrtc()?;
         let total_mem = ctx.total_mem().unwrap_or(0);
-        let max_smem_optin = ctx.attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN).unwrap_or(48 * 1024) as usize;
+        let max_smem_optin =
+            ctx.attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN).unwrap_or(48 * 1024) as usize;
         // One stream, used in order: cudarc's cross-stream event tracking is not needed.
         // SAFETY: no buffer of this context has been allocated yet, and dyag uses a single stream.
         unsafe { ctx.disable_event_tracking() };
         let stream = ctx.default_stream();
-        Ok(Arc::new(Gpu { ctx, stream, name, arch, total_mem, max_smem_optin, modules: Mutex::new(HashMap::new()), funcs: Mutex::new(HashMap::new()), dyn_map: OnceLock::new() }))
+        Ok(Arc::new(Gpu {
+            ctx,
+            stream,
+            name,
+            arch,
+            total_mem,
+            max_smem_optin,
+            modules: Mutex::new(HashMap::new()),
+            funcs: Mutex::new(HashMap::new()),
+            dyn_map: OnceLock::new(),
+        }))
     }
 
     pub fn name(&self) -> &str {
@@ -135,7 +154,9 @@ impl Gpu {
             Err(e) if origin == Origin::Cache => {
                 // A stale or damaged cache entry: compile again.
                 let (cubin, _) = cache::cubin(src, self.arch, true).map_err(Error::Device)?;
-                self.ctx.load_module(cudarc::nvrtc::Ptx::from_binary(cubin)).map_err(|e2| dev_err(&format!("loading {}.cu (cached: {e}; recompiled)", src.name), e2))?
+                self.ctx
+                    .load_module(cudarc::nvrtc::Ptx::from_binary(cubin))
+                    .map_err(|e2| dev_err(&format!("loading {}.cu (cached: {e}; recompiled)", src.name), e2))?
             }
             Err(e) => return Err(dev_err(&format!("loading {}.cu", src.name), e)),
         };
@@ -160,11 +181,15 @@ impl Gpu {
     /// Lets `f` use `bytes` of dynamic shared memory (above the default 48 KiB).
     pub fn allow_dynamic_smem(&self, f: &CudaFunction, bytes: usize) -> Result<()> {
         if bytes > self.max_smem_optin {
-            return Err(Error::Device(format!("a kernel needs {bytes} bytes of shared memory per block; {} offers {}", self.name, self.max_smem_optin)));
+            return Err(Error::Device(format!(
+                "a kernel needs {bytes} bytes of shared memory per block; {} offers {}",
+                self.name, self.max_smem_optin
+            )));
         }
         if bytes > 48 * 1024 {
             self.ctx.bind_to_thread().map_err(|e| dev_err("binding the context", e))?;
-            f.set_attribute(CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes as i32).map_err(|e| dev_err("raising the shared memory limit", e))?;
+            f.set_attribute(CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes as i32)
+                .map_err(|e| dev_err("raising the shared memory limit", e))?;
         }
         Ok(())
     }
@@ -274,7 +299,10 @@ impl<'a> Mat<'a> {
     pub fn sub(buf: &'a CudaSlice<f32>, offset: usize, rows: usize, cols: usize, ld: usize) -> Result<Self> {
         let end = if rows == 0 { offset } else { offset + (rows - 1) * ld + cols };
         if cols > ld || end > buf.len() {
-            return Err(Error::Device(format!("matrix {rows}×{cols} (ld {ld}, offset {offset}) does not fit a GPU buffer of {} values", buf.len())));
+            return Err(Error::Device(format!(
+                "matrix {rows}×{cols} (ld {ld}, offset {offset}) does not fit a GPU buffer of {} values",
+                buf.len()
+            )));
         }
         Ok(Mat { buf, offset, rows, cols, ld })
     }

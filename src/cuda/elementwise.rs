@@ -7,12 +7,28 @@ use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 
 /// out[t] = table[ids[t]] · scale for `n` ids (bf16 table `[vocab, d]`).
-pub fn embed_gpu(gpu: &Gpu, ids: &CudaSlice<u32>, n: usize, table: &CudaSlice<u16>, d: usize, scale: Option<f32>, out: &CudaSlice<f32>) -> Result<()> {
+pub fn embed_gpu(
+    gpu: &Gpu,
+    ids: &CudaSlice<u32>,
+    n: usize,
+    table: &CudaSlice<u16>,
+    d: usize,
+    scale: Option<f32>,
+    out: &CudaSlice<f32>,
+) -> Result<()> {
     if ids.len() < n || out.len() < n * d || !table.len().is_multiple_of(d.max(1)) {
         return Err(Error::Device("embedding: buffer sizes".into()));
     }
     let f = gpu.func(&ELEMENTWISE, "embed_bf16")?;
-    let args = [KArg::Ptr(ptr(ids)), i32_arg("tokens", n)?, KArg::Ptr(ptr(table)), i32_arg("d", d)?, KArg::F32(scale.unwrap_or(1.0)), KArg::I32(scale.is_some() as i32), KArg::Ptr(ptr(out))];
+    let args = [
+        KArg::Ptr(ptr(ids)),
+        i32_arg("tokens", n)?,
+        KArg::Ptr(ptr(table)),
+        i32_arg("d", d)?,
+        KArg::F32(scale.unwrap_or(1.0)),
+        KArg::I32(scale.is_some() as i32),
+        KArg::Ptr(ptr(out)),
+    ];
     gpu.launch(&f, (gpu.grid_for(n * d), 1, 1), 256, 0, &args)
 }
 
@@ -22,7 +38,15 @@ pub fn copy2d_gpu(gpu: &Gpu, src: Mat, dst: Mat, accumulate: bool) -> Result<()>
         return Err(Error::Device(format!("copy {}×{} into {}×{}", src.rows, src.cols, dst.rows, dst.cols)));
     }
     let f = gpu.func(&ELEMENTWISE, "copy2d")?;
-    let args = [src.arg(), i32_arg("lds", src.ld)?, dst.arg(), i32_arg("ldd", dst.ld)?, i32_arg("rows", src.rows)?, i32_arg("cols", src.cols)?, KArg::I32(accumulate as i32)];
+    let args = [
+        src.arg(),
+        i32_arg("lds", src.ld)?,
+        dst.arg(),
+        i32_arg("ldd", dst.ld)?,
+        i32_arg("rows", src.rows)?,
+        i32_arg("cols", src.cols)?,
+        KArg::I32(accumulate as i32),
+    ];
     gpu.launch(&f, (gpu.grid_for(src.rows * src.cols), 1, 1), 256, 0, &args)
 }
 

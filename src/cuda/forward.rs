@@ -121,7 +121,15 @@ pub enum GpuKv<'a> {
 
 /// y = x·Wᵀ + b + LoRA (h saved in `lora_h`).
 #[allow(clippy::too_many_arguments)]
-pub fn project(gpu: &Gpu, ctx: &GpuLayerCtx, proj: Proj, lin: &GpuLinear, x: Mat, y: Mat, lora_h: &mut BTreeMap<Proj, CudaSlice<f32>>) -> Result<()> {
+pub fn project(
+    gpu: &Gpu,
+    ctx: &GpuLayerCtx,
+    proj: Proj,
+    lin: &GpuLinear,
+    x: Mat,
+    y: Mat,
+    lora_h: &mut BTreeMap<Proj, CudaSlice<f32>>,
+) -> Result<()> {
     linear_forward_gpu(gpu, x, &lin.w, lin.bias.as_ref(), y, false)?;
     if let Some(w) = ctx.lora.and_then(|l| l.get(ctx.cpu.layer, proj)) {
         let need = x.rows * w.r;
@@ -135,7 +143,16 @@ pub fn project(gpu: &Gpu, ctx: &GpuLayerCtx, proj: Proj, lin: &GpuLinear, x: Mat
 
 /// x += norm(y) (or x += y without a norm), saving the norm's rstd.
 #[allow(clippy::too_many_arguments)]
-pub fn add_normed_gpu(gpu: &Gpu, x: &CudaSlice<f32>, y: &CudaSlice<f32>, norm: Option<&CudaSlice<f32>>, eps: f32, rstd: &CudaSlice<f32>, t: usize, d: usize) -> Result<()> {
+pub fn add_normed_gpu(
+    gpu: &Gpu,
+    x: &CudaSlice<f32>,
+    y: &CudaSlice<f32>,
+    norm: Option<&CudaSlice<f32>>,
+    eps: f32,
+    rstd: &CudaSlice<f32>,
+    t: usize,
+    d: usize,
+) -> Result<()> {
     match norm {
         Some(w) => rmsnorm_forward_gpu(gpu, Mat::new(y, t, d)?, w, eps, Mat::new(x, t, d)?, Some(rstd), true),
         None => add_gpu(gpu, x, y, t * d),
@@ -145,7 +162,17 @@ pub fn add_normed_gpu(gpu: &Gpu, x: &CudaSlice<f32>, y: &CudaSlice<f32>, norm: O
 /// Runs one block on `x` (`[t, hidden]`, updated in place). `pos` holds each
 /// row's position (for rope); `seqs` the attention sequences.
 #[allow(clippy::too_many_arguments)]
-pub fn block_forward_gpu(gpu: &Gpu, ctx: &GpuLayerCtx, block: &GpuBlock, x: &CudaSlice<f32>, t: usize, pos: &CudaSlice<u32>, seqs: &GpuSeqs, kv: GpuKv, a: &mut GpuActs) -> Result<()> {
+pub fn block_forward_gpu(
+    gpu: &Gpu,
+    ctx: &GpuLayerCtx,
+    block: &GpuBlock,
+    x: &CudaSlice<f32>,
+    t: usize,
+    pos: &CudaSlice<u32>,
+    seqs: &GpuSeqs,
+    kv: GpuKv,
+    a: &mut GpuActs,
+) -> Result<()> {
     let c = ctx.cpu.cfg;
     let (hd, qd, kvd, ff, d) = (c.hidden, c.q_dim(), c.kv_dim(), c.intermediate, c.head_dim);
     a.size_for(gpu, c, t)?;
@@ -168,8 +195,24 @@ pub fn block_forward_gpu(gpu: &Gpu, ctx: &GpuLayerCtx, block: &GpuBlock, x: &Cud
     }
     match (&block.q_norm, &block.k_norm) {
         (Some(qn), Some(kn)) => {
-            rmsnorm_forward_gpu(gpu, Mat::new(b(&a.q_raw), t * c.n_heads, d)?, qn, c.rms_eps, Mat::new(b(&a.q), t * c.n_heads, d)?, Some(b(&a.rstd_q)), false)?;
-            rmsnorm_forward_gpu(gpu, Mat::new(b(&a.k_raw), t * c.n_kv_heads, d)?, kn, c.rms_eps, Mat::new(b(&a.k), t * c.n_kv_heads, d)?, Some(b(&a.rstd_k)), false)?;
+            rmsnorm_forward_gpu(
+                gpu,
+                Mat::new(b(&a.q_raw), t * c.n_heads, d)?,
+                qn,
+                c.rms_eps,
+                Mat::new(b(&a.q), t * c.n_heads, d)?,
+                Some(b(&a.rstd_q)),
+                false,
+            )?;
+            rmsnorm_forward_gpu(
+                gpu,
+                Mat::new(b(&a.k_raw), t * c.n_kv_heads, d)?,
+                kn,
+                c.rms_eps,
+                Mat::new(b(&a.k), t * c.n_kv_heads, d)?,
+                Some(b(&a.rstd_k)),
+                false,
+            )?;
         }
         _ => {
             copy2d_gpu(gpu, bm(&a.q_raw, t, qd)?, bm(&a.q, t, qd)?, false)?;

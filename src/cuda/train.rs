@@ -104,7 +104,11 @@ impl GpuEngine {
             return Err(Error::invalid("empty batch"));
         }
         if self.host_rope.global.len() < batch.longest() {
-            return Err(Error::invalid(format!("sequence of {} tokens is longer than the rope table ({})", batch.longest(), self.host_rope.global.len())));
+            return Err(Error::invalid(format!(
+                "sequence of {} tokens is longer than the rope table ({})",
+                batch.longest(),
+                self.host_rope.global.len()
+            )));
         }
         if let Some(&bad) = batch.tokens.iter().find(|&&tk| tk as usize >= c.vocab) {
             return Err(Error::invalid(format!("token id {bad} is outside the vocabulary of {} tokens", c.vocab)));
@@ -113,11 +117,23 @@ impl GpuEngine {
         if pos.iter().any(|&p| p as usize >= self.host_rope.global.len()) {
             return Err(Error::invalid("a position is past the rope table"));
         }
-        Ok(BatchDev { t, ids: self.gpu.upload(&batch.tokens)?, pos: self.gpu.upload(&pos)?, seqs: GpuSeqs::packed(&self.gpu, &batch.spans)? })
+        Ok(BatchDev {
+            t,
+            ids: self.gpu.upload(&batch.tokens)?,
+            pos: self.gpu.upload(&pos)?,
+            seqs: GpuSeqs::packed(&self.gpu, &batch.spans)?,
+        })
     }
 
     /// Embedding, every block, final norm. Returns (x, h = norm(x), rstd).
-    fn forward(&mut self, bd: &BatchDev, dropout: Option<(f32, u64)>, training: bool, checkpointing: bool, inputs: &mut Vec<CudaSlice<f32>>) -> Result<(CudaSlice<f32>, CudaSlice<f32>, CudaSlice<f32>)> {
+    fn forward(
+        &mut self,
+        bd: &BatchDev,
+        dropout: Option<(f32, u64)>,
+        training: bool,
+        checkpointing: bool,
+        inputs: &mut Vec<CudaSlice<f32>>,
+    ) -> Result<(CudaSlice<f32>, CudaSlice<f32>, CudaSlice<f32>)> {
         let GpuEngine { gpu, model, host_rope, rope_global, rope_local, adapter, acts, scratch, .. } = self;
         let c: &ModelConfig = &model.config;
         let (t, hd) = (bd.t, c.hidden);
@@ -181,7 +197,14 @@ impl StepEngine for GpuEngine {
         let n = targets.len();
         let ids: Vec<u32> = targets.iter().map(|(_, tk)| *tk).collect();
         let dh_lab = self.gpu.zeros::<f32>(n * d)?;
-        let out = fused_linear_cross_entropy_gpu(&self.gpu, Mat::new(&h_lab, n, d)?, &ids, self.model.lm_head(), opts.loss_scale, Some(Mat::new(&dh_lab, n, d)?))?;
+        let out = fused_linear_cross_entropy_gpu(
+            &self.gpu,
+            Mat::new(&h_lab, n, d)?,
+            &ids,
+            self.model.lm_head(),
+            opts.loss_scale,
+            Some(Mat::new(&dh_lab, n, d)?),
+        )?;
         let dh = self.gpu.zeros::<f32>(t * d)?;
         scatter_rows_gpu(&self.gpu, &dh_lab, &rows_dev, n, d, &dh)?;
 
@@ -269,6 +292,10 @@ pub fn train_gpu(
     let gpu = Gpu::global().map_err(Error::Device)?;
     let prepared = PreparedModel::prepare(job.model, quant)?;
     let mut engine = GpuEngine::new(gpu, &prepared, crate::train::trainer::longest_example(job.data, job.val))?;
-    eprintln!("[INFO] Entraînement sur {} ({:.0} MiB de poids sur le GPU)", engine.describe(), engine.model().weight_bytes() as f64 / (1 << 20) as f64);
+    eprintln!(
+        "[INFO] Entraînement sur {} ({:.0} MiB de poids sur le GPU)",
+        engine.describe(),
+        engine.model().weight_bytes() as f64 / (1 << 20) as f64
+    );
     crate::train::trainer::train_on(&mut engine, job, on_step)
 }

@@ -38,7 +38,12 @@ impl Quantization {
 pub enum HostWeight {
     Nf4(Nf4Tensor),
     /// Raw bf16 bits, row-major.
-    Bf16 { name: String, rows: usize, cols: usize, bits: Vec<u16> },
+    Bf16 {
+        name: String,
+        rows: usize,
+        cols: usize,
+        bits: Vec<u16>,
+    },
 }
 
 /// The rows of a 2-D tensor as f32, a panel at a time (never the whole tensor at once).
@@ -82,7 +87,10 @@ impl HostWeight {
         let (rows, cols) = (t.rows(), t.cols());
         let mut bits = vec![0u16; rows * cols];
         for_each_row_panel(t, |r0, vals| {
-            bits[r0 * cols..r0 * cols + vals.len()].par_iter_mut().zip(vals.par_iter()).for_each(|(b, &v)| *b = half::bf16::from_f32(v).to_bits());
+            bits[r0 * cols..r0 * cols + vals.len()]
+                .par_iter_mut()
+                .zip(vals.par_iter())
+                .for_each(|(b, &v)| *b = half::bf16::from_f32(v).to_bits());
             Ok(())
         })?;
         Ok(HostWeight::Bf16 { name: t.name.clone(), rows, cols, bits })
@@ -120,9 +128,13 @@ impl HostWeight {
                 let packed = gpu.upload(&t.packed)?;
                 match &t.scales {
                     Scales::F32(a) => WeightData::Nf4 { packed, absmax: Some(gpu.upload(a)?), qabsmax: None, absmax2: None, offset: 0.0 },
-                    Scales::Double { q, absmax2, offset } => {
-                        WeightData::Nf4 { packed, absmax: None, qabsmax: Some(gpu.upload(q)?), absmax2: Some(gpu.upload(absmax2)?), offset: *offset }
-                    }
+                    Scales::Double { q, absmax2, offset } => WeightData::Nf4 {
+                        packed,
+                        absmax: None,
+                        qabsmax: Some(gpu.upload(q)?),
+                        absmax2: Some(gpu.upload(absmax2)?),
+                        offset: *offset,
+                    },
                 }
             }
             HostWeight::Bf16 { bits, .. } => WeightData::Bf16(gpu.upload(bits)?),
@@ -140,7 +152,13 @@ pub struct GpuWeight {
 }
 
 pub enum WeightData {
-    Nf4 { packed: CudaSlice<u8>, absmax: Option<CudaSlice<f32>>, qabsmax: Option<CudaSlice<u8>>, absmax2: Option<CudaSlice<f32>>, offset: f32 },
+    Nf4 {
+        packed: CudaSlice<u8>,
+        absmax: Option<CudaSlice<f32>>,
+        qabsmax: Option<CudaSlice<u8>>,
+        absmax2: Option<CudaSlice<f32>>,
+        offset: f32,
+    },
     Bf16(CudaSlice<u16>),
 }
 
@@ -153,7 +171,10 @@ impl GpuWeight {
     pub fn bytes(&self) -> usize {
         match &self.data {
             WeightData::Nf4 { packed, absmax, qabsmax, absmax2, .. } => {
-                packed.len() + absmax.as_ref().map_or(0, |a| 4 * a.len()) + qabsmax.as_ref().map_or(0, |q| q.len()) + absmax2.as_ref().map_or(0, |a| 4 * a.len())
+                packed.len()
+                    + absmax.as_ref().map_or(0, |a| 4 * a.len())
+                    + qabsmax.as_ref().map_or(0, |q| q.len())
+                    + absmax2.as_ref().map_or(0, |a| 4 * a.len())
             }
             WeightData::Bf16(w) => 2 * w.len(),
         }

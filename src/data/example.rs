@@ -90,7 +90,10 @@ mod tests {
         assert_eq!(field_facts(&f), ["Application", "gestion", "dossiers", "administratifs"]);
         let f = Field::new("statut", "En production.", None);
         assert_eq!(field_facts(&f), ["En production"]);
-        let got = facts_in_answer("GIDAF est en production depuis 2019.", vec!["En production".into(), "2019".into(), "Java".into(), "2019".into()]);
+        let got = facts_in_answer(
+            "GIDAF est en production depuis 2019.",
+            vec!["En production".into(), "2019".into(), "Java".into(), "2019".into()],
+        );
         assert_eq!(got, ["En production", "2019"]);
     }
 }

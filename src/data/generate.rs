@@ -51,7 +51,14 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { method: Method::RuleBased, count: 100, seed: 42, lang: Lang::Fr, negative_ratio: DEFAULT_NEGATIVE_RATIO, refusal: None }
+        GenerateOptions {
+            method: Method::RuleBased,
+            count: 100,
+            seed: 42,
+            lang: Lang::Fr,
+            negative_ratio: DEFAULT_NEGATIVE_RATIO,
+            refusal: None,
+        }
     }
 }
 
@@ -169,7 +176,9 @@ fn generate_inner(cat: &Catalogue, opts: &GenerateOptions, llm: Option<(&mut dyn
             }
             report.llm = Some(stats);
         }
-        (Method::LlmBased, None) => return Err(Error::invalid("llm-based generation needs an LLM (--llm-model, and --llm-url for a server)")),
+        (Method::LlmBased, None) => {
+            return Err(Error::invalid("llm-based generation needs an LLM (--llm-model, and --llm-url for a server)"))
+        }
     }
     report.duplicate_questions_dropped = picker.duplicates + report.llm.as_ref().map_or(0, |s| s.dropped_duplicate);
     let mut examples = picker.examples;

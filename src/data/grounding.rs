@@ -12,11 +12,72 @@ use std::collections::HashSet;
 
 /// Everyday words that an answer may use around the facts without stating one.
 const GENERIC_WORDS: &[&str] = &[
-    "application", "applications", "app", "apps", "outil", "outils", "logiciel", "systeme", "service", "services", "plateforme", "solution",
-    "permet", "permettent", "permettre", "sert", "servir", "utilise", "utilisee", "utilises", "utilisees", "utiliser", "gere", "gerer", "geree",
-    "assure", "assuree", "fournit", "propose", "concerne", "actuellement", "egalement", "notamment", "principalement", "aussi", "nom", "appelle",
-    "appelee", "nommee", "nomme", "agit", "oui", "non", "tool", "tools", "used", "uses", "use", "using", "allows", "provides", "called", "named",
-    "yes", "currently", "also", "mainly", "which", "system", "software", "platform", "sais", "connais", "information", "informations", "know",
+    "application",
+    "applications",
+    "app",
+    "apps",
+    "outil",
+    "outils",
+    "logiciel",
+    "systeme",
+    "service",
+    "services",
+    "plateforme",
+    "solution",
+    "permet",
+    "permettent",
+    "permettre",
+    "sert",
+    "servir",
+    "utilise",
+    "utilisee",
+    "utilises",
+    "utilisees",
+    "utiliser",
+    "gere",
+    "gerer",
+    "geree",
+    "assure",
+    "assuree",
+    "fournit",
+    "propose",
+    "concerne",
+    "actuellement",
+    "egalement",
+    "notamment",
+    "principalement",
+    "aussi",
+    "nom",
+    "appelle",
+    "appelee",
+    "nommee",
+    "nomme",
+    "agit",
+    "oui",
+    "non",
+    "tool",
+    "tools",
+    "used",
+    "uses",
+    "use",
+    "using",
+    "allows",
+    "provides",
+    "called",
+    "named",
+    "yes",
+    "currently",
+    "also",
+    "mainly",
+    "which",
+    "system",
+    "software",
+    "platform",
+    "sais",
+    "connais",
+    "information",
+    "informations",
+    "know",
 ];
 
 /// The record's folded words and text, ready for look-ups.
@@ -32,7 +93,12 @@ impl RecordVocabulary {
     pub fn new(rec: &Record) -> Self {
         let text = rec.text();
         let one_word_values = rec.fields.iter().map(|f| words(&f.value)).filter(|w| w.len() == 1).flatten().collect();
-        RecordVocabulary { words: words(&text).into_iter().collect(), name_words: words(&rec.name).into_iter().collect(), one_word_values, text: fold(&text) }
+        RecordVocabulary {
+            words: words(&text).into_iter().collect(),
+            name_words: words(&rec.name).into_iter().collect(),
+            one_word_values,
+            text: fold(&text),
+        }
     }
 
     /// A word of the record, exactly or by a shared stem ("hébergé" ~ "hébergement").
@@ -69,7 +135,8 @@ pub fn check(answer: &str, vocab: &RecordVocabulary) -> Grounding {
     let mut rest = String::with_capacity(answer.len());
     // URLs and e-mail addresses must appear whole in the record.
     for token in answer.split_whitespace() {
-        let t = token.trim_matches(|c: char| matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | ')' | '(' | '«' | '»' | '"' | '\'' | '<' | '>'));
+        let t =
+            token.trim_matches(|c: char| matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | ')' | '(' | '«' | '»' | '"' | '\'' | '<' | '>'));
         if t.contains("://") || t.starts_with("www.") || (t.contains('@') && t.contains('.')) {
             if vocab.text.contains(&fold(t)) {
                 facts += 1;

@@ -73,7 +73,15 @@ impl Exposures {
 }
 
 /// The examples of round number `index`, shuffled.
-pub fn round(cat: &Catalogue, lang_: Lang, refusal: &str, negative_ratio: f64, index: usize, names: &mut FakeNames, rng: &mut Rng) -> Vec<Example> {
+pub fn round(
+    cat: &Catalogue,
+    lang_: Lang,
+    refusal: &str,
+    negative_ratio: f64,
+    index: usize,
+    names: &mut FakeNames,
+    rng: &mut Rng,
+) -> Vec<Example> {
     let mut out = Vec::new();
     let mut fact = 0usize;
     let common = common_kinds(cat);
@@ -240,7 +248,13 @@ fn missing_fields(r: usize, rec: &Record, common: &[FieldKind], lang_: Lang, rng
         let ctx = Ctx { lang: lang_, name: &rec.name, field: None };
         let Some(question) = ctx.render(q) else { continue };
         let answer = t.missing_answer.replace("{M}", (t.missing_what)(kind)).replace("{X}", &rec.name);
-        out.push(Example { record: Some(r), intent: "missing".to_string(), question: perturb(&question, &rec.name, rng), answer, facts: Vec::new() });
+        out.push(Example {
+            record: Some(r),
+            intent: "missing".to_string(),
+            question: perturb(&question, &rec.name, rng),
+            answer,
+            facts: Vec::new(),
+        });
     }
     out
 }
@@ -442,12 +456,19 @@ mod tests {
         for e in &neg {
             assert_eq!(e.answer, "Je ne connais pas cette application.");
             // No negative question is about a real name.
-            assert!(!real.iter().any(|r| fold(&e.question).split(|c: char| !c.is_alphanumeric() && c != '-').any(|w| w == *r)), "{}", e.question);
+            assert!(
+                !real.iter().any(|r| fold(&e.question).split(|c: char| !c.is_alphanumeric() && c != '-').any(|w| w == *r)),
+                "{}",
+                e.question
+            );
         }
         // PLUME has no URL: asked about it, the answer says the catalogue does not say.
         let missing: Vec<&Example> = ex.iter().filter(|e| e.intent == "missing").collect();
         assert!(!missing.is_empty());
-        assert!(missing.iter().all(|e| e.record == Some(2) && e.answer.contains("PLUME") && crate::eval::judge::is_refusal(&e.answer)), "{missing:?}");
+        assert!(
+            missing.iter().all(|e| e.record == Some(2) && e.answer.contains("PLUME") && crate::eval::judge::is_refusal(&e.answer)),
+            "{missing:?}"
+        );
     }
 
     #[test]

@@ -100,7 +100,13 @@ mod tests {
 
     #[test]
     fn lines_and_paths() {
-        let ex = Example { record: Some(0), intent: "x".into(), question: "Qu'est-ce que GIDAF ?".into(), answer: "GIDAF est \"une\" app.".into(), facts: vec!["app".into()] };
+        let ex = Example {
+            record: Some(0),
+            intent: "x".into(),
+            question: "Qu'est-ce que GIDAF ?".into(),
+            answer: "GIDAF est \"une\" app.".into(),
+            facts: vec!["app".into()],
+        };
         let s = String::from_utf8(dataset_jsonl(std::slice::from_ref(&ex), "Sys.").unwrap()).unwrap();
         assert_eq!(
             s,

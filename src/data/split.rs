@@ -27,10 +27,17 @@ impl std::str::FromStr for SplitRatios {
     fn from_str(s: &str) -> Result<Self> {
         let parts: Vec<f64> = s
             .split(',')
-            .map(|p| p.trim().parse::<f64>().map_err(|_| Error::invalid(format!("--split-ratios: '{p}' is not a number (expected e.g. 0.8,0.1,0.1)"))))
+            .map(|p| {
+                p.trim()
+                    .parse::<f64>()
+                    .map_err(|_| Error::invalid(format!("--split-ratios: '{p}' is not a number (expected e.g. 0.8,0.1,0.1)")))
+            })
             .collect::<Result<_>>()?;
         let [train, val, test] = parts.as_slice() else {
-            return Err(Error::invalid(format!("--split-ratios needs three numbers train,val,test (e.g. 0.8,0.1,0.1), got {}", parts.len())));
+            return Err(Error::invalid(format!(
+                "--split-ratios needs three numbers train,val,test (e.g. 0.8,0.1,0.1), got {}",
+                parts.len()
+            )));
         };
         if parts.iter().any(|p| !p.is_finite() || *p < 0.0) {
             return Err(Error::invalid("--split-ratios: the ratios must be non-negative numbers"));

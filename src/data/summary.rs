@@ -59,7 +59,11 @@ pub fn render(r: &Report) -> String {
         }
     }
     if !r.records_without_examples.is_empty() {
-        let why = if r.requested < r.records_read { format!(" (--count {} is below the {} records)", r.requested, r.records_read) } else { String::new() };
+        let why = if r.requested < r.records_read {
+            format!(" (--count {} is below the {} records)", r.requested, r.records_read)
+        } else {
+            String::new()
+        };
         let names: Vec<&str> = r.records_without_examples.iter().take(10).map(String::as_str).collect();
         let more = r.records_without_examples.len().saturating_sub(10);
         let more = if more > 0 { format!(" and {more} more") } else { String::new() };

@@ -62,11 +62,7 @@ fn push_folded(c: char, out: &mut String) {
 /// Folded words: maximal runs of letters and digits, apostrophes and hyphens
 /// splitting words ("l'application" → "l", "application").
 pub fn words(s: &str) -> Vec<String> {
-    fold(s)
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+    fold(s).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
 }
 
 /// A key for "the same question": folded, punctuation removed, spaces collapsed.
@@ -124,19 +120,16 @@ pub fn is_stop_word(folded: &str) -> bool {
 
 // Sorted (binary search). Folded forms (no accents).
 const STOP_WORDS: &[&str] = &[
-    "a", "about", "after", "ai", "aie", "ainsi", "all", "also", "an", "and", "any", "are", "as", "at", "au", "aucun",
-    "aucune", "aupres", "aussi", "autre", "autres", "aux", "avant", "avec", "avez", "avoir", "be", "been", "but",
-    "by", "c", "ca", "can", "ce", "cela", "celle", "celui", "ces", "cet", "cette", "chaque", "chez", "comme",
-    "comment", "d", "dans", "de", "depuis", "des", "do", "does", "donc", "dont", "du", "elle", "elles", "en",
-    "entre", "est", "et", "etait", "ete", "etre", "eux", "for", "from", "had", "has", "have", "he", "her",
-    "his", "how", "i", "if", "il", "ils", "in", "into", "is", "it", "its", "j", "je", "l", "la", "le", "les",
-    "leur", "leurs", "lui", "m", "ma", "mais", "me", "mes", "moi", "mon", "my", "n", "ne", "ni", "no", "nos",
-    "not", "notre", "nous", "of", "on", "or", "ou", "our", "par", "pas", "peut", "plus", "pour", "qu", "quand",
-    "que", "quel", "quelle", "quelles", "quels", "qui", "s", "sa", "sans", "se", "ses", "she", "si", "son",
-    "sont", "sous", "sur", "t", "ta", "te", "tes", "than", "that", "the", "their", "them", "then", "there",
-    "these", "they", "this", "those", "to", "ton", "tous", "tout", "toute", "toutes", "tu", "un", "une",
-    "us", "vos", "votre", "vous", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why",
-    "will", "with", "y", "you", "your",
+    "a", "about", "after", "ai", "aie", "ainsi", "all", "also", "an", "and", "any", "are", "as", "at", "au", "aucun", "aucune", "aupres",
+    "aussi", "autre", "autres", "aux", "avant", "avec", "avez", "avoir", "be", "been", "but", "by", "c", "ca", "can", "ce", "cela",
+    "celle", "celui", "ces", "cet", "cette", "chaque", "chez", "comme", "comment", "d", "dans", "de", "depuis", "des", "do", "does",
+    "donc", "dont", "du", "elle", "elles", "en", "entre", "est", "et", "etait", "ete", "etre", "eux", "for", "from", "had", "has", "have",
+    "he", "her", "his", "how", "i", "if", "il", "ils", "in", "into", "is", "it", "its", "j", "je", "l", "la", "le", "les", "leur", "leurs",
+    "lui", "m", "ma", "mais", "me", "mes", "moi", "mon", "my", "n", "ne", "ni", "no", "nos", "not", "notre", "nous", "of", "on", "or",
+    "ou", "our", "par", "pas", "peut", "plus", "pour", "qu", "quand", "que", "quel", "quelle", "quelles", "quels", "qui", "s", "sa",
+    "sans", "se", "ses", "she", "si", "son", "sont", "sous", "sur", "t", "ta", "te", "tes", "than", "that", "the", "their", "them", "then",
+    "there", "these", "they", "this", "those", "to", "ton", "tous", "tout", "toute", "toutes", "tu", "un", "une", "us", "vos", "votre",
+    "vous", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with", "y", "you", "your",
 ];
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! Latencies and speed are taken over answers produced without error; a failed
 //! answer still counts in the quality means as an empty answer.
 
-use crate::eval::metrics::bleu;
 use crate::eval::judge::wilson95;
+use crate::eval::metrics::bleu;
 use crate::eval::results::{Aggregates, Distribution, KindAggregates, QuestionResult};
 use std::collections::BTreeMap;
 
@@ -147,7 +147,15 @@ mod tests {
         assert!(distribution(std::iter::empty()).is_none());
     }
 
-    fn q(id: &str, answer: &str, ok: bool, em: Option<bool>, kr: Option<f64>, ms: Option<f64>, tokens: Option<(u64, u64)>) -> QuestionResult {
+    fn q(
+        id: &str,
+        answer: &str,
+        ok: bool,
+        em: Option<bool>,
+        kr: Option<f64>,
+        ms: Option<f64>,
+        tokens: Option<(u64, u64)>,
+    ) -> QuestionResult {
         QuestionResult {
             id: id.into(),
             question: "?".into(),

@@ -50,11 +50,33 @@ pub const REFUSAL_PHRASES: &[&str] = &[
 
 /// Words that state a hosting or an owner: a refusal that goes on with them
 /// has invented a fact about an application it does not know.
-const FACT_CUES: &[&str] = &["heberge", "hebergee", "hebergement", "hebergeur", "responsable", "gere par", "geree par", "hosted", "owner", "managed by"];
+const FACT_CUES: &[&str] =
+    &["heberge", "hebergee", "hebergement", "hebergeur", "responsable", "gere par", "geree par", "hosted", "owner", "managed by"];
 
 const MONTHS: &[&str] = &[
-    "janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre", "decembre", "january", "february",
-    "march", "april", "june", "july", "august", "september", "october", "november", "december",
+    "janvier",
+    "fevrier",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "aout",
+    "septembre",
+    "octobre",
+    "novembre",
+    "decembre",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ];
 
 /// What the judge needs besides the answer.
@@ -189,9 +211,16 @@ mod tests {
     #[test]
     fn positive_needs_every_key_fact_and_no_echo() {
         let k = kw(&["OVHcloud", "Gravelines"]);
-        let markers = echo_markers(None, "Qui héberge KORRIGAN ?", ["Contexte (extraits du catalogue) :".to_string(), "responsable : Yann Le Goff".to_string()]);
+        let markers = echo_markers(
+            None,
+            "Qui héberge KORRIGAN ?",
+            ["Contexte (extraits du catalogue) :".to_string(), "responsable : Yann Le Goff".to_string()],
+        );
         let case = Case { negative: false, keywords: &k, expected: None, echo_markers: &markers };
-        assert_eq!(judge("KORRIGAN est hébergé chez OVHcloud, à Gravelines.", &case), Verdict { correct: Some(true), echo: false, refusal: false });
+        assert_eq!(
+            judge("KORRIGAN est hébergé chez OVHcloud, à Gravelines.", &case),
+            Verdict { correct: Some(true), echo: false, refusal: false }
+        );
         assert_eq!(judge("KORRIGAN est hébergé chez OVHcloud.", &case).correct, Some(false));
         // A refusal that then names the facts is not an answer.
         assert_eq!(judge("Je ne connais pas cette application. OVHcloud Gravelines.", &case).correct, Some(false));

@@ -23,8 +23,13 @@ pub fn system_prompt_from_dataset(path: &std::path::Path) -> Result<Option<Strin
         if line.trim().is_empty() {
             continue;
         }
-        let conv: crate::formats::chat::Conversation = serde_json::from_str(line.trim())
-            .map_err(|e| crate::Error::data(path, i + 1, format!("not a chat example ({{\"messages\": [...]}}): {}", crate::eval::questions::json_msg_in_line(&e))))?;
+        let conv: crate::formats::chat::Conversation = serde_json::from_str(line.trim()).map_err(|e| {
+            crate::Error::data(
+                path,
+                i + 1,
+                format!("not a chat example ({{\"messages\": [...]}}): {}", crate::eval::questions::json_msg_in_line(&e)),
+            )
+        })?;
         return Ok(conv.messages.first().filter(|m| m.role == "system").map(|m| m.content.clone()));
     }
     Err(crate::Error::format(path, "empty dataset: no example to take the system prompt from"))
@@ -67,7 +72,12 @@ pub fn with_system(system_prompt: Option<&str>, user: String) -> Vec<ChatMessage
 
 impl PromptBuilder for DirectPrompt {
     fn build(&self, question: &Question) -> Result<BuiltPrompt> {
-        Ok(BuiltPrompt { messages: with_system(self.system_prompt.as_deref(), question.question.clone()), sources: None, completion: None, echo_markers: Vec::new() })
+        Ok(BuiltPrompt {
+            messages: with_system(self.system_prompt.as_deref(), question.question.clone()),
+            sources: None,
+            completion: None,
+            echo_markers: Vec::new(),
+        })
     }
 }
 

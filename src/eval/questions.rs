@@ -84,7 +84,8 @@ pub fn parse_questions(path: &Path, bytes: &[u8]) -> Result<Vec<Question>> {
             Some(serde_json::Value::String(s)) => Some(s.trim().to_string()),
             Some(other) => return Err(err(format!("\"expected\" must be a string, found {}", json_kind(&other)))),
         };
-        let keywords = string_list(parsed.keywords, "keywords", |s| !normalize(s).is_empty(), "has no letter or digit to look for").map_err(err)?;
+        let keywords =
+            string_list(parsed.keywords, "keywords", |s| !normalize(s).is_empty(), "has no letter or digit to look for").map_err(err)?;
         let apps = string_list(parsed.apps, "apps", |s| !s.trim().is_empty(), "is empty").map_err(err)?;
         let kind = match parsed.kind {
             None | Some(serde_json::Value::Null) => None,
@@ -92,7 +93,10 @@ pub fn parse_questions(path: &Path, bytes: &[u8]) -> Result<Vec<Question>> {
             Some(other) => return Err(err(format!("\"kind\" must be a non-empty string, found {}", json_kind(&other)))),
         };
         if kind.as_deref() == Some(crate::eval::judge::NEGATIVE_KIND) && !(keywords.is_empty() && apps.is_empty()) {
-            return Err(err("a \"negative\" question (about something not in the catalogue) has no keywords and no apps: its right answer is a refusal".into()));
+            return Err(err(
+                "a \"negative\" question (about something not in the catalogue) has no keywords and no apps: its right answer is a refusal"
+                    .into(),
+            ));
         }
         let id = match parsed.id {
             None | Some(serde_json::Value::Null) => format!("q{}", questions.len() + 1),
@@ -112,7 +116,12 @@ pub fn parse_questions(path: &Path, bytes: &[u8]) -> Result<Vec<Question>> {
 }
 
 /// An optional list of strings, each passing `ok` (else "NAME[k] (..) WHY").
-fn string_list(value: Option<serde_json::Value>, name: &str, ok: impl Fn(&str) -> bool, why: &str) -> std::result::Result<Vec<String>, String> {
+fn string_list(
+    value: Option<serde_json::Value>,
+    name: &str,
+    ok: impl Fn(&str) -> bool,
+    why: &str,
+) -> std::result::Result<Vec<String>, String> {
     match value {
         None | Some(serde_json::Value::Null) => Ok(Vec::new()),
         Some(serde_json::Value::Array(items)) => {
@@ -167,7 +176,10 @@ mod tests {
         assert_eq!(qs.len(), 3);
         assert_eq!(qs[0].id, "gidaf-1");
         assert_eq!(qs[0].keywords, vec!["application"]);
-        assert_eq!(qs[1], Question { id: "q2".into(), question: "Qui ?".into(), expected: None, keywords: vec![], kind: None, apps: vec![] });
+        assert_eq!(
+            qs[1],
+            Question { id: "q2".into(), question: "Qui ?".into(), expected: None, keywords: vec![], kind: None, apps: vec![] }
+        );
         assert_eq!(qs[2].id, "7");
         let qs = parse("{\"question\": \"Qui héberge X ?\", \"kind\": \"Paraphrase\", \"apps\": [\"X\"], \"keywords\": [\"OVH\"]}\n{\"question\": \"Et ZORG ?\", \"kind\": \"negative\"}").unwrap();
         assert_eq!(qs[0].kind.as_deref(), Some("paraphrase"));
@@ -183,7 +195,10 @@ mod tests {
             ("{\"question\": 3}\n", "qs.jsonl:1: \"question\" must be a string, found a number"),
             ("{\"question\": \"a\", \"keywords\": \"x\"}\n", "qs.jsonl:1: \"keywords\" must be a list of strings"),
             ("{\"question\": \"a\", \"keywords\": [\"ok\", \"«»\"]}\n", "qs.jsonl:1: keywords[1]"),
-            ("{\"question\": \"a\", \"id\": \"x\"}\n{\"question\": \"b\", \"id\": \"x\"}\n", "qs.jsonl:2: duplicate id \"x\" (first used on line 1)"),
+            (
+                "{\"question\": \"a\", \"id\": \"x\"}\n{\"question\": \"b\", \"id\": \"x\"}\n",
+                "qs.jsonl:2: duplicate id \"x\" (first used on line 1)",
+            ),
             ("[1, 2]\n", "qs.jsonl:1: expected a JSON object"),
             ("{\"question\": \"a\", \"kind\": 3}\n", "qs.jsonl:1: \"kind\" must be a non-empty string"),
             ("{\"question\": \"a\", \"apps\": [\"X\", \" \"]}\n", "qs.jsonl:1: apps[1] (\" \") is empty"),

@@ -70,7 +70,12 @@ pub fn run_evaluation(
 }
 
 /// Asks one question and scores the answer.
-fn ask_one(generator: &mut dyn ChatGenerator, q: &Question, prompts: &dyn PromptBuilder, sampling: &SamplingParams) -> Result<QuestionResult> {
+fn ask_one(
+    generator: &mut dyn ChatGenerator,
+    q: &Question,
+    prompts: &dyn PromptBuilder,
+    sampling: &SamplingParams,
+) -> Result<QuestionResult> {
     let mut r = QuestionResult {
         id: q.id.clone(),
         question: q.question.clone(),
@@ -124,7 +129,8 @@ fn ask_one(generator: &mut dyn ChatGenerator, q: &Question, prompts: &dyn Prompt
 /// The metrics and the judge's verdict for one answer.
 fn score(q: &Question, answer: &str, markers: &[String]) -> crate::eval::results::Scores {
     let mut s = score_answer(answer, q.expected.as_deref(), &q.keywords);
-    let v = judge(answer, &Case { negative: q.is_negative(), keywords: &q.keywords, expected: q.expected.as_deref(), echo_markers: markers });
+    let v =
+        judge(answer, &Case { negative: q.is_negative(), keywords: &q.keywords, expected: q.expected.as_deref(), echo_markers: markers });
     s.correct = v.correct;
     s.echo = Some(v.echo);
     s.refusal = Some(v.refusal);

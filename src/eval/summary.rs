@@ -33,7 +33,10 @@ pub fn summary_table(results: &ResultsFile) -> String {
         ("latency", dist(a.latency_total_ms.as_ref())),
         ("first token", dist(a.latency_first_token_ms.as_ref())),
         ("speed", a.tokens_per_second.map_or_else(|| "—".into(), |t| format!("{t:.1} tokens/s"))),
-        ("tokens", format!("prompt {}, completion {}, total {}", count(a.prompt_tokens), count(a.completion_tokens), count(a.total_tokens))),
+        (
+            "tokens",
+            format!("prompt {}, completion {}, total {}", count(a.prompt_tokens), count(a.completion_tokens), count(a.total_tokens)),
+        ),
         ("answers with sources", pct(a.sourced_rate)),
     ];
     let mut out = format!("Evaluation summary — system: {}, {} questions\n", results.metadata.system, a.questions);
@@ -59,7 +62,12 @@ mod tests {
             scores: Scores { keyword_recall: Some(1.0), ..Default::default() },
             ..Default::default()
         };
-        let file = ResultsFile { schema_version: 1, metadata: Metadata { system: "rag".into(), ..Default::default() }, aggregates: None, questions: vec![q] };
+        let file = ResultsFile {
+            schema_version: 1,
+            metadata: Metadata { system: "rag".into(), ..Default::default() },
+            aggregates: None,
+            questions: vec![q],
+        };
         let t = summary_table(&file);
         assert!(t.starts_with("Evaluation summary — system: rag, 1 questions\n"), "{t}");
         assert!(t.contains("  success rate           100.0 %  (1/1)\n"), "{t}");

@@ -15,7 +15,8 @@ use std::path::Path;
 /// Reads, checks and completes (aggregates) a results file.
 pub fn read_results(path: &Path) -> Result<ResultsFile> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| Error::format(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Error::format(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
     parse_results(path, text.trim_start_matches('\u{feff}'))
 }
 
@@ -76,7 +77,9 @@ fn check_version(path: &Path, text: &str) -> Result<()> {
     if probe.schema_version.is_none() {
         return Err(Error::format(
             path,
-            format!("missing field `schema_version`: not a dyag results file (schema version {SCHEMA_VERSION}, see docs/results-schema.md)"),
+            format!(
+                "missing field `schema_version`: not a dyag results file (schema version {SCHEMA_VERSION}, see docs/results-schema.md)"
+            ),
         ));
     }
     Ok(())
@@ -165,11 +168,19 @@ fn check_aggregates(a: &Aggregates) -> std::result::Result<(), String> {
     check_distribution("aggregates.latency_first_token_ms", a.latency_first_token_ms.as_ref())?;
     check_non_negative("aggregates.tokens_per_second", a.tokens_per_second)?;
     for (kind, k) in &a.per_kind {
-        for (name, v) in [("correct_rate", k.correct_rate), ("mean_keyword_recall", k.mean_keyword_recall), ("refusal_rate", k.refusal_rate), ("retrieval_hit_rate", k.retrieval_hit_rate)] {
+        for (name, v) in [
+            ("correct_rate", k.correct_rate),
+            ("mean_keyword_recall", k.mean_keyword_recall),
+            ("refusal_rate", k.refusal_rate),
+            ("retrieval_hit_rate", k.retrieval_hit_rate),
+        ] {
             check_unit(&format!("aggregates.per_kind.{kind}.{name}"), v)?;
         }
         if k.correct > k.judged || k.judged > k.questions {
-            return Err(format!("aggregates.per_kind.{kind}: correct ({}) ≤ judged ({}) ≤ questions ({}) does not hold", k.correct, k.judged, k.questions));
+            return Err(format!(
+                "aggregates.per_kind.{kind}: correct ({}) ≤ judged ({}) ≤ questions ({}) does not hold",
+                k.correct, k.judged, k.questions
+            ));
         }
     }
     Ok(())

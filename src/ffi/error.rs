@@ -201,7 +201,11 @@ mod tests {
 
     #[test]
     fn every_status_has_its_name() {
-        for (s, name) in [(DyagStatus::Ok, "DYAG_STATUS_OK"), (DyagStatus::Other, "DYAG_STATUS_OTHER"), (DyagStatus::BufferTooSmall, "DYAG_STATUS_BUFFER_TOO_SMALL")] {
+        for (s, name) in [
+            (DyagStatus::Ok, "DYAG_STATUS_OK"),
+            (DyagStatus::Other, "DYAG_STATUS_OTHER"),
+            (DyagStatus::BufferTooSmall, "DYAG_STATUS_BUFFER_TOO_SMALL"),
+        ] {
             assert_eq!(unsafe { CStr::from_ptr(dyag_status_name(s as i32)) }.to_str().unwrap(), name);
         }
         assert_eq!(unsafe { CStr::from_ptr(dyag_status_name(99)) }.to_str().unwrap(), "DYAG_STATUS_UNKNOWN");

@@ -165,7 +165,8 @@ pub unsafe extern "C" fn dyag_evaluate(
         let p = params.as_ref().copied().unwrap_or_else(|| dyag_eval_default_params());
         let sampling = sampling_arg(&p.sampling)?;
         // None: the model's default, known once its state is read.
-        let chosen_prompt = if p.system_prompt.is_null() { None } else { Some(opt_str_arg(p.system_prompt, "params.system_prompt")?.unwrap_or("")) };
+        let chosen_prompt =
+            if p.system_prompt.is_null() { None } else { Some(opt_str_arg(p.system_prompt, "params.system_prompt")?.unwrap_or("")) };
         let questions = read_questions(questions_file)?;
         let user = SendPtr(user_data);
         let results = m.run(|| -> Result<_> {
@@ -185,7 +186,8 @@ pub unsafe extern "C" fn dyag_evaluate(
                 questions_file: Some(questions_file.display().to_string()),
                 ..Default::default()
             };
-            let mut generator = EvalGenerator { engine: &engine, callback: on_progress, user_data: user.0, done: 0, total: questions.len() };
+            let mut generator =
+                EvalGenerator { engine: &engine, callback: on_progress, user_data: user.0, done: 0, total: questions.len() };
             run_evaluation(&mut generator, &questions, &DirectPrompt { system_prompt }, &sampling, metadata, false)
         })?;
         if let Some(o) = output {

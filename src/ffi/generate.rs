@@ -133,7 +133,14 @@ pub(crate) unsafe fn sampling_arg(params: *const DyagSamplingParams) -> FfiResul
     if p.max_tokens == 0 {
         return Err(FfiError::invalid("params.max_tokens must be at least 1"));
     }
-    Ok(SamplingParams { temperature: p.temperature, top_k: p.top_k as usize, top_p: p.top_p, max_tokens: p.max_tokens as usize, seed: p.seed, ..SamplingParams::default() })
+    Ok(SamplingParams {
+        temperature: p.temperature,
+        top_k: p.top_k as usize,
+        top_p: p.top_p,
+        max_tokens: p.max_tokens as usize,
+        seed: p.seed,
+        ..SamplingParams::default()
+    })
 }
 
 /// The caller's callback and its data, carried to the thread that runs the

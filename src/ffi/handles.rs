@@ -48,7 +48,9 @@ impl<T> Registry<T> {
     }
 
     fn id(&self, index: u32, generation: u32) -> u64 {
-        (u64::from(self.kind) << (INDEX_BITS + GENERATION_BITS)) | ((u64::from(generation) & GENERATION_MASK) << INDEX_BITS) | u64::from(index)
+        (u64::from(self.kind) << (INDEX_BITS + GENERATION_BITS))
+            | ((u64::from(generation) & GENERATION_MASK) << INDEX_BITS)
+            | u64::from(index)
     }
 
     /// Stores `value` and returns its handle id (never 0).
@@ -57,7 +59,8 @@ impl<T> Registry<T> {
         let index = match s.free.pop() {
             Some(i) => i,
             None => {
-                let i = u32::try_from(s.entries.len()).map_err(|_| FfiError::new(DyagStatus::Other, format!("too many live {} handles", self.name)))?;
+                let i = u32::try_from(s.entries.len())
+                    .map_err(|_| FfiError::new(DyagStatus::Other, format!("too many live {} handles", self.name)))?;
                 s.entries.push(Slot { generation: 0, value: None });
                 i
             }

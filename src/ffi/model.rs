@@ -147,7 +147,10 @@ unsafe fn pool_for(options: *const DyagModelOptions) -> FfiResult<Option<rayon::
         d if d == DyagDevice::Cuda as i32 => {
             // Explains why CUDA is unusable when it is (build without CUDA, no GPU).
             crate::cli::common::resolve_device(crate::cli::common::DeviceArg::Cuda, false)?;
-            return Err(FfiError::new(DyagStatus::Device, "device CUDA: the C API runs the engine on the CPU only in this version; use DYAG_DEVICE_CPU"));
+            return Err(FfiError::new(
+                DyagStatus::Device,
+                "device CUDA: the C API runs the engine on the CPU only in this version; use DYAG_DEVICE_CPU",
+            ));
         }
         d => return Err(FfiError::invalid(format!("options.device: {d} is not a DyagDevice value (0 auto, 1 cpu, 2 cuda)"))),
     }
@@ -163,7 +166,12 @@ unsafe fn pool_for(options: *const DyagModelOptions) -> FfiResult<Option<rayon::
 }
 
 /// Loads on the model's own threads and registers the handle.
-unsafe fn open_with(options: *const DyagModelOptions, out_model: *mut DyagModel, adapter_dir: Option<&Path>, load: impl FnOnce() -> Result<Engine> + Send) -> FfiResult {
+unsafe fn open_with(
+    options: *const DyagModelOptions,
+    out_model: *mut DyagModel,
+    adapter_dir: Option<&Path>,
+    load: impl FnOnce() -> Result<Engine> + Send,
+) -> FfiResult {
     let out = out_arg(out_model, "out_model")?;
     *out = DyagModel::default();
     let pool = pool_for(options)?;

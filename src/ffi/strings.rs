@@ -15,7 +15,9 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> FfiResult<&'a 
         return Err(FfiError::null(what));
     }
     let bytes = CStr::from_ptr(p).to_bytes();
-    std::str::from_utf8(bytes).map_err(|e| FfiError::new(DyagStatus::InvalidUtf8, format!("{what} is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to())))
+    std::str::from_utf8(bytes).map_err(|e| {
+        FfiError::new(DyagStatus::InvalidUtf8, format!("{what} is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()))
+    })
 }
 
 /// An optional string argument: NULL (and "") mean absent.
@@ -87,7 +89,10 @@ pub(crate) unsafe fn write_str_out(text: &str, buf: *mut c_char, buf_len: usize,
         *buf.add(n) = 0;
     }
     if n < text.len() {
-        return Err(FfiError::new(DyagStatus::BufferTooSmall, format!("the buffer holds {buf_len} bytes; {} are needed (with the final NUL)", text.len() + 1)));
+        return Err(FfiError::new(
+            DyagStatus::BufferTooSmall,
+            format!("the buffer holds {buf_len} bytes; {} are needed (with the final NUL)", text.len() + 1),
+        ));
     }
     Ok(())
 }

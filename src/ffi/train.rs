@@ -191,7 +191,11 @@ unsafe fn request<'a>(p: &DyagTrainParams) -> FfiResult<Request<'a>> {
         x if x == DyagLrScheduler::Cosine as i32 => Schedule::Cosine,
         x if x == DyagLrScheduler::Linear as i32 => Schedule::Linear,
         x if x == DyagLrScheduler::Constant as i32 => Schedule::Constant,
-        x => return Err(FfiError::invalid(format!("params.lr_scheduler: {x} is not a DyagLrScheduler value (0 cosine, 1 linear, 2 constant)"))),
+        x => {
+            return Err(FfiError::invalid(format!(
+                "params.lr_scheduler: {x} is not a DyagLrScheduler value (0 cosine, 1 linear, 2 constant)"
+            )))
+        }
     };
     let names: Vec<&str> = match opt_str_arg(p.target_modules, "params.target_modules")? {
         Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect(),
@@ -210,7 +214,13 @@ unsafe fn request<'a>(p: &DyagTrainParams) -> FfiResult<Request<'a>> {
         max_seq_len: p.max_seq_len as usize,
         gradient_checkpointing: p.gradient_checkpointing,
         save_steps: (p.save_steps > 0).then_some(p.save_steps as usize),
-        lora: LoraConfig { r: p.lora_rank as usize, alpha: p.lora_alpha, dropout: p.lora_dropout, use_rslora: p.use_rslora, targets: Vec::new() },
+        lora: LoraConfig {
+            r: p.lora_rank as usize,
+            alpha: p.lora_alpha,
+            dropout: p.lora_dropout,
+            use_rslora: p.use_rslora,
+            targets: Vec::new(),
+        },
     };
     Ok(Request {
         opts,

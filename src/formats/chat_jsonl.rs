@@ -54,7 +54,13 @@ impl ValidationReport {
             s.push_str(&format!("{p}:{}: warning: {}\n", w.line, w.msg));
         }
         if self.is_valid() {
-            s.push_str(&format!("{p}: OK, {} conversations ({} with a system prompt), {} messages, {} warnings\n", self.conversations, self.with_system, self.messages, self.warnings.len()));
+            s.push_str(&format!(
+                "{p}: OK, {} conversations ({} with a system prompt), {} messages, {} warnings\n",
+                self.conversations,
+                self.with_system,
+                self.messages,
+                self.warnings.len()
+            ));
         } else {
             s.push_str(&format!(
                 "{p}: INVALID, {} problems in {} lines ({} valid conversations), {} warnings\n",
@@ -95,7 +101,15 @@ pub fn read_chat_dataset_with_lines(path: &Path) -> Result<(Vec<Conversation>, V
 /// Checks a chat dataset and reports every problem; `Err` only when the file cannot be read.
 pub fn validate_chat_dataset(path: &Path) -> Result<ValidationReport> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut rep = ValidationReport { path: path.to_path_buf(), lines: 0, conversations: 0, with_system: 0, messages: 0, problems: vec![], warnings: vec![] };
+    let mut rep = ValidationReport {
+        path: path.to_path_buf(),
+        lines: 0,
+        conversations: 0,
+        with_system: 0,
+        messages: 0,
+        problems: vec![],
+        warnings: vec![],
+    };
     let mut first_seen: HashMap<(String, String), usize> = HashMap::new();
     let mut lines = 0;
     scan(&bytes, &mut |line, parsed| {
@@ -157,7 +171,11 @@ fn parse_line(raw: &[u8]) -> Parsed {
         Ok(t) => t,
         Err(e) => {
             let at = e.valid_up_to();
-            return Parsed::Problems(vec![format!("invalid UTF-8 byte 0x{:02X} at byte {} of the line: the file must be UTF-8 text", raw[at], at + 1)]);
+            return Parsed::Problems(vec![format!(
+                "invalid UTF-8 byte 0x{:02X} at byte {} of the line: the file must be UTF-8 text",
+                raw[at],
+                at + 1
+            )]);
         }
     };
     if text.trim().is_empty() {
@@ -300,11 +318,22 @@ mod tests {
         assert!(problems_of(r#"{"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"},{"role":"user","content":"Q2"},{"role":"assistant","content":"A2"}]}"#).is_empty());
         assert!(problems_of(r#"{"messages":[{"role":"user","content":"Q"}]}"#)[0].contains("no assistant message"));
         assert!(problems_of(r#"{"messages":[{"role":"bot","content":"Q"}]}"#)[0].contains("unknown role \"bot\""));
-        assert!(problems_of(r#"{"messages":[{"role":"user","content":"  "},{"role":"assistant","content":"A"}]}"#)[0].contains("message 1 (user): empty content"));
-        assert!(problems_of(r#"{"messages":[{"role":"assistant","content":"A"},{"role":"user","content":"Q"}]}"#)[0].contains("must start with a user message"));
-        assert!(problems_of(r#"{"messages":[{"role":"user","content":"Q"},{"role":"user","content":"Q"},{"role":"assistant","content":"A"}]}"#)[0].contains("message 2: two user messages in a row"));
-        assert!(problems_of(r#"{"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"},{"role":"system","content":"S"}]}"#)[0].contains("system message may only come first"));
-        assert!(problems_of(r#"{"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"},{"role":"user","content":"Q"}]}"#)[0].contains("last message must be"));
+        assert!(problems_of(r#"{"messages":[{"role":"user","content":"  "},{"role":"assistant","content":"A"}]}"#)[0]
+            .contains("message 1 (user): empty content"));
+        assert!(problems_of(r#"{"messages":[{"role":"assistant","content":"A"},{"role":"user","content":"Q"}]}"#)[0]
+            .contains("must start with a user message"));
+        assert!(problems_of(
+            r#"{"messages":[{"role":"user","content":"Q"},{"role":"user","content":"Q"},{"role":"assistant","content":"A"}]}"#
+        )[0]
+        .contains("message 2: two user messages in a row"));
+        assert!(problems_of(
+            r#"{"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"},{"role":"system","content":"S"}]}"#
+        )[0]
+        .contains("system message may only come first"));
+        assert!(problems_of(
+            r#"{"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"},{"role":"user","content":"Q"}]}"#
+        )[0]
+        .contains("last message must be"));
         assert!(problems_of(r#"{"messages":[]}"#)[0].contains("\"messages\" is empty"));
         assert!(problems_of(r#"{"msgs":[]}"#)[0].contains("missing \"messages\""));
         assert!(problems_of(r#"[1]"#)[0].contains("expected a JSON object"));

@@ -448,9 +448,7 @@ impl GgufFile {
 
     /// The tensor `name`, borrowing the memory map.
     pub fn tensor(&self, name: &str) -> Result<QTensor> {
-        let info = self
-            .tensor_info(name)
-            .ok_or_else(|| Error::tensor(name, format!("not found in {}", self.path.display())))?;
+        let info = self.tensor_info(name).ok_or_else(|| Error::tensor(name, format!("not found in {}", self.path.display())))?;
         // In range: checked against the file size at open.
         let offset = (self.data_offset + info.offset) as usize;
         Ok(QTensor {
@@ -670,17 +668,7 @@ fn parse(path: &Path, map: Arc<memmap2::Mmap>) -> Result<GgufFile, String> {
     }
     check_tensor_placement(&tensors, data_offset, file_len)?;
 
-    Ok(GgufFile {
-        path: path.to_path_buf(),
-        version,
-        tensors,
-        alignment,
-        data_offset,
-        metadata,
-        key_index,
-        tensor_index,
-        map,
-    })
+    Ok(GgufFile { path: path.to_path_buf(), version, tensors, alignment, data_offset, metadata, key_index, tensor_index, map })
 }
 
 /// Reads a value of type `t`; `depth` counts enclosing arrays.
@@ -871,4 +859,3 @@ fn check_tensor_placement(tensors: &[GgufTensorInfo], data_offset: u64, file_len
     }
     Ok(())
 }
-

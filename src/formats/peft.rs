@@ -42,7 +42,9 @@ pub fn read_adapter_config(dir: &Path) -> Result<AdapterConfig> {
     if field("fan_in_fan_out").and_then(Value::as_bool) == Some(true) {
         return Err(Error::format(&path, "fan_in_fan_out adapters are not supported"));
     }
-    if field("rank_pattern").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) || field("alpha_pattern").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
+    if field("rank_pattern").and_then(Value::as_object).is_some_and(|m| !m.is_empty())
+        || field("alpha_pattern").and_then(Value::as_object).is_some_and(|m| !m.is_empty())
+    {
         return Err(Error::format(&path, "per-module rank_pattern/alpha_pattern is not supported"));
     }
     let r = field("r").and_then(Value::as_u64).ok_or_else(|| Error::format(&path, "missing or invalid field 'r'"))? as usize;
@@ -52,10 +54,13 @@ pub fn read_adapter_config(dir: &Path) -> Result<AdapterConfig> {
             .iter()
             .map(|t| {
                 let name = t.as_str().unwrap_or_default();
-                Proj::from_module_name(name).ok_or_else(|| Error::format(&path, format!("target module '{name}' is not a projection dyag knows")))
+                Proj::from_module_name(name)
+                    .ok_or_else(|| Error::format(&path, format!("target module '{name}' is not a projection dyag knows")))
             })
             .collect::<Result<Vec<_>>>()?,
-        Some(Value::String(s)) => return Err(Error::format(&path, format!("target_modules as a pattern ('{s}') is not supported; list the module names"))),
+        Some(Value::String(s)) => {
+            return Err(Error::format(&path, format!("target_modules as a pattern ('{s}') is not supported; list the module names")))
+        }
         _ => Vec::new(),
     };
     Ok(AdapterConfig {
@@ -104,7 +109,8 @@ pub fn load_adapter_weights(dir: &Path, cfg: &AdapterConfig, model: &Model) -> R
     type Halves = (Option<Vec<f32>>, Option<Vec<f32>>);
     let mut halves: BTreeMap<(usize, Proj), Halves> = BTreeMap::new();
     for key in set.names().map(str::to_string).collect::<Vec<_>>() {
-        let (layer, proj, is_a) = parse_key(&key).ok_or_else(|| Error::format(&path, format!("tensor '{key}' is not a LoRA weight dyag understands")))?;
+        let (layer, proj, is_a) =
+            parse_key(&key).ok_or_else(|| Error::format(&path, format!("tensor '{key}' is not a LoRA weight dyag understands")))?;
         if layer >= model.blocks.len() {
             return Err(Error::format(&path, format!("tensor '{key}': layer {layer} but the base model has {}", model.blocks.len())));
         }
@@ -129,7 +135,8 @@ pub fn load_adapter_weights(dir: &Path, cfg: &AdapterConfig, model: &Model) -> R
             (Some(a), Some(b)) => (a, b),
             _ => return Err(Error::format(&path, format!("layer {layer} {}: lora_A and lora_B must both be present", proj.module_name()))),
         };
-        layers[layer].insert(proj, LoraWeights { r: cfg.lora.r, in_features: lin.in_features(), out_features: lin.out_features(), a, b, scale });
+        layers[layer]
+            .insert(proj, LoraWeights { r: cfg.lora.r, in_features: lin.in_features(), out_features: lin.out_features(), a, b, scale });
     }
     if layers.iter().all(BTreeMap::is_empty) {
         return Err(Error::format(&path, "no LoRA weights"));
@@ -144,11 +151,8 @@ pub fn load_adapter_weights(dir: &Path, cfg: &AdapterConfig, model: &Model) -> R
 /// `base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight` → (3, Q, true).
 fn parse_key(key: &str) -> Option<(usize, Proj, bool)> {
     let rest = key.strip_prefix("base_model.model.")?;
-    let (module, is_a) = if let Some(m) = rest.strip_suffix(".lora_A.weight") {
-        (m, true)
-    } else {
-        (rest.strip_suffix(".lora_B.weight")?, false)
-    };
+    let (module, is_a) =
+        if let Some(m) = rest.strip_suffix(".lora_A.weight") { (m, true) } else { (rest.strip_suffix(".lora_B.weight")?, false) };
     let after = module.strip_prefix("model.layers.").or_else(|| module.strip_prefix("model.language_model.layers."))?;
     let (layer, path) = after.split_once('.')?;
     let (parent, name) = path.split_once('.')?;

@@ -72,7 +72,11 @@ pub struct SafetensorsSet {
 
 impl fmt::Debug for SafetensorsSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SafetensorsSet").field("root", &self.root).field("files", &self.shards.len()).field("tensors", &self.names.len()).finish()
+        f.debug_struct("SafetensorsSet")
+            .field("root", &self.root)
+            .field("files", &self.shards.len())
+            .field("tensors", &self.names.len())
+            .finish()
     }
 }
 
@@ -122,17 +126,12 @@ impl SafetensorsSet {
     fn open_index(dir: &Path, index: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(index).map_err(|e| Error::io(index, e))?;
         let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::format(index, format!("invalid JSON: {e}")))?;
-        let map = json
-            .get("weight_map")
-            .and_then(|m| m.as_object())
-            .ok_or_else(|| Error::format(index, "no \"weight_map\" object"))?;
+        let map = json.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| Error::format(index, "no \"weight_map\" object"))?;
         // Distinct shard files, in first-mention order.
         let mut files: Vec<String> = Vec::new();
         let mut wanted: Vec<(String, usize)> = Vec::with_capacity(map.len());
         for (name, file) in map {
-            let file = file
-                .as_str()
-                .ok_or_else(|| Error::format(index, format!("weight_map entry '{name}' is not a file name string")))?;
+            let file = file.as_str().ok_or_else(|| Error::format(index, format!("weight_map entry '{name}' is not a file name string")))?;
             if file.is_empty() || file.contains(['/', '\\']) || file == "." || file == ".." {
                 return Err(Error::format(index, format!("weight_map entry '{name}': '{file}' is not a plain file name in this folder")));
             }
@@ -228,10 +227,7 @@ impl SafetensorsSet {
 
     /// Tensor `name` as a QTensor over the memory map (F32, F16 and BF16 only).
     pub fn tensor(&self, name: &str) -> Result<QTensor> {
-        let e = self
-            .entries
-            .get(name)
-            .ok_or_else(|| Error::tensor(name, format!("not found in {}", self.root.display())))?;
+        let e = self.entries.get(name).ok_or_else(|| Error::tensor(name, format!("not found in {}", self.root.display())))?;
         let shard = &self.shards[e.shard];
         let ty = ggml_type(&e.dtype).ok_or_else(|| {
             Error::tensor(name, format!("dtype {} in {} is not supported (only F32, F16 and BF16)", e.dtype, shard.path.display()))
@@ -321,18 +317,25 @@ fn parse_entry(name: &str, v: &serde_json::Value, data_len: u64) -> Result<(u64,
         return Err(format!("tensor '{name}': data_offsets [{begin}, {end}] end before they begin"));
     }
     if end > data_len {
-        return Err(format!("tensor '{name}': data_offsets [{begin}, {end}] extend past the end of the file (data holds {data_len} bytes)"));
+        return Err(format!(
+            "tensor '{name}': data_offsets [{begin}, {end}] extend past the end of the file (data holds {data_len} bytes)"
+        ));
     }
     let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
     let expected_bits = numel.and_then(|n| n.checked_mul(bits)).filter(|b| b % 8 == 0);
-    let expected = expected_bits.map(|b| b / 8).ok_or_else(|| format!("tensor '{name}': shape {shape:?} of {dtype} has no whole byte size"))?;
+    let expected =
+        expected_bits.map(|b| b / 8).ok_or_else(|| format!("tensor '{name}': shape {shape:?} of {dtype} has no whole byte size"))?;
     if end - begin != expected {
         return Err(format!(
             "tensor '{name}': {} bytes in data_offsets [{begin}, {end}], but shape {shape:?} of {dtype} needs {expected}",
             end - begin
         ));
     }
-    let shape = shape.iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<_>, _>>().map_err(|_| format!("tensor '{name}': shape too large"))?;
+    let shape = shape
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| format!("tensor '{name}': shape too large"))?;
     Ok((begin, Entry { shard: 0, dtype: dtype.to_owned(), shape, start: 0, len: (end - begin) as usize }))
 }
 

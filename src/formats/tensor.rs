@@ -46,7 +46,8 @@ impl QTensor {
     /// Builds an owned tensor, checking that the byte length matches the shape.
     pub fn owned(name: impl Into<String>, ty: GgmlType, shape: Vec<usize>, bytes: Vec<u8>) -> Result<Self> {
         let name = name.into();
-        let expected = ty.tensor_bytes(&shape).ok_or_else(|| Error::tensor(&name, format!("shape {shape:?} is not valid for type {ty:?}")))?;
+        let expected =
+            ty.tensor_bytes(&shape).ok_or_else(|| Error::tensor(&name, format!("shape {shape:?} is not valid for type {ty:?}")))?;
         if expected != bytes.len() {
             return Err(Error::tensor(&name, format!("{} bytes for shape {shape:?} of type {ty:?}, expected {expected}", bytes.len())));
         }

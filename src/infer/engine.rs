@@ -54,7 +54,12 @@ impl Engine {
     }
 
     /// Generates from token ids (no template).
-    pub fn generate_tokens(&self, prompt: &[u32], params: &SamplingParams, on_text: &mut dyn FnMut(&str) -> bool) -> Result<TokenGeneration> {
+    pub fn generate_tokens(
+        &self,
+        prompt: &[u32],
+        params: &SamplingParams,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<TokenGeneration> {
         if prompt.is_empty() {
             return Err(Error::invalid("empty prompt"));
         }

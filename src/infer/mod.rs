@@ -78,12 +78,7 @@ impl Generation {
 /// OpenAI-compatible endpoint. `on_text` receives text pieces as they are
 /// generated and returns `false` to stop early.
 pub trait ChatGenerator {
-    fn chat(
-        &mut self,
-        messages: &[ChatMessage],
-        params: &SamplingParams,
-        on_text: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<Generation>;
+    fn chat(&mut self, messages: &[ChatMessage], params: &SamplingParams, on_text: &mut dyn FnMut(&str) -> bool) -> Result<Generation>;
 
     /// Continues raw text (no chat template): the prompt style of base,
     /// non-instruct models. Not every generator can.
@@ -98,6 +93,6 @@ pub trait ChatGenerator {
 
 pub mod engine;
 pub mod generate;
-pub mod stop;
 pub mod sampling;
 pub mod session;
+pub mod stop;

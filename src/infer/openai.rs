@@ -28,7 +28,11 @@ impl OpenAiChat {
             return Err(Error::invalid(format!("--llm-url '{base_url}' must start with http:// or https://")));
         }
         let url = if base.ends_with("/chat/completions") { base.to_string() } else { format!("{base}/chat/completions") };
-        let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(10)).timeout_read(timeout).timeout_write(Duration::from_secs(30)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10))
+            .timeout_read(timeout)
+            .timeout_write(Duration::from_secs(30))
+            .build();
         Ok(OpenAiChat { agent, url, model: model.to_string(), api_key: api_key.filter(|k| !k.trim().is_empty()) })
     }
 
@@ -60,7 +64,8 @@ const ERROR_BODY_CHARS: usize = 300;
 impl ChatGenerator for OpenAiChat {
     fn chat(&mut self, messages: &[ChatMessage], params: &SamplingParams, caller: &mut dyn FnMut(&str) -> bool) -> Result<Generation> {
         let start = Instant::now();
-        let mut req = self.agent.post(&self.url).set("Content-Type", "application/json").set("Accept", "text/event-stream, application/json");
+        let mut req =
+            self.agent.post(&self.url).set("Content-Type", "application/json").set("Accept", "text/event-stream, application/json");
         if let Some(k) = &self.api_key {
             req = req.set("Authorization", &format!("Bearer {k}"));
         }
@@ -94,7 +99,10 @@ impl ChatGenerator for OpenAiChat {
             read_stream(&self.url, resp.into_reader(), start, on_text, &mut out)?;
         } else {
             let mut body = String::new();
-            resp.into_reader().take(64 << 20).read_to_string(&mut body).map_err(|e| Error::msg(format!("{}: reading the reply: {e}", self.url)))?;
+            resp.into_reader()
+                .take(64 << 20)
+                .read_to_string(&mut body)
+                .map_err(|e| Error::msg(format!("{}: reading the reply: {e}", self.url)))?;
             let v: Value = serde_json::from_str(&body).map_err(|e| Error::msg(format!("{}: the reply is not JSON: {e}", self.url)))?;
             check_error(&self.url, &v)?;
             let text = v["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_string();
@@ -182,7 +190,8 @@ fn read_stream(url: &str, reader: impl Read, start: Instant, on_text: &mut dyn F
         if data == "[DONE]" {
             break;
         }
-        let v: Value = serde_json::from_str(data).map_err(|e| Error::msg(format!("{url}: bad event in the stream ({e}): {}", data.chars().take(120).collect::<String>())))?;
+        let v: Value = serde_json::from_str(data)
+            .map_err(|e| Error::msg(format!("{url}: bad event in the stream ({e}): {}", data.chars().take(120).collect::<String>())))?;
         check_error(url, &v)?;
         out.usage(&v);
         let choice = &v["choices"][0];
@@ -215,10 +224,16 @@ data: {\"choices\":[{\"delta\":{\"content\":\"jour\"},\"finish_reason\":\"length
 data: [DONE]\n\n";
         let mut out = Collected::default();
         let mut seen = Vec::new();
-        read_stream("u", sse.as_bytes(), Instant::now(), &mut |p| {
-            seen.push(p.to_string());
-            true
-        }, &mut out)
+        read_stream(
+            "u",
+            sse.as_bytes(),
+            Instant::now(),
+            &mut |p| {
+                seen.push(p.to_string());
+                true
+            },
+            &mut out,
+        )
         .unwrap();
         assert_eq!(out.text, "Bonjour");
         assert_eq!(seen, ["Bon", "jour"]);

@@ -101,11 +101,13 @@ mod tests {
     #[test]
     fn top_k_and_top_p_restrict_choices() {
         let logits = [5.0, 4.9, 0.0, -1.0, 4.8, -3.0];
-        let mut s = Sampler::new(&SamplingParams { temperature: 1.0, top_k: 2, top_p: 1.0, max_tokens: 1, seed: 3, ..SamplingParams::default() });
+        let mut s =
+            Sampler::new(&SamplingParams { temperature: 1.0, top_k: 2, top_p: 1.0, max_tokens: 1, seed: 3, ..SamplingParams::default() });
         for _ in 0..200 {
             assert!([0, 1].contains(&s.sample(&logits)));
         }
-        let mut s = Sampler::new(&SamplingParams { temperature: 1.0, top_k: 0, top_p: 0.5, max_tokens: 1, seed: 3, ..SamplingParams::default() });
+        let mut s =
+            Sampler::new(&SamplingParams { temperature: 1.0, top_k: 0, top_p: 0.5, max_tokens: 1, seed: 3, ..SamplingParams::default() });
         for _ in 0..200 {
             assert!([0, 1].contains(&s.sample(&logits)));
         }
@@ -114,7 +116,8 @@ mod tests {
     #[test]
     fn temperature_sampling_follows_the_distribution() {
         let logits = [0.0f32, (3.0f32).ln()]; // p = 0.25, 0.75
-        let mut s = Sampler::new(&SamplingParams { temperature: 1.0, top_k: 0, top_p: 1.0, max_tokens: 1, seed: 9, ..SamplingParams::default() });
+        let mut s =
+            Sampler::new(&SamplingParams { temperature: 1.0, top_k: 0, top_p: 1.0, max_tokens: 1, seed: 9, ..SamplingParams::default() });
         let ones = (0..20000).filter(|_| s.sample(&logits) == 1).count() as f64 / 20000.0;
         assert!((ones - 0.75).abs() < 0.02, "{ones}");
         // Same seed, same draws.

@@ -21,7 +21,12 @@ impl KvCache {
     pub fn new(model: &Model, cap: usize) -> Self {
         let c = &model.config;
         let per_layer = c.n_kv_heads * cap * c.head_dim;
-        KvCache { k: (0..c.n_layers).map(|_| vec![0.0; per_layer]).collect(), v: (0..c.n_layers).map(|_| vec![0.0; per_layer]).collect(), cap, len: 0 }
+        KvCache {
+            k: (0..c.n_layers).map(|_| vec![0.0; per_layer]).collect(),
+            v: (0..c.n_layers).map(|_| vec![0.0; per_layer]).collect(),
+            cap,
+            len: 0,
+        }
     }
     /// Positions filled so far.
     pub fn len(&self) -> usize {
@@ -55,7 +60,14 @@ impl<'m> Session<'m> {
         if cap > max {
             return Err(Error::invalid(format!("{cap} positions exceed the model's context of {max} tokens")));
         }
-        Ok(Session { model, lora, cache: KvCache::new(model, cap), rope: RopeTables::new(&model.config, cap), acts: BlockActs::default(), x: Vec::new() })
+        Ok(Session {
+            model,
+            lora,
+            cache: KvCache::new(model, cap),
+            rope: RopeTables::new(&model.config, cap),
+            acts: BlockActs::default(),
+            x: Vec::new(),
+        })
     }
 
     pub fn position(&self) -> usize {
@@ -89,7 +101,12 @@ impl<'m> Session<'m> {
         }
         let p0 = self.cache.len;
         if p0 + tokens.len() > self.cache.cap {
-            return Err(Error::invalid(format!("context full: {} + {} tokens exceed the session's {} positions", p0, tokens.len(), self.cache.cap)));
+            return Err(Error::invalid(format!(
+                "context full: {} + {} tokens exceed the session's {} positions",
+                p0,
+                tokens.len(),
+                self.cache.cap
+            )));
         }
         let t = tokens.len();
         self.x.resize(t * c.hidden, 0.0);

@@ -103,7 +103,10 @@ impl TextStop {
 /// Length of the longest proper prefix of `marker` that ends `text` (on a char boundary).
 fn partial_suffix(text: &str, marker: &str) -> usize {
     let max = marker.len().saturating_sub(1).min(text.len());
-    (1..=max).rev().find(|&n| text.is_char_boundary(text.len() - n) && marker.is_char_boundary(n) && text.ends_with(&marker[..n])).unwrap_or(0)
+    (1..=max)
+        .rev()
+        .find(|&n| text.is_char_boundary(text.len() - n) && marker.is_char_boundary(n) && text.ends_with(&marker[..n]))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -19,7 +19,18 @@ pub type LayerGrads = BTreeMap<Proj, LoraGrads>;
 
 /// dx (+)= dy·W through a frozen linear layer, plus its LoRA branch.
 #[allow(clippy::too_many_arguments)]
-fn project_backward(ctx: &LayerCtx, proj: Proj, lin: &Linear, x: &[f32], m: usize, dy: &[f32], a: &BlockActs, grads: &mut LayerGrads, dx: &mut [f32], accumulate: bool) {
+fn project_backward(
+    ctx: &LayerCtx,
+    proj: Proj,
+    lin: &Linear,
+    x: &[f32],
+    m: usize,
+    dy: &[f32],
+    a: &BlockActs,
+    grads: &mut LayerGrads,
+    dx: &mut [f32],
+    accumulate: bool,
+) {
     linear_backward_input(dy, m, &lin.weight, dx, accumulate);
     if let Some(w) = ctx.lora.and_then(|l| l.get(ctx.layer, proj)) {
         let g = grads.entry(proj).or_insert_with(|| LoraGrads::zeros_like(w));

@@ -164,7 +164,10 @@ impl ModelConfig {
             }
         }
         if !self.n_heads.is_multiple_of(self.n_kv_heads) {
-            return Err(Error::config("num_key_value_heads", format!("{} does not divide num_attention_heads {}", self.n_kv_heads, self.n_heads)));
+            return Err(Error::config(
+                "num_key_value_heads",
+                format!("{} does not divide num_attention_heads {}", self.n_kv_heads, self.n_heads),
+            ));
         }
         if !self.head_dim.is_multiple_of(2) {
             return Err(Error::config("head_dim", format!("{} must be even for rotary embeddings", self.head_dim)));
@@ -190,14 +193,19 @@ impl ModelConfig {
             _ => {
                 return Err(Error::config(
                     "model_type",
-                    format!("unsupported architecture '{model_type}' ({arch}); dyag supports llama, mistral, qwen2, gemma3 (text) and phi3"),
+                    format!(
+                        "unsupported architecture '{model_type}' ({arch}); dyag supports llama, mistral, qwen2, gemma3 (text) and phi3"
+                    ),
                 ))
             }
         };
         // Gemma 3 multimodal checkpoints nest the language model config.
         let v = if model_type == "gemma3" { v.get("text_config").unwrap_or(v) } else { v };
         let usize_field = |name: &str| -> Result<usize> {
-            v.get(name).and_then(Value::as_u64).map(|x| x as usize).ok_or_else(|| Error::config(name, "missing or not a non-negative integer"))
+            v.get(name)
+                .and_then(Value::as_u64)
+                .map(|x| x as usize)
+                .ok_or_else(|| Error::config(name, "missing or not a non-negative integer"))
         };
         let opt_usize = |name: &str| v.get(name).and_then(Value::as_u64).map(|x| x as usize);
         let opt_f64 = |name: &str| v.get(name).and_then(Value::as_f64);
@@ -330,7 +338,9 @@ fn parse_rope(v: &Value, gemma: bool) -> Result<(Rope, Rope)> {
 
 fn parse_scaling(p: &Value, field: &str) -> Result<Option<RopeScaling>> {
     let kind = p.get("rope_type").or_else(|| p.get("type")).and_then(Value::as_str).unwrap_or("default");
-    let f = |name: &str| -> Result<f64> { p.get(name).and_then(Value::as_f64).ok_or_else(|| Error::config(format!("{field}.{name}"), "missing")) };
+    let f = |name: &str| -> Result<f64> {
+        p.get(name).and_then(Value::as_f64).ok_or_else(|| Error::config(format!("{field}.{name}"), "missing"))
+    };
     Ok(match kind {
         "default" => None,
         "linear" => Some(RopeScaling::Linear { factor: f("factor")? }),

@@ -111,7 +111,9 @@ impl LayerCtx<'_> {
 
     /// The dropout of projection `proj` in this layer, if training with dropout.
     pub fn dropout_for(&self, proj: Proj) -> Option<Dropout> {
-        self.dropout.filter(|(p, _)| *p > 0.0).map(|(p, key)| Dropout { p, key: key ^ ((self.layer as u64) << 32) ^ ((proj as u64 + 1) << 48) })
+        self.dropout
+            .filter(|(p, _)| *p > 0.0)
+            .map(|(p, key)| Dropout { p, key: key ^ ((self.layer as u64) << 32) ^ ((proj as u64 + 1) << 48) })
     }
 }
 
@@ -277,7 +279,10 @@ pub struct RopeTables {
 
 impl RopeTables {
     pub fn new(cfg: &ModelConfig, len: usize) -> Self {
-        RopeTables { global: RopeTable::new(&cfg.rope_global, cfg.head_dim, len), local: RopeTable::new(&cfg.rope_local, cfg.head_dim, len) }
+        RopeTables {
+            global: RopeTable::new(&cfg.rope_global, cfg.head_dim, len),
+            local: RopeTable::new(&cfg.rope_local, cfg.head_dim, len),
+        }
     }
     pub fn for_layer(&self, cfg: &ModelConfig, layer: usize) -> &RopeTable {
         match cfg.layer_kinds[layer] {

@@ -87,7 +87,12 @@ fn cfg_family(f: &GgufFile) -> Result<Family> {
         "qwen2" => Family::Qwen2,
         "gemma3" => Family::Gemma3,
         "phi3" => Family::Phi3,
-        other => return Err(Error::format(&f.path, format!("unsupported architecture '{other}' (general.architecture); dyag supports llama, qwen2, gemma3 and phi3"))),
+        other => {
+            return Err(Error::format(
+                &f.path,
+                format!("unsupported architecture '{other}' (general.architecture); dyag supports llama, qwen2, gemma3 and phi3"),
+            ))
+        }
     })
 }
 
@@ -98,13 +103,16 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
     let family = cfg_family(f)?;
     let arch = f.get_str("general.architecture")?.unwrap_or_default().to_string();
     let key = |k: &str| format!("{arch}.{k}");
-    let req = |k: &str| -> Result<usize> { f.get_u64(&key(k))?.map(|v| v as usize).ok_or_else(|| Error::format(&f.path, format!("missing metadata {}", key(k)))) };
+    let req = |k: &str| -> Result<usize> {
+        f.get_u64(&key(k))?.map(|v| v as usize).ok_or_else(|| Error::format(&f.path, format!("missing metadata {}", key(k))))
+    };
     let hidden = req("embedding_length")?;
     let n_layers = req("block_count")?;
     let n_heads = req("attention.head_count")?;
     let n_kv_heads = f.get_u64(&key("attention.head_count_kv"))?.map(|v| v as usize).unwrap_or(n_heads);
     let head_dim = f.get_u64(&key("attention.key_length"))?.map(|v| v as usize).unwrap_or(hidden.checked_div(n_heads).unwrap_or(0));
-    let vocab = f.tensor_info("token_embd.weight").map(|t| t.shape[0]).ok_or_else(|| Error::format(&f.path, "missing tensor token_embd.weight"))?;
+    let vocab =
+        f.tensor_info("token_embd.weight").map(|t| t.shape[0]).ok_or_else(|| Error::format(&f.path, "missing tensor token_embd.weight"))?;
     let theta = f.get_f32(&key("rope.freq_base"))?.map(|v| v as f64).unwrap_or(if family == Family::Gemma3 { 1e6 } else { 1e4 });
     let mut scaling = None;
     if let (Some("linear"), Some(factor)) = (f.get_str(&key("rope.scaling.type"))?, f.get_f32(&key("rope.scaling.factor"))?) {
@@ -158,7 +166,10 @@ fn vocab_from_gguf(f: &GgufFile) -> Result<GgufVocab> {
     Ok(GgufVocab {
         model: s("tokenizer.ggml.model")?.ok_or_else(|| Error::format(&f.path, "missing tokenizer.ggml.model"))?,
         pre: s("tokenizer.ggml.pre")?,
-        tokens: f.get_string_array("tokenizer.ggml.tokens")?.ok_or_else(|| Error::format(&f.path, "missing tokenizer.ggml.tokens"))?.to_vec(),
+        tokens: f
+            .get_string_array("tokenizer.ggml.tokens")?
+            .ok_or_else(|| Error::format(&f.path, "missing tokenizer.ggml.tokens"))?
+            .to_vec(),
         scores: f.get_f32_array("tokenizer.ggml.scores")?.map(|c| c.into_owned()),
         token_types: f.get_i32_array("tokenizer.ggml.token_type")?.map(|c| c.into_owned()),
         merges: f.get_string_array("tokenizer.ggml.merges")?.map(|s| s.to_vec()),

@@ -44,7 +44,12 @@ impl LoraConfig {
         for t in &self.targets {
             if !available.contains(t) {
                 let names: Vec<_> = available.iter().map(|p| p.module_name()).collect();
-                return Err(Error::invalid(format!("target module '{}' does not exist in a {} model (available: {})", t.module_name(), model.config.family.name(), names.join(", "))));
+                return Err(Error::invalid(format!(
+                    "target module '{}' does not exist in a {} model (available: {})",
+                    t.module_name(),
+                    model.config.family.name(),
+                    names.join(", ")
+                )));
             }
         }
         if self.targets.is_empty() {

@@ -155,7 +155,10 @@ impl Model {
         }
         for b in &self.blocks {
             n += b.attn_norm.len() + b.ffn_norm.len();
-            n += [&b.q_norm, &b.k_norm, &b.post_attn_norm, &b.post_ffn_norm].iter().map(|o| o.as_ref().map_or(0, |v| v.len())).sum::<usize>();
+            n += [&b.q_norm, &b.k_norm, &b.post_attn_norm, &b.post_ffn_norm]
+                .iter()
+                .map(|o| o.as_ref().map_or(0, |v| v.len()))
+                .sum::<usize>();
             for (_, l) in b.linears() {
                 n += l.weight.numel() + l.bias.as_ref().map_or(0, |b| b.len());
             }

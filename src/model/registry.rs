@@ -85,7 +85,10 @@ pub fn resolve(spec: &str) -> Result<ModelLocation> {
             let names: Vec<_> = SHORTCUTS.iter().map(|s| s.name).collect();
             return Err(Error::ModelNotFound {
                 name: spec.to_string(),
-                msg: format!("no such file or folder, and not a known shortcut ({}) or a Hugging Face repository id (owner/name)", names.join(", ")),
+                msg: format!(
+                    "no such file or folder, and not a known shortcut ({}) or a Hugging Face repository id (owner/name)",
+                    names.join(", ")
+                ),
             });
         }
     };
@@ -103,7 +106,10 @@ fn classify_path(path: &Path) -> Result<ModelLocation> {
                 msg: "this folder is a LoRA adapter, not a base model: pass it with --model and the base with --base-model".into(),
             });
         }
-        return Err(Error::ModelNotFound { name: path.display().to_string(), msg: "folder has no config.json (expected a Hugging Face model folder)".into() });
+        return Err(Error::ModelNotFound {
+            name: path.display().to_string(),
+            msg: "folder has no config.json (expected a Hugging Face model folder)".into(),
+        });
     }
     match path.extension().and_then(|e| e.to_str()) {
         Some("gguf") => Ok(ModelLocation::Gguf(path.to_path_buf())),
@@ -111,7 +117,10 @@ fn classify_path(path: &Path) -> Result<ModelLocation> {
             Some(dir) if dir.join("config.json").is_file() => Ok(ModelLocation::HfFolder(dir.to_path_buf())),
             _ => Err(Error::ModelNotFound { name: path.display().to_string(), msg: "no config.json beside this file".into() }),
         },
-        _ => Err(Error::ModelNotFound { name: path.display().to_string(), msg: "expected a .gguf file or a Hugging Face model folder".into() }),
+        _ => Err(Error::ModelNotFound {
+            name: path.display().to_string(),
+            msg: "expected a .gguf file or a Hugging Face model folder".into(),
+        }),
     }
 }
 
@@ -159,7 +168,11 @@ fn from_hub(spec: &str, repo: &str, local_gguf: Option<&str>) -> Result<ModelLoc
         Ok(index) => {
             let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
             let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::format(&index, e.to_string()))?;
-            let mut shards: Vec<&str> = v.get("weight_map").and_then(|m| m.as_object()).map(|m| m.values().filter_map(|s| s.as_str()).collect()).unwrap_or_default();
+            let mut shards: Vec<&str> = v
+                .get("weight_map")
+                .and_then(|m| m.as_object())
+                .map(|m| m.values().filter_map(|s| s.as_str()).collect())
+                .unwrap_or_default();
             shards.sort_unstable();
             shards.dedup();
             for s in shards {

@@ -121,7 +121,10 @@ impl Binder<'_> {
         let gate_up = if c.fused_projections {
             GateUpProj::Fused(self.linear(&format!("{p}.mlp.gate_up_proj"), 2 * ff, h, false)?)
         } else {
-            GateUpProj::Separate { gate: self.linear(&format!("{p}.mlp.gate_proj"), ff, h, false)?, up: self.linear(&format!("{p}.mlp.up_proj"), ff, h, false)? }
+            GateUpProj::Separate {
+                gate: self.linear(&format!("{p}.mlp.gate_proj"), ff, h, false)?,
+                up: self.linear(&format!("{p}.mlp.up_proj"), ff, h, false)?,
+            }
         };
         let sandwich = c.sandwich_norms;
         Ok(Block {
@@ -131,7 +134,8 @@ impl Binder<'_> {
             k_norm: if c.qk_norm { Some(self.norm(&format!("{p}.self_attn.k_norm.weight"), c.head_dim)?) } else { None },
             o: self.linear(&format!("{p}.self_attn.o_proj"), h, qd, false)?,
             post_attn_norm: if sandwich { Some(self.norm(&format!("{p}.post_attention_layernorm.weight"), h)?) } else { None },
-            ffn_norm: self.norm(&format!("{p}.{}.weight", if sandwich { "pre_feedforward_layernorm" } else { "post_attention_layernorm" }), h)?,
+            ffn_norm: self
+                .norm(&format!("{p}.{}.weight", if sandwich { "pre_feedforward_layernorm" } else { "post_attention_layernorm" }), h)?,
             gate_up,
             down: self.linear(&format!("{p}.mlp.down_proj"), h, ff, false)?,
             post_ffn_norm: if sandwich { Some(self.norm(&format!("{p}.post_feedforward_layernorm.weight"), h)?) } else { None },
@@ -183,7 +187,10 @@ mod tests {
     fn gguf_names() {
         assert_eq!(gguf_name("model.layers.3.self_attn.q_proj.weight", Family::Llama).unwrap(), "blk.3.attn_q.weight");
         assert_eq!(gguf_name("model.layers.0.post_attention_layernorm.weight", Family::Llama).unwrap(), "blk.0.ffn_norm.weight");
-        assert_eq!(gguf_name("model.layers.0.post_attention_layernorm.weight", Family::Gemma3).unwrap(), "blk.0.post_attention_norm.weight");
+        assert_eq!(
+            gguf_name("model.layers.0.post_attention_layernorm.weight", Family::Gemma3).unwrap(),
+            "blk.0.post_attention_norm.weight"
+        );
         assert_eq!(gguf_name("model.layers.0.pre_feedforward_layernorm.weight", Family::Gemma3).unwrap(), "blk.0.ffn_norm.weight");
         assert_eq!(gguf_name("model.layers.1.mlp.gate_up_proj.weight", Family::Phi3).unwrap(), "blk.1.ffn_up.weight");
         assert_eq!(gguf_name("model.layers.1.self_attn.q_proj.bias", Family::Qwen2).unwrap(), "blk.1.attn_q.bias");

@@ -22,7 +22,14 @@ fn check(n: usize, bufs: &[&CudaSlice<f32>]) -> Result<()> {
 }
 
 /// out[i] = act(gate[i])·up[i] for i < n.
-pub fn glu_forward_gpu(gpu: &Gpu, act: Activation, gate: &CudaSlice<f32>, up: &CudaSlice<f32>, out: &CudaSlice<f32>, n: usize) -> Result<()> {
+pub fn glu_forward_gpu(
+    gpu: &Gpu,
+    act: Activation,
+    gate: &CudaSlice<f32>,
+    up: &CudaSlice<f32>,
+    out: &CudaSlice<f32>,
+    n: usize,
+) -> Result<()> {
     check(n, &[gate, up, out])?;
     let f = gpu.func(&GLU, "glu_fwd")?;
     let args = [KArg::Ptr(ptr(gate)), KArg::Ptr(ptr(up)), KArg::Ptr(ptr(out)), KArg::I64(n as i64), KArg::I32(act_id(act))];
@@ -31,9 +38,26 @@ pub fn glu_forward_gpu(gpu: &Gpu, act: Activation, gate: &CudaSlice<f32>, up: &C
 
 /// d(gate) and d(up) from d(out); both written.
 #[allow(clippy::too_many_arguments)]
-pub fn glu_backward_gpu(gpu: &Gpu, act: Activation, gate: &CudaSlice<f32>, up: &CudaSlice<f32>, dout: &CudaSlice<f32>, dgate: &CudaSlice<f32>, dup: &CudaSlice<f32>, n: usize) -> Result<()> {
+pub fn glu_backward_gpu(
+    gpu: &Gpu,
+    act: Activation,
+    gate: &CudaSlice<f32>,
+    up: &CudaSlice<f32>,
+    dout: &CudaSlice<f32>,
+    dgate: &CudaSlice<f32>,
+    dup: &CudaSlice<f32>,
+    n: usize,
+) -> Result<()> {
     check(n, &[gate, up, dout, dgate, dup])?;
     let f = gpu.func(&GLU, "glu_bwd")?;
-    let args = [KArg::Ptr(ptr(gate)), KArg::Ptr(ptr(up)), KArg::Ptr(ptr(dout)), KArg::Ptr(ptr(dgate)), KArg::Ptr(ptr(dup)), KArg::I64(n as i64), KArg::I32(act_id(act))];
+    let args = [
+        KArg::Ptr(ptr(gate)),
+        KArg::Ptr(ptr(up)),
+        KArg::Ptr(ptr(dout)),
+        KArg::Ptr(ptr(dgate)),
+        KArg::Ptr(ptr(dup)),
+        KArg::I64(n as i64),
+        KArg::I32(act_id(act)),
+    ];
     gpu.launch(&f, (gpu.grid_for(n), 1, 1), 256, 0, &args)
 }

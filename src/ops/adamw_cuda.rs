@@ -10,7 +10,18 @@ use cudarc::driver::CudaSlice;
 
 /// p, m, v updated in place from g·coef at step t (1-based), learning rate lr.
 #[allow(clippy::too_many_arguments)]
-pub fn adamw_step_gpu(gpu: &Gpu, opt: &AdamW, t: u64, lr: f64, coef: f32, p: &CudaSlice<f32>, g: &CudaSlice<f32>, m: &CudaSlice<f32>, v: &CudaSlice<f32>, n: usize) -> Result<()> {
+pub fn adamw_step_gpu(
+    gpu: &Gpu,
+    opt: &AdamW,
+    t: u64,
+    lr: f64,
+    coef: f32,
+    p: &CudaSlice<f32>,
+    g: &CudaSlice<f32>,
+    m: &CudaSlice<f32>,
+    v: &CudaSlice<f32>,
+    n: usize,
+) -> Result<()> {
     if [p.len(), g.len(), m.len(), v.len()].iter().any(|&l| l < n) {
         return Err(Error::Device(format!("adamw: buffers shorter than {n}")));
     }

@@ -12,8 +12,8 @@
 //! Backward: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − Σ_j P·dP), dQ = scale·dS·K,
 //! dK = scale·dSᵀ·Q.
 
-use crate::cpu::SendPtr;
 use crate::cpu::gemm::{gemm_nn, gemm_nt, gemm_tn};
+use crate::cpu::SendPtr;
 use rayon::prelude::*;
 
 /// Query rows processed at once, bounding the score buffer to QB × keys.
@@ -45,7 +45,17 @@ impl AttnShape {
 /// Forward for T queries at positions p0..p0+T. `probs`, if given, receives
 /// P as `[n_heads, T, p0+T]` (zeros where masked) for the backward pass.
 #[allow(clippy::too_many_arguments)]
-pub fn attention_forward(s: &AttnShape, q: &[f32], k: &[f32], v: &[f32], cap: usize, p0: usize, t: usize, out: &mut [f32], probs: Option<&mut [f32]>) {
+pub fn attention_forward(
+    s: &AttnShape,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    cap: usize,
+    p0: usize,
+    t: usize,
+    out: &mut [f32],
+    probs: Option<&mut [f32]>,
+) {
     let (h, d) = (s.n_heads, s.head_dim);
     let l = p0 + t;
     assert!(q.len() == t * h * d && out.len() == t * h * d, "attention: q/out sizes");
@@ -109,7 +119,19 @@ fn softmax_masked(x: &mut [f32], lo: usize, hi: usize, scale: f32) {
 /// Backward for a whole sequence (p0 = 0, T = L): from dO and the saved P,
 /// writes dQ (`[T, n_heads·d]`) and accumulates dK, dV (`[n_kv_heads, cap, d]`).
 #[allow(clippy::too_many_arguments)]
-pub fn attention_backward(s: &AttnShape, q: &[f32], k: &[f32], v: &[f32], cap: usize, t: usize, probs: &[f32], dout: &[f32], dq: &mut [f32], dk: &mut [f32], dv: &mut [f32]) {
+pub fn attention_backward(
+    s: &AttnShape,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    cap: usize,
+    t: usize,
+    probs: &[f32],
+    dout: &[f32],
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+) {
     let (h, d, g) = (s.n_heads, s.head_dim, s.group());
     let row = h * d;
     assert!(q.len() == t * row && dout.len() == t * row && dq.len() == t * row && probs.len() == h * t * t);
@@ -163,7 +185,9 @@ mod tests {
                 let pos = p0 + i;
                 let lo = s.window.map_or(0, |w| (pos + 1).saturating_sub(w));
                 let scores: Vec<f64> = (lo..=pos)
-                    .map(|j| (0..d).map(|x| q[i * h * d + head * d + x] as f64 * k[(kv * cap + j) * d + x] as f64).sum::<f64>() * s.scale as f64)
+                    .map(|j| {
+                        (0..d).map(|x| q[i * h * d + head * d + x] as f64 * k[(kv * cap + j) * d + x] as f64).sum::<f64>() * s.scale as f64
+                    })
                     .collect();
                 let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let z: f64 = scores.iter().map(|x| (x - m).exp()).sum();
@@ -205,7 +229,8 @@ mod tests {
         let k = rand(&mut rng, 2 * cap * 4);
         let v = rand(&mut rng, 2 * cap * 4);
         let w = rand(&mut rng, t * 16); // L = Σ w ⊙ out
-        let loss = |q: &[f32], k: &[f32], v: &[f32]| -> f64 { naive(&s, q, k, v, cap, 0, t).iter().zip(&w).map(|(o, w)| o * *w as f64).sum() };
+        let loss =
+            |q: &[f32], k: &[f32], v: &[f32]| -> f64 { naive(&s, q, k, v, cap, 0, t).iter().zip(&w).map(|(o, w)| o * *w as f64).sum() };
         let mut out = vec![0f32; t * 16];
         let mut p = vec![0f32; 4 * t * t];
         attention_forward(&s, &q, &k, &v, cap, 0, t, &mut out, Some(&mut p));

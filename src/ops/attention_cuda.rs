@@ -88,11 +88,24 @@ const LQ_PAD: usize = 1;
 
 /// O = softmax(scale·Q·Kᵀ)·V per sequence; LSE `[n_heads, q.rows]` if given.
 #[allow(clippy::too_many_arguments)]
-pub fn attention_forward_gpu(gpu: &Gpu, s: &AttnShape, q: Mat, k: &CudaSlice<f32>, v: &CudaSlice<f32>, kv: KvLayout, seqs: &GpuSeqs, out: Mat, lse: Option<&CudaSlice<f32>>) -> Result<()> {
+pub fn attention_forward_gpu(
+    gpu: &Gpu,
+    s: &AttnShape,
+    q: Mat,
+    k: &CudaSlice<f32>,
+    v: &CudaSlice<f32>,
+    kv: KvLayout,
+    seqs: &GpuSeqs,
+    out: Mat,
+    lse: Option<&CudaSlice<f32>>,
+) -> Result<()> {
     let dc = dc(s)?;
     let d = s.head_dim;
     if q.cols < s.n_heads * d || out.cols < s.n_heads * d || out.rows != q.rows {
-        return Err(Error::Device(format!("attention: q {}×{}, out {}×{} for {} heads of {d}", q.rows, q.cols, out.rows, out.cols, s.n_heads)));
+        return Err(Error::Device(format!(
+            "attention: q {}×{}, out {}×{} for {} heads of {d}",
+            q.rows, q.cols, out.rows, out.cols, s.n_heads
+        )));
     }
     check_kv(s, seqs, kv, &[k, v])?;
     if lse.is_some_and(|l| l.len() < s.n_heads * q.rows) {
@@ -157,7 +170,8 @@ pub fn attention_backward_gpu(
     let lse_ld = i32_arg("rows", rows)?;
     // D_i = dO_i · O_i
     let f = gpu.func(&ATTENTION, "attn_bwd_dot")?;
-    let args = [dout.arg(), o.arg(), i32_arg("ld", o.ld)?, KArg::Ptr(ptr(dvec)), lse_ld, lse_ld, i32_arg("heads", s.n_heads)?, i32_arg("d", d)?];
+    let args =
+        [dout.arg(), o.arg(), i32_arg("ld", o.ld)?, KArg::Ptr(ptr(dvec)), lse_ld, lse_ld, i32_arg("heads", s.n_heads)?, i32_arg("d", d)?];
     gpu.launch(&f, (rows as u32, s.n_heads.div_ceil(8) as u32, 1), 256, 0, &args)?;
     let lq = d + LQ_PAD;
     let common = |out_a: KArg, out_b: Option<KArg>| -> Result<Vec<KArg>> {

@@ -11,9 +11,9 @@
 //! Backward (input gradient only; base weights are frozen): dx = dy·W, with W
 //! dequantised to f32 once per call.
 
-use crate::cpu::SendPtr;
 use crate::cpu::gemm::{gemm_nn, gemm_nt};
 use crate::cpu::scratch;
+use crate::cpu::SendPtr;
 use crate::formats::tensor::QTensor;
 use crate::quant;
 use rayon::prelude::*;

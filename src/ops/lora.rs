@@ -96,7 +96,15 @@ crate::simd_dispatch!(fn dropout_dispatch(key: u32, threshold: u32, scale: f32, 
 /// entry point).
 #[inline(always)]
 #[allow(clippy::extra_unused_type_parameters)]
-fn dropout_kernel<S: crate::cpu::simd::Simd>(key: u32, threshold: u32, scale: f32, base: u32, x: &[f32], out: &mut [f32], accumulate: bool) {
+fn dropout_kernel<S: crate::cpu::simd::Simd>(
+    key: u32,
+    threshold: u32,
+    scale: f32,
+    base: u32,
+    x: &[f32],
+    out: &mut [f32],
+    accumulate: bool,
+) {
     let keep = |i: usize| fmix32(base.wrapping_add(i as u32).wrapping_mul(0x9E37_79B1) ^ key) >> 8 >= threshold;
     if accumulate {
         for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
@@ -137,7 +145,16 @@ fn scaled(v: &[f32], s: f32) -> scratch::Scratch {
 
 /// Accumulates dA, dB into `g` and the input gradient into `dx`.
 #[allow(clippy::too_many_arguments)]
-pub fn lora_backward(w: &LoraWeights, x: &[f32], m: usize, dropout: Option<Dropout>, h: &[f32], dy: &[f32], g: &mut LoraGrads, dx: &mut [f32]) {
+pub fn lora_backward(
+    w: &LoraWeights,
+    x: &[f32],
+    m: usize,
+    dropout: Option<Dropout>,
+    h: &[f32],
+    dy: &[f32],
+    g: &mut LoraGrads,
+    dx: &mut [f32],
+) {
     let (r, inp, out) = (w.r, w.in_features, w.out_features);
     assert!(x.len() == m * inp && h.len() == m * r && dy.len() == m * out && dx.len() == m * inp);
     // The scale s goes onto the small operands (h is m × r, B is out × r),
@@ -185,7 +202,8 @@ mod tests {
         let mut rng = Rng::new(12);
         let (m, inp, out, r) = (3, 8, 5, 2);
         for dropout in [None, Some(Dropout { p: 0.3, key: 77 })] {
-            let w = LoraWeights { r, in_features: inp, out_features: out, a: rand(&mut rng, r * inp), b: rand(&mut rng, out * r), scale: 2.0 };
+            let w =
+                LoraWeights { r, in_features: inp, out_features: out, a: rand(&mut rng, r * inp), b: rand(&mut rng, out * r), scale: 2.0 };
             let x = rand(&mut rng, m * inp);
             let dy = rand(&mut rng, m * out);
             let loss = |w: &LoraWeights, x: &[f32]| -> f64 {

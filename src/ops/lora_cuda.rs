@@ -31,7 +31,11 @@ impl LoraDev<'_> {
             return Err(Error::invalid(format!("LoRA rank {r}: the CUDA kernels support ranks 1..={MAX_RANK}")));
         }
         if self.a.len() < r * inp || self.b.len() < out * r {
-            return Err(Error::Device(format!("LoRA matrices of {} and {} values for r={r}, in={inp}, out={out}", self.a.len(), self.b.len())));
+            return Err(Error::Device(format!(
+                "LoRA matrices of {} and {} values for r={r}, in={inp}, out={out}",
+                self.a.len(),
+                self.b.len()
+            )));
         }
         if x.cols != inp || m_out != x.rows || h.len() < x.rows * r {
             return Err(Error::Device(format!("LoRA shapes: x {}×{}, in={inp}, rows {m_out}, h of {}", x.rows, x.cols, h.len())));
@@ -78,7 +82,18 @@ pub fn lora_forward_gpu(gpu: &Gpu, w: &LoraDev, x: Mat, dropout: Option<Dropout>
 /// Accumulates dA, dB (`ga` `[r, in]`, `gb` `[out, r]`) and adds the input
 /// gradient into `dx`; `dh` is scratch of m·r values.
 #[allow(clippy::too_many_arguments)]
-pub fn lora_backward_gpu(gpu: &Gpu, w: &LoraDev, x: Mat, dropout: Option<Dropout>, h: &CudaSlice<f32>, dy: Mat, ga: &CudaSlice<f32>, gb: &CudaSlice<f32>, dx: Mat, dh: &CudaSlice<f32>) -> Result<()> {
+pub fn lora_backward_gpu(
+    gpu: &Gpu,
+    w: &LoraDev,
+    x: Mat,
+    dropout: Option<Dropout>,
+    h: &CudaSlice<f32>,
+    dy: Mat,
+    ga: &CudaSlice<f32>,
+    gb: &CudaSlice<f32>,
+    dx: Mat,
+    dh: &CudaSlice<f32>,
+) -> Result<()> {
     w.check(&x, dy.rows, h)?;
     let (r, inp, out, m) = (w.r, w.in_features, w.out_features, x.rows);
     if dy.cols != out || dx.cols != inp || dx.rows != m || dh.len() < m * r || ga.len() < r * inp || gb.len() < out * r {

@@ -11,10 +11,10 @@
 //! second GEMM accumulates dH = dlogits·W. Two GEMMs per chunk, where
 //! recomputing the logits would take three.
 
-use crate::cpu::SendPtr;
-use crate::cpu::scratch;
 use crate::cpu::gemm::{gemm_nn, gemm_tn, with_serial};
+use crate::cpu::scratch;
 use crate::cpu::simd::Simd;
+use crate::cpu::SendPtr;
 use crate::formats::tensor::QTensor;
 use crate::ops::linear::dequantize_rows;
 use rayon::prelude::*;

@@ -39,7 +39,14 @@ fn lcm(a: usize, b: usize) -> usize {
 
 /// Cross-entropy of `h` (`[n, d]`) against `targets` through `w` (`[vocab, d]`);
 /// if `dh` is given it receives scale·dL/dh.
-pub fn fused_linear_cross_entropy_gpu(gpu: &Gpu, h: Mat, targets: &[u32], w: &GpuWeight, scale: f32, dh: Option<Mat>) -> Result<LossOutput> {
+pub fn fused_linear_cross_entropy_gpu(
+    gpu: &Gpu,
+    h: Mat,
+    targets: &[u32],
+    w: &GpuWeight,
+    scale: f32,
+    dh: Option<Mat>,
+) -> Result<LossOutput> {
     let (vocab, d) = (w.rows, w.cols);
     let n = targets.len();
     if h.rows != n || h.cols != d {
@@ -56,7 +63,13 @@ pub fn fused_linear_cross_entropy_gpu(gpu: &Gpu, h: Mat, targets: &[u32], w: &Gp
     let amax = gpu.zeros::<u32>(n)?;
     let nn = i32_arg("rows", n)?;
     let init = gpu.func(&CROSS_ENTROPY, "ce_init")?;
-    gpu.launch(&init, (n.div_ceil(256) as u32, 1, 1), 256, 0, &[KArg::Ptr(ptr(&mx)), KArg::Ptr(ptr(&sm)), KArg::Ptr(ptr(&tgt)), KArg::Ptr(ptr(&amax)), nn])?;
+    gpu.launch(
+        &init,
+        (n.div_ceil(256) as u32, 1, 1),
+        256,
+        0,
+        &[KArg::Ptr(ptr(&mx)), KArg::Ptr(ptr(&sm)), KArg::Ptr(ptr(&tgt)), KArg::Ptr(ptr(&amax)), nn],
+    )?;
     let vc = chunk_rows(n, vocab, d);
     let logits = gpu.zeros::<f32>(n * vc)?;
     let stats = gpu.func(&CROSS_ENTROPY, "ce_chunk_stats")?;
@@ -64,7 +77,18 @@ pub fn fused_linear_cross_entropy_gpu(gpu: &Gpu, h: Mat, targets: &[u32], w: &Gp
         let nv = vc.min(vocab - v0);
         let lm = Mat::sub(&logits, 0, n, nv, vc)?;
         xwt_gpu(gpu, h, &w.rows_view(gpu, v0, nv)?, None, lm, false)?;
-        let args = [lm.arg(), i32_arg("ld", vc)?, i32_arg("chunk", nv)?, i32_arg("v0", v0)?, KArg::Ptr(ptr(&tdev)), nn, KArg::Ptr(ptr(&mx)), KArg::Ptr(ptr(&sm)), KArg::Ptr(ptr(&tgt)), KArg::Ptr(ptr(&amax))];
+        let args = [
+            lm.arg(),
+            i32_arg("ld", vc)?,
+            i32_arg("chunk", nv)?,
+            i32_arg("v0", v0)?,
+            KArg::Ptr(ptr(&tdev)),
+            nn,
+            KArg::Ptr(ptr(&mx)),
+            KArg::Ptr(ptr(&sm)),
+            KArg::Ptr(ptr(&tgt)),
+            KArg::Ptr(ptr(&amax)),
+        ];
         gpu.launch(&stats, (n as u32, 1, 1), 256, 0, &args)?;
     }
     let (mxh, smh, tgth, amaxh) = (gpu.download(&mx)?, gpu.download(&sm)?, gpu.download(&tgt)?, gpu.download(&amax)?);
@@ -83,7 +107,16 @@ pub fn fused_linear_cross_entropy_gpu(gpu: &Gpu, h: Mat, targets: &[u32], w: &Gp
             let lm = Mat::sub(&logits, 0, n, nv, vc)?;
             let wv = w.rows_view(gpu, v0, nv)?;
             xwt_gpu(gpu, h, &wv, None, lm, false)?;
-            let args = [lm.arg(), i32_arg("ld", vc)?, i32_arg("chunk", nv)?, i32_arg("v0", v0)?, KArg::Ptr(ptr(&tdev)), KArg::Ptr(ptr(&lse_dev)), nn, KArg::F32(scale)];
+            let args = [
+                lm.arg(),
+                i32_arg("ld", vc)?,
+                i32_arg("chunk", nv)?,
+                i32_arg("v0", v0)?,
+                KArg::Ptr(ptr(&tdev)),
+                KArg::Ptr(ptr(&lse_dev)),
+                nn,
+                KArg::F32(scale),
+            ];
             gpu.launch(&grad, (n as u32, 1, 1), 256, 0, &args)?;
             dyw_gpu(gpu, lm, &wv, dh, v0 > 0)?;
         }

@@ -6,8 +6,8 @@ pub mod activation;
 pub mod adamw;
 pub mod attention;
 pub mod linear;
-pub mod loss;
 pub mod lora;
+pub mod loss;
 pub mod norm;
 pub mod rope;
 
@@ -20,9 +20,9 @@ pub mod attention_cuda;
 #[cfg(feature = "cuda")]
 pub mod linear_cuda;
 #[cfg(feature = "cuda")]
-pub mod loss_cuda;
-#[cfg(feature = "cuda")]
 pub mod lora_cuda;
+#[cfg(feature = "cuda")]
+pub mod loss_cuda;
 #[cfg(feature = "cuda")]
 pub mod norm_cuda;
 #[cfg(feature = "cuda")]

@@ -34,7 +34,13 @@ impl GpuRope {
     /// (the caller checks them on the host, where they come from).
     pub fn rotate(&self, gpu: &Gpu, x: Mat, n_heads: usize, pos: &CudaSlice<u32>, backward: bool) -> Result<()> {
         if x.cols < n_heads * 2 * self.half || pos.len() < x.rows {
-            return Err(Error::Device(format!("rope: {} columns for {n_heads} heads of {}, {} positions for {} rows", x.cols, 2 * self.half, pos.len(), x.rows)));
+            return Err(Error::Device(format!(
+                "rope: {} columns for {n_heads} heads of {}, {} positions for {} rows",
+                x.cols,
+                2 * self.half,
+                pos.len(),
+                x.rows
+            )));
         }
         let f = gpu.func(&ROPE, "rope_rotate")?;
         let sign = if backward { -1.0f32 } else { 1.0 };

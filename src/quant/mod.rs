@@ -20,9 +20,9 @@
 
 pub mod blocks;
 mod dispatch;
-mod reference;
 pub mod nf4;
 pub mod random;
+mod reference;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;

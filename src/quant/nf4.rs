@@ -152,14 +152,16 @@ impl Nf4Tensor {
         let mut packed = vec![0u8; rows * cols / 2];
         // Blocks are independent: quantise 64 blocks (one 2 KiB panel of bytes) per task.
         const BLOCKS_PER_TASK: usize = 64;
-        packed.par_chunks_mut(BLOCK / 2 * BLOCKS_PER_TASK).zip(absmax.par_chunks_mut(BLOCKS_PER_TASK)).enumerate().for_each(|(t, (pk, am))| {
-            let x = &values[t * BLOCK * BLOCKS_PER_TASK..][..am.len() * BLOCK];
-            let mut q = vec![0u8; x.len()];
-            quantize_blocks(x, &NF4_CODE, BLOCK, ZERO_CODE, &mut q, am);
-            for (byte, pair) in pk.iter_mut().zip(q.chunks_exact(2)) {
-                *byte = (pair[0] << 4) | pair[1];
-            }
-        });
+        packed.par_chunks_mut(BLOCK / 2 * BLOCKS_PER_TASK).zip(absmax.par_chunks_mut(BLOCKS_PER_TASK)).enumerate().for_each(
+            |(t, (pk, am))| {
+                let x = &values[t * BLOCK * BLOCKS_PER_TASK..][..am.len() * BLOCK];
+                let mut q = vec![0u8; x.len()];
+                quantize_blocks(x, &NF4_CODE, BLOCK, ZERO_CODE, &mut q, am);
+                for (byte, pair) in pk.iter_mut().zip(q.chunks_exact(2)) {
+                    *byte = (pair[0] << 4) | pair[1];
+                }
+            },
+        );
         let scales = if double_quant { double_quantize(&absmax) } else { Scales::F32(absmax) };
         Ok(Nf4Tensor { name, rows, cols, packed, scales })
     }
@@ -180,7 +182,10 @@ impl Nf4Tensor {
         check_shape(&t.name, rows, cols)?;
         let mut f = vec![0f32; rows * cols];
         let rb = t.ty.row_bytes(cols).ok_or_else(|| Error::tensor(&t.name, "rows are not whole blocks"))?;
-        f.par_chunks_mut(cols).zip(t.bytes().par_chunks(rb)).try_for_each(|(dst, src)| super::dequantize(t.ty, src, dst)).map_err(|m| Error::tensor(&t.name, m))?;
+        f.par_chunks_mut(cols)
+            .zip(t.bytes().par_chunks(rb))
+            .try_for_each(|(dst, src)| super::dequantize(t.ty, src, dst))
+            .map_err(|m| Error::tensor(&t.name, m))?;
         Self::quantize(t.name.clone(), rows, cols, &f, double_quant)
     }
 

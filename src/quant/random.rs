@@ -9,7 +9,11 @@ use crate::util::rng::Rng;
 /// A finite value of magnitude in [2^-12, 2), random sign.
 fn moderate(rng: &mut Rng) -> f32 {
     let mag = (1.0 + rng.next_f32()) * 2f32.powi(rng.below(13) as i32 - 12);
-    if rng.below(2) == 0 { mag } else { -mag }
+    if rng.below(2) == 0 {
+        mag
+    } else {
+        -mag
+    }
 }
 
 fn put_f16(bytes: &mut [u8], at: usize, v: f32) {

@@ -150,10 +150,7 @@ impl ChatTemplate {
         add_generation_prompt: bool,
     ) -> Result<String> {
         self.check_messages(messages)?;
-        let template = self
-            .env
-            .get_template(TEMPLATE_NAME)
-            .map_err(|e| Error::msg(format!("chat template: {}", describe(&e))))?;
+        let template = self.env.get_template(TEMPLATE_NAME).map_err(|e| Error::msg(format!("chat template: {}", describe(&e))))?;
         let tools = tools.map(Value::from_serialize).unwrap_or(Value::from(()));
         let ctx = context! {
             messages => Value::from_serialize(messages),
@@ -170,11 +167,8 @@ impl ChatTemplate {
             return Err(Error::invalid("chat template: the conversation is empty"));
         }
         // Model templates may know tool turns; the built-in ones do not.
-        let allowed: &[&str] = if self.builtin.is_some() {
-            &["system", "user", "assistant"]
-        } else {
-            &["system", "user", "assistant", "tool"]
-        };
+        let allowed: &[&str] =
+            if self.builtin.is_some() { &["system", "user", "assistant"] } else { &["system", "user", "assistant", "tool"] };
         for (i, m) in messages.iter().enumerate() {
             if !allowed.contains(&m.role.as_str()) {
                 return Err(Error::invalid(format!(

@@ -17,7 +17,8 @@ use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior};
 
 /// Llama 3's split: contractions, letters with one leading non-letter, 1–3 digits,
 /// punctuation runs, newlines, spaces.
-const LLAMA3_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const LLAMA3_REGEX: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 /// Qwen 2's split: as Llama 3's, but every digit on its own.
 const QWEN2_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
@@ -28,16 +29,10 @@ pub(super) fn is_llama3_pre(pre: &str) -> bool {
     matches!(pre, "llama-bpe" | "llama3" | "llama-v3" | "smaug-bpe")
 }
 
-pub(super) fn build(
-    tokens: &[String],
-    kinds: &[TokenKind],
-    merges: &[String],
-    pre: &str,
-) -> Result<tokenizers::Tokenizer> {
+pub(super) fn build(tokens: &[String], kinds: &[TokenKind], merges: &[String], pre: &str) -> Result<tokenizers::Tokenizer> {
     let pre_tokenizer = pre_tokenizer_for(pre)?;
 
-    let vocab: BpeVocab =
-        tokens.iter().enumerate().map(|(id, t)| (t.clone(), id as u32)).rev().collect();
+    let vocab: BpeVocab = tokens.iter().enumerate().map(|(id, t)| (t.clone(), id as u32)).rev().collect();
     let mut pairs = Vec::with_capacity(merges.len());
     for (i, merge) in merges.iter().enumerate() {
         let (a, b) = merge.split_once(' ').ok_or_else(|| {
@@ -86,10 +81,7 @@ fn pre_tokenizer_for(pre: &str) -> Result<PreTokenizerWrapper> {
         "default" | "gpt2" | "gpt-2" => Ok(PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, false, true))),
         p if is_llama3_pre(p) => split_then_bytes(LLAMA3_REGEX),
         "qwen2" => split_then_bytes(QWEN2_REGEX),
-        other => Err(Error::config(
-            "tokenizer.ggml.pre",
-            format!("pre-tokenizer '{other}' is not supported (supported: {KNOWN_PRE})"),
-        )),
+        other => Err(Error::config("tokenizer.ggml.pre", format!("pre-tokenizer '{other}' is not supported (supported: {KNOWN_PRE})"))),
     }
 }
 

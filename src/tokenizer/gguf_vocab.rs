@@ -57,14 +57,8 @@ pub(super) fn build(mut v: GgufVocab) -> Result<Tokenizer> {
         }
     };
 
-    let special = SpecialTokens {
-        bos: v.bos,
-        eos: v.eos,
-        pad: v.pad,
-        unk: v.unk,
-        stop: Vec::new(),
-        add_bos: v.add_bos.unwrap_or(default_add_bos),
-    };
+    let special =
+        SpecialTokens { bos: v.bos, eos: v.eos, pad: v.pad, unk: v.unk, stop: Vec::new(), add_bos: v.add_bos.unwrap_or(default_add_bos) };
     let extra: Vec<u32> = v.eot.into_iter().collect();
     Tokenizer::assemble(vocab, backend, special, &extra, template)
 }
@@ -78,9 +72,8 @@ fn token_kinds(v: &GgufVocab) -> Result<Vec<TokenKind>> {
             .iter()
             .enumerate()
             .map(|(id, &t)| {
-                TokenKind::from_gguf(t).ok_or_else(|| {
-                    Error::config("tokenizer.ggml.token_type", format!("token {id} has unknown type {t} (expected 0..=6)"))
-                })
+                TokenKind::from_gguf(t)
+                    .ok_or_else(|| Error::config("tokenizer.ggml.token_type", format!("token {id} has unknown type {t} (expected 0..=6)")))
             })
             .collect(),
     }

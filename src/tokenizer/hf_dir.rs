@@ -149,8 +149,7 @@ impl JsonFile {
             return Ok(None);
         }
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let value: Value =
-            serde_json::from_str(&text).map_err(|e| Error::format(&path, format!("invalid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| Error::format(&path, format!("invalid JSON: {e}")))?;
         if !value.is_object() {
             return Err(Error::format(&path, "expected a JSON object at the top level"));
         }

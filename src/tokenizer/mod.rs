@@ -315,10 +315,7 @@ impl Tokenizer {
         for (name, id) in [("bos", special.bos), ("eos", special.eos), ("pad", special.pad), ("unk", special.unk)] {
             if let Some(id) = id {
                 if id as usize >= n {
-                    return Err(Error::config(
-                        format!("{name} token id"),
-                        format!("{id} is outside the vocabulary ({n} tokens)"),
-                    ));
+                    return Err(Error::config(format!("{name} token id"), format!("{id} is outside the vocabulary ({n} tokens)")));
                 }
             }
         }

@@ -38,13 +38,7 @@ pub(crate) fn tojson(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
         // Python's defaults: ", " without indent, "," with it (lines end there anyway).
         _ => (if indent.is_some() { "," } else { ", " }.to_string(), ": ".to_string()),
     };
-    let style = JsonStyle {
-        indent,
-        item_sep,
-        key_sep,
-        sort_keys: sort_keys.unwrap_or(false),
-        ensure_ascii: ensure_ascii.unwrap_or(false),
-    };
+    let style = JsonStyle { indent, item_sep, key_sep, sort_keys: sort_keys.unwrap_or(false), ensure_ascii: ensure_ascii.unwrap_or(false) };
     let mut out = String::new();
     style.write(&mut out, value, 0)?;
     Ok(Value::from_safe_string(out))

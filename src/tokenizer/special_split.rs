@@ -98,8 +98,7 @@ mod tests {
     use super::*;
 
     fn splitter() -> SpecialSplitter {
-        let pieces: Vec<String> =
-            ["<bos>", "a", "<start_of_turn>", "\n", "\n\n", "  "].iter().map(|s| s.to_string()).collect();
+        let pieces: Vec<String> = ["<bos>", "a", "<start_of_turn>", "\n", "\n\n", "  "].iter().map(|s| s.to_string()).collect();
         let kinds = [
             TokenKind::Control,
             TokenKind::Normal,
@@ -128,12 +127,7 @@ mod tests {
         );
         assert_eq!(
             s.split(text, false),
-            vec![
-                Fragment::Text("<bos><start_of_turn>user"),
-                Fragment::Token(4),
-                Fragment::Token(3),
-                Fragment::Text("hi")
-            ]
+            vec![Fragment::Text("<bos><start_of_turn>user"), Fragment::Token(4), Fragment::Token(3), Fragment::Text("hi")]
         );
     }
 

@@ -168,15 +168,7 @@ impl SpmModel {
         Ok(())
     }
 
-    fn push_bigram(
-        &self,
-        vocab: &Vocab,
-        escaped: &str,
-        symbols: &[Symbol],
-        left: i32,
-        right: i32,
-        queue: &mut BinaryHeap<Bigram>,
-    ) {
+    fn push_bigram(&self, vocab: &Vocab, escaped: &str, symbols: &[Symbol], left: i32, right: i32, queue: &mut BinaryHeap<Bigram>) {
         if left < 0 || right < 0 {
             return;
         }
@@ -265,10 +257,7 @@ mod tests {
             ("▁a", -3.0, TokenKind::Normal),
             ("cab", -4.0, TokenKind::Normal),
         ];
-        let vocab = Vocab::new(
-            entries.iter().map(|e| e.0.to_string()).collect(),
-            entries.iter().map(|e| e.2).collect(),
-        );
+        let vocab = Vocab::new(entries.iter().map(|e| e.0.to_string()).collect(), entries.iter().map(|e| e.2).collect());
         let model = SpmModel::new(&vocab, entries.iter().map(|e| e.1).collect(), Some(0), add_space_prefix).unwrap();
         (vocab, model)
     }

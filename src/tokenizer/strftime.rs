@@ -7,10 +7,7 @@ use std::fmt::Write as _;
 /// transformers' `strftime_now(format)`: the current time, formatted. UTC here (the
 /// machine's zone would need a time-zone database); templates use it for the date.
 pub(crate) fn strftime_now(format: String) -> Result<Value, Error> {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     Ok(Value::from(strftime(&format, secs)))
 }
 

@@ -57,9 +57,14 @@ pub fn tokenize_conversation(conv: &[ChatMessage], tokenizer: &Tokenizer, templa
         let prompt = template.render(&conv[..i], true)?;
         let full = template.render(&conv[..=i], false)?;
         let completion = full.strip_prefix(prompt.as_str()).ok_or_else(|| {
-            Error::msg(format!("the chat template does not render turn {} as prompt + completion (the conversation text before it changes)", i + 1))
+            Error::msg(format!(
+                "the chat template does not render turn {} as prompt + completion (the conversation text before it changes)",
+                i + 1
+            ))
         })?;
-        let new_prompt = prompt.strip_prefix(rendered.as_str()).ok_or_else(|| Error::msg(format!("the chat template rewrites earlier turns at turn {}", i + 1)))?;
+        let new_prompt = prompt
+            .strip_prefix(rendered.as_str())
+            .ok_or_else(|| Error::msg(format!("the chat template rewrites earlier turns at turn {}", i + 1)))?;
         let p = if tokens.is_empty() { tokenizer.encode_prompt(new_prompt)? } else { tokenizer.encode(new_prompt, true)? };
         labels.extend(std::iter::repeat_n(IGNORE, p.len()));
         tokens.extend(p);
@@ -75,7 +80,14 @@ pub fn tokenize_conversation(conv: &[ChatMessage], tokenizer: &Tokenizer, templa
 }
 
 /// Tokenises a dataset; `lines[i]` is the line of `convs[i]` in `path` (for errors).
-pub fn prepare(convs: &[Conversation], lines: &[usize], path: &Path, tokenizer: &Tokenizer, template: &ChatTemplate, max_seq_len: usize) -> Result<Prepared> {
+pub fn prepare(
+    convs: &[Conversation],
+    lines: &[usize],
+    path: &Path,
+    tokenizer: &Tokenizer,
+    template: &ChatTemplate,
+    max_seq_len: usize,
+) -> Result<Prepared> {
     if max_seq_len < 2 {
         return Err(Error::invalid("--max-seq-len must be at least 2"));
     }

@@ -9,7 +9,8 @@ use crate::util::{write_atomic, write_json_atomic};
 use crate::{Error, Result};
 use std::path::Path;
 
-const HF_TOKENIZER_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "tokenizer.model"];
+const HF_TOKENIZER_FILES: &[&str] =
+    &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "tokenizer.model"];
 
 pub fn write_tokenizer_files(base: &LoadedModel, dir: &Path) -> Result<()> {
     match &base.location {

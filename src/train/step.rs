@@ -80,11 +80,7 @@ pub struct StepStats {
 pub type AdapterGrads = Vec<LayerGrads>;
 
 pub fn zero_grads(adapter: &LoraAdapter) -> AdapterGrads {
-    adapter
-        .layers
-        .iter()
-        .map(|m| m.iter().map(|(p, w)| (*p, crate::ops::lora::LoraGrads::zeros_like(w))).collect())
-        .collect()
+    adapter.layers.iter().map(|m| m.iter().map(|(p, w)| (*p, crate::ops::lora::LoraGrads::zeros_like(w))).collect()).collect()
 }
 
 /// Buffers of a training step, kept from one step to the next: a step's
@@ -100,7 +96,14 @@ pub struct StepWorkspace {
 }
 
 /// Forward + backward of one micro-batch; gradients are added to `grads`.
-pub fn forward_backward(model: &Model, adapter: &LoraAdapter, batch: &Batch, rope: &RopeTables, opts: &StepOptions, grads: &mut AdapterGrads) -> Result<StepStats> {
+pub fn forward_backward(
+    model: &Model,
+    adapter: &LoraAdapter,
+    batch: &Batch,
+    rope: &RopeTables,
+    opts: &StepOptions,
+    grads: &mut AdapterGrads,
+) -> Result<StepStats> {
     forward_backward_in(&mut StepWorkspace::default(), model, adapter, batch, rope, opts, grads)
 }
 
@@ -120,12 +123,23 @@ pub fn forward_backward_in(
         return Err(Error::invalid("empty batch"));
     }
     if rope.global.len() < batch.longest() {
-        return Err(Error::invalid(format!("sequence of {} tokens is longer than the rope table ({})", batch.longest(), rope.global.len())));
+        return Err(Error::invalid(format!(
+            "sequence of {} tokens is longer than the rope table ({})",
+            batch.longest(),
+            rope.global.len()
+        )));
     }
     if let Some(&bad) = batch.tokens.iter().find(|&&tk| tk as usize >= c.vocab) {
         return Err(Error::invalid(format!("token id {bad} is outside the vocabulary of {} tokens", c.vocab)));
     }
-    let ctx = |layer: usize| LayerCtx { cfg: c, layer, rope: rope.for_layer(c, layer), lora: Some(adapter), dropout: opts.dropout, save_probs: true };
+    let ctx = |layer: usize| LayerCtx {
+        cfg: c,
+        layer,
+        rope: rope.for_layer(c, layer),
+        lora: Some(adapter),
+        dropout: opts.dropout,
+        save_probs: true,
+    };
 
     // Forward.
     let mut x = vec![0f32; t * c.hidden];

@@ -7,8 +7,8 @@
 
 use super::checkpoint::{load_checkpoint, save_checkpoint, Moments, TrainerState};
 use super::data::{batch_of, Prepared};
-use super::schedule::{LrSchedule, Schedule};
 use super::engine::{CpuEngine, StepEngine};
+use super::schedule::{LrSchedule, Schedule};
 use super::step::{evaluate_loss, AdapterGrads, StepOptions};
 use crate::model::forward::RopeTables;
 use crate::model::lora::{LoraAdapter, LoraConfig};
@@ -136,7 +136,11 @@ pub fn train(job: &TrainJob, on_step: &mut dyn FnMut(&Progress) -> bool) -> Resu
 }
 
 /// [`train`] with the steps run by `engine` (the CPU's or the GPU's).
-pub fn train_on(engine: &mut dyn StepEngine, job: &TrainJob, on_step: &mut dyn FnMut(&Progress) -> bool) -> Result<(LoraAdapter, TrainSummary)> {
+pub fn train_on(
+    engine: &mut dyn StepEngine,
+    job: &TrainJob,
+    on_step: &mut dyn FnMut(&Progress) -> bool,
+) -> Result<(LoraAdapter, TrainSummary)> {
     let TrainJob { model, base_name, data, val, opts, output, resume } = *job;
     opts.validate()?;
     let n = data.examples.len();
@@ -196,7 +200,8 @@ pub fn train_on(engine: &mut dyn StepEngine, job: &TrainJob, on_step: &mut dyn F
         Rng::new(opts.seed ^ (0xA5A5_0000 + state.epoch as u64)).shuffle(&mut order);
         let micro_batches: Vec<&[usize]> = order.chunks(opts.batch_size).collect();
         while state.micro_in_epoch < micro_batches.len() {
-            let group: Vec<&[usize]> = micro_batches[state.micro_in_epoch..(state.micro_in_epoch + opts.gradient_accumulation).min(micro_batches.len())].to_vec();
+            let group: Vec<&[usize]> =
+                micro_batches[state.micro_in_epoch..(state.micro_in_epoch + opts.gradient_accumulation).min(micro_batches.len())].to_vec();
             let batches: Vec<_> = group.iter().map(|idx| batch_of(idx.iter().map(|&i| &data.examples[i]))).collect();
             let step_targets: usize = batches.iter().map(|b| b.num_targets()).sum();
             engine.zero_grads(&adapter)?;
@@ -242,7 +247,8 @@ pub fn train_on(engine: &mut dyn StepEngine, job: &TrainJob, on_step: &mut dyn F
                 state.micro_in_epoch = 0;
             }
             let periodic = opts.save_steps.is_some_and(|s| s > 0 && state.global_step % s == 0);
-            let checkpoint = if epoch_done || periodic { Some(save_checkpoint(output, &adapter, &moments, &state, base_name)?) } else { None };
+            let checkpoint =
+                if epoch_done || periodic { Some(save_checkpoint(output, &adapter, &moments, &state, base_name)?) } else { None };
             let progress = Progress {
                 step: state.global_step,
                 total_steps,

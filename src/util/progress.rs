@@ -6,9 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// A bar for `len` units of work named `unit` (e.g. "tok", "step", "q").
 pub fn bar(len: u64, prefix: &str, unit: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
-    let template = format!(
-        "{{prefix}} [{{bar:30.cyan/blue}}] {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}}) {{msg}}"
-    );
+    let template = format!("{{prefix}} [{{bar:30.cyan/blue}}] {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}}) {{msg}}");
     pb.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
     pb.set_prefix(prefix.to_string());
     pb

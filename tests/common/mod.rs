@@ -22,7 +22,10 @@ pub fn gemma_gguf() -> PathBuf {
         candidates.push(PathBuf::from(d).join(name));
     }
     candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(name));
-    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| panic!("{name} not found: run scripts/fetch-model.sh first (or set DYAG_MODELS_DIR)"))
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} not found: run scripts/fetch-model.sh first (or set DYAG_MODELS_DIR)"))
 }
 
 /// A reference tensor of any dtype, as f64 values with its shape.

@@ -57,8 +57,21 @@ pub fn normalise_key(key: &str) -> String {
 
 /// Field names that hold an entity's name, in order of preference.
 pub const NAME_FIELDS: &[&str] = &[
-    "nom", "name", "titre", "title", "application", "app", "nom application", "application name", "app name", "nom de l application",
-    "sigle", "acronyme", "acronym", "libelle court", "code",
+    "nom",
+    "name",
+    "titre",
+    "title",
+    "application",
+    "app",
+    "nom application",
+    "application name",
+    "app name",
+    "nom de l application",
+    "sigle",
+    "acronyme",
+    "acronym",
+    "libelle court",
+    "code",
 ];
 
 /// True when `key` is one of the usual name fields.
@@ -85,27 +98,58 @@ pub fn classify(key: &str) -> FieldKind {
     {
         return FieldKind::ServiceDate;
     }
-    if any(&["description", "desc", "resume", "presentation", "summary", "purpose", "objet", "finalite", "overview", "about", "role", "but", "mission"]) {
+    if any(&[
+        "description",
+        "desc",
+        "resume",
+        "presentation",
+        "summary",
+        "purpose",
+        "objet",
+        "finalite",
+        "overview",
+        "about",
+        "role",
+        "but",
+        "mission",
+    ]) {
         return FieldKind::Description;
     }
     if words.iter().any(|w| w.starts_with("heberg")) || any(&["hosting", "hosted", "host", "hoster", "datacenter"]) {
         return FieldKind::Hosting;
     }
-    if any(&["responsable", "responsables", "proprietaire", "owner", "referent", "maintainer", "pilote", "moa", "contact"]) || phrase(&["chef de projet", "product owner"]) {
+    if any(&["responsable", "responsables", "proprietaire", "owner", "referent", "maintainer", "pilote", "moa", "contact"])
+        || phrase(&["chef de projet", "product owner"])
+    {
         return FieldKind::Owner;
     }
     if any(&["utilisateurs", "utilisateur", "users", "user", "usagers", "usager", "beneficiaires", "public", "audience"]) {
         return FieldKind::Users;
     }
-    if any(&["technologies", "technologie", "techno", "technos", "stack", "langage", "langages", "language", "languages", "framework", "frameworks", "tech"])
-        || phrase(&["pile technique", "socle technique"])
+    if any(&[
+        "technologies",
+        "technologie",
+        "techno",
+        "technos",
+        "stack",
+        "langage",
+        "langages",
+        "language",
+        "languages",
+        "framework",
+        "frameworks",
+        "tech",
+    ]) || phrase(&["pile technique", "socle technique"])
     {
         return FieldKind::Technologies;
     }
     if any(&["statut", "status", "etat", "state"]) || phrase(&["cycle de vie", "lifecycle"]) {
         return FieldKind::Status;
     }
-    if words.iter().any(|w| w.starts_with("dependanc") || w.starts_with("dependenc") || w.starts_with("depend")) || any(&["interfaces", "integrations"]) || phrase(&["applications liees", "depends on"]) {
+    if words.iter().any(|w| w.starts_with("dependanc") || w.starts_with("dependenc") || w.starts_with("depend"))
+        || any(&["interfaces", "integrations"])
+        || phrase(&["applications liees", "depends on"])
+    {
         return FieldKind::Dependencies;
     }
     if any(&["url", "urls", "lien", "link", "site", "website", "homepage", "adresse", "web"]) {

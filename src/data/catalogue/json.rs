@@ -57,7 +57,11 @@ pub fn read_jsonl(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
             continue;
         }
         let obj: OrderedObject = serde_json::from_str(line).map_err(|e| {
-            let msg = if line.trim_start().starts_with('{') { json_error(&e, false) } else { format!("expected a JSON object {{...}} on each line, found: {}", preview(line)) };
+            let msg = if line.trim_start().starts_with('{') {
+                json_error(&e, false)
+            } else {
+                format!("expected a JSON object {{...}} on each line, found: {}", preview(line))
+            };
             Error::data(path, line_no, msg)
         })?;
         out.push(to_raw(obj, line_no));
@@ -79,9 +83,8 @@ pub fn read_json(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
             m.into_iter().collect()
         };
         match entries.as_slice() {
-            [(_, v)] if v.get().trim_start().starts_with('[') => {
-                serde_json::from_str(v.get()).map_err(|e| Error::data(path, line_of_offset(text, offset_in(text, v)), json_error(&e, true)))?
-            }
+            [(_, v)] if v.get().trim_start().starts_with('[') => serde_json::from_str(v.get())
+                .map_err(|e| Error::data(path, line_of_offset(text, offset_in(text, v)), json_error(&e, true)))?,
             _ => vec![top],
         }
     } else {
@@ -90,8 +93,9 @@ pub fn read_json(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
     let mut out = Vec::new();
     for item in items {
         let line = line_of_offset(text, offset_in(text, item));
-        let obj: OrderedObject = serde_json::from_str(item.get())
-            .map_err(|_| Error::data(path, line, format!("expected a JSON object {{...}} for each record, found: {}", preview(item.get()))))?;
+        let obj: OrderedObject = serde_json::from_str(item.get()).map_err(|_| {
+            Error::data(path, line, format!("expected a JSON object {{...}} for each record, found: {}", preview(item.get())))
+        })?;
         out.push(to_raw(obj, line));
     }
     Ok(out)

@@ -13,8 +13,26 @@ use std::path::Path;
 
 /// Header cells that mark a two-column table's first row as a header, not a fact.
 const TABLE_HEADER_WORDS: &[&str] = &[
-    "champ", "champs", "field", "fields", "attribut", "attribute", "propriete", "property", "cle", "key", "information", "info",
-    "caracteristique", "rubrique", "element", "parametre", "critere", "nom", "name", "item",
+    "champ",
+    "champs",
+    "field",
+    "fields",
+    "attribut",
+    "attribute",
+    "propriete",
+    "property",
+    "cle",
+    "key",
+    "information",
+    "info",
+    "caracteristique",
+    "rubrique",
+    "element",
+    "parametre",
+    "critere",
+    "nom",
+    "name",
+    "item",
 ];
 
 struct Section {
@@ -88,7 +106,8 @@ impl Section {
         }
         let is_sep = |cells: &[String]| cells.iter().all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')));
         let has_header = rows.len() >= 2 && is_sep(&rows[1].1);
-        let data: Vec<&Vec<String>> = rows.iter().enumerate().filter(|(i, (_, c))| !(is_sep(c) || has_header && *i == 1)).map(|(_, (_, c))| c).collect();
+        let data: Vec<&Vec<String>> =
+            rows.iter().enumerate().filter(|(i, (_, c))| !(is_sep(c) || has_header && *i == 1)).map(|(_, (_, c))| c).collect();
         let Some(header) = data.first() else { return };
         if header.len() == 2 {
             let skip_header = has_header && TABLE_HEADER_WORDS.contains(&fold(&header[0]).trim());
@@ -292,8 +311,27 @@ fn split_heading(h: &str) -> (String, Option<String>) {
 /// "NOVATERRE": the words that say "this is a catalogue" are dropped.
 fn catalogue_name_from_title(title: &str) -> String {
     const LEAD: &[&str] = &[
-        "catalogue", "liste", "inventaire", "referentiel", "cartographie", "applications", "application", "des", "de", "du", "d", "l", "la", "le", "les",
-        "catalog", "list", "inventory", "of", "the", "apps",
+        "catalogue",
+        "liste",
+        "inventaire",
+        "referentiel",
+        "cartographie",
+        "applications",
+        "application",
+        "des",
+        "de",
+        "du",
+        "d",
+        "l",
+        "la",
+        "le",
+        "les",
+        "catalog",
+        "list",
+        "inventory",
+        "of",
+        "the",
+        "apps",
     ];
     let mut rest = title.trim();
     loop {
@@ -400,7 +438,12 @@ GIDAF gère les dossiers\nadministratifs.\n\n- **Hébergement** : DSI, Rennes\n-
         assert_eq!(recs[0].fields[3].2, Some(vec!["Java".to_string(), "PostgreSQL".to_string()]));
         assert_eq!(
             fields(&recs[1]),
-            [("Responsable", "Mme Durand"), ("URL", "site (https://sircom.example)"), ("Dépendances", "GIDAF, LDAP"), ("Notes", "Texte libre.")]
+            [
+                ("Responsable", "Mme Durand"),
+                ("URL", "site (https://sircom.example)"),
+                ("Dépendances", "GIDAF, LDAP"),
+                ("Notes", "Texte libre.")
+            ]
         );
     }
 

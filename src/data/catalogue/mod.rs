@@ -191,14 +191,18 @@ fn resolve_name(path: &Path, raw: RawRecord, opts: &ReadOptions) -> Result<Recor
             let idx = raw.fields.iter().position(|(k, _, _)| fields::normalise_key(k) == want);
             if idx.is_none() && raw.heading.is_none() {
                 let have: Vec<&str> = raw.fields.iter().map(|(k, _, _)| k.as_str()).collect();
-                return Err(Error::data(path, raw.line, format!("record has no field '{nf}' (given by --name-field); its fields are: {}", have.join(", "))));
+                return Err(Error::data(
+                    path,
+                    raw.line,
+                    format!("record has no field '{nf}' (given by --name-field); its fields are: {}", have.join(", ")),
+                ));
             }
             idx
         }
         None if raw.heading.is_some() => None,
-        None => fields::NAME_FIELDS.iter().find_map(|cand| {
-            raw.fields.iter().position(|(k, v, _)| fields::normalise_key(k) == *cand && !v.trim().is_empty())
-        }),
+        None => fields::NAME_FIELDS
+            .iter()
+            .find_map(|cand| raw.fields.iter().position(|(k, v, _)| fields::normalise_key(k) == *cand && !v.trim().is_empty())),
     };
     let name = match (name_idx, &raw.heading) {
         (Some(i), _) => raw.fields[i].1.clone(),
@@ -207,7 +211,10 @@ fn resolve_name(path: &Path, raw: RawRecord, opts: &ReadOptions) -> Result<Recor
             return Err(Error::data(
                 path,
                 raw.line,
-                format!("record has no name: none of its fields is a name field ({}); give one with --name-field", fields::NAME_FIELDS[..6].join(", ")),
+                format!(
+                    "record has no name: none of its fields is a name field ({}); give one with --name-field",
+                    fields::NAME_FIELDS[..6].join(", ")
+                ),
             ))
         }
     };
@@ -256,7 +263,10 @@ mod tests {
         assert_eq!(c.records.len(), 1);
         let r = &c.records[0];
         assert_eq!(r.name, "GIDAF");
-        assert_eq!(r.fields.iter().map(|f| (f.key.as_str(), f.kind)).collect::<Vec<_>>(), [("hebergement", FieldKind::Hosting), ("couleur", FieldKind::Other)]);
+        assert_eq!(
+            r.fields.iter().map(|f| (f.key.as_str(), f.kind)).collect::<Vec<_>>(),
+            [("hebergement", FieldKind::Hosting), ("couleur", FieldKind::Other)]
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 pub fn read_text(path: &Path) -> Result<String> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(Error::format(path, format!("file is {} bytes, more than the {} MiB limit for a catalogue", meta.len(), MAX_FILE_BYTES >> 20)));
+        return Err(Error::format(
+            path,
+            format!("file is {} bytes, more than the {} MiB limit for a catalogue", meta.len(), MAX_FILE_BYTES >> 20),
+        ));
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     decode_utf8(path, bytes)
@@ -30,7 +33,11 @@ pub fn decode_utf8(path: &Path, mut bytes: Vec<u8>) -> Result<String> {
         let at = e.utf8_error().valid_up_to();
         let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
         let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        Error::data(path, line, format!("invalid UTF-8 byte 0x{:02X} at byte {} of the line: the file must be UTF-8 text", bytes[at], at - line_start + 1))
+        Error::data(
+            path,
+            line,
+            format!("invalid UTF-8 byte 0x{:02X} at byte {} of the line: the file must be UTF-8 text", bytes[at], at - line_start + 1),
+        )
     })
 }
 
@@ -41,7 +48,11 @@ pub fn numbered_lines<'a>(path: &Path, text: &'a str, max_line: usize) -> Result
     for (i, line) in text.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.len() > max_line {
-            return Err(Error::data(path, i + 1, format!("line is {} bytes long, more than the {} KiB limit for one record or line", line.len(), max_line >> 10)));
+            return Err(Error::data(
+                path,
+                i + 1,
+                format!("line is {} bytes long, more than the {} KiB limit for one record or line", line.len(), max_line >> 10),
+            ));
         }
         out.push((i + 1, line));
     }

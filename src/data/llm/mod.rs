@@ -85,7 +85,12 @@ pub struct LlmStats {
 
 impl LlmStats {
     pub fn dropped_total(&self) -> usize {
-        self.dropped_malformed + self.dropped_question_without_name + self.dropped_ungrounded + self.dropped_no_fact + self.dropped_duplicate + self.dropped_over_count
+        self.dropped_malformed
+            + self.dropped_question_without_name
+            + self.dropped_ungrounded
+            + self.dropped_no_fact
+            + self.dropped_duplicate
+            + self.dropped_over_count
     }
 }
 
@@ -95,7 +100,14 @@ const MAX_SAMPLES: usize = 5;
 
 /// Generates up to `count` grounded examples. Fewer are returned when the LLM
 /// does not produce enough good pairs within `max_rounds`; the stats say why.
-pub fn generate(cat: &Catalogue, lang: Lang, count: usize, gen: &mut dyn ChatGenerator, opts: &LlmOptions, rng: &mut Rng) -> Result<(Vec<Example>, LlmStats)> {
+pub fn generate(
+    cat: &Catalogue,
+    lang: Lang,
+    count: usize,
+    gen: &mut dyn ChatGenerator,
+    opts: &LlmOptions,
+    rng: &mut Rng,
+) -> Result<(Vec<Example>, LlmStats)> {
     let n_rec = cat.records.len();
     let share = count.div_ceil(n_rec.max(1)).max(1);
     let mut stats = LlmStats { model: gen.describe(), ..Default::default() };
@@ -201,12 +213,20 @@ fn call_with_retries(
 }
 
 /// Checks one pair; counts the reason when it is dropped.
-fn check_pair(r: usize, rec: &Record, vocab: &RecordVocabulary, p: &parse::QaPair, seen: &mut HashSet<String>, stats: &mut LlmStats) -> Option<Example> {
+fn check_pair(
+    r: usize,
+    rec: &Record,
+    vocab: &RecordVocabulary,
+    p: &parse::QaPair,
+    seen: &mut HashSet<String>,
+    stats: &mut LlmStats,
+) -> Option<Example> {
     let question = collapse_spaces(&p.question);
     let answer = collapse_spaces(&p.answer);
     let qc = question.chars().count();
     let ac = answer.chars().count();
-    if !(3..=MAX_QUESTION_CHARS).contains(&qc) || !(2..=MAX_ANSWER_CHARS).contains(&ac) || question_key(&question) == question_key(&answer) {
+    if !(3..=MAX_QUESTION_CHARS).contains(&qc) || !(2..=MAX_ANSWER_CHARS).contains(&ac) || question_key(&question) == question_key(&answer)
+    {
         stats.dropped_malformed += 1;
         return None;
     }
@@ -316,7 +336,14 @@ mod tests {
                     stop: StopReason::Eos,
                 }),
                 Some(Err(e)) => Err(Error::msg(e.to_string())),
-                None => Ok(Generation { text: String::new(), prompt_tokens: 0, completion_tokens: 0, time_to_first_token: Duration::ZERO, total_time: Duration::ZERO, stop: StopReason::Eos }),
+                None => Ok(Generation {
+                    text: String::new(),
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                    time_to_first_token: Duration::ZERO,
+                    total_time: Duration::ZERO,
+                    stop: StopReason::Eos,
+                }),
             }
         }
         fn describe(&self) -> String {

@@ -65,7 +65,11 @@ fn balanced_objects(text: &str) -> Vec<&str> {
 }
 
 fn field<'a>(m: &'a serde_json::Map<String, Value>, keys: &[&str]) -> Option<&'a str> {
-    m.iter().find(|(k, _)| keys.contains(&k.trim().to_lowercase().as_str())).and_then(|(_, v)| v.as_str()).map(str::trim).filter(|s| !s.is_empty())
+    m.iter()
+        .find(|(k, _)| keys.contains(&k.trim().to_lowercase().as_str()))
+        .and_then(|(_, v)| v.as_str())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 fn collect(v: &Value, out: &mut Vec<QaPair>) {
@@ -114,7 +118,8 @@ mod tests {
 
     #[test]
     fn shapes() {
-        let fenced = "Voici :\n```json\n[{\"question\": \"Qui ?\", \"reponse\": \"Lui.\"}, {\"q\": \"Où { ?\", \"a\": \"Là }.\"}]\n```\nFin.";
+        let fenced =
+            "Voici :\n```json\n[{\"question\": \"Qui ?\", \"reponse\": \"Lui.\"}, {\"q\": \"Où { ?\", \"a\": \"Là }.\"}]\n```\nFin.";
         assert_eq!(qs(&parse_pairs(fenced)), [("Qui ?", "Lui."), ("Où { ?", "Là }.")]);
         let cut = "[{\"question\": \"A ?\", \"answer\": \"B.\"}, {\"question\": \"C ?\", \"ans";
         assert_eq!(qs(&parse_pairs(cut)), [("A ?", "B.")]);

@@ -17,7 +17,11 @@ type Example = (&'static str, &'static [(&'static str, &'static str)], &'static 
 const EXAMPLES_FR: [Example; 2] = [
     (
         "ZORBEX",
-        &[("description", "Application de suivi des congés des agents"), ("hébergement", "Centre serveur de Nantes"), ("statut", "en production")],
+        &[
+            ("description", "Application de suivi des congés des agents"),
+            ("hébergement", "Centre serveur de Nantes"),
+            ("statut", "en production"),
+        ],
         r#"[{"question": "À quoi sert ZORBEX ?", "reponse": "ZORBEX est une application de suivi des congés des agents."}, {"question": "Où est hébergé ZORBEX ?", "reponse": "ZORBEX est hébergé au centre serveur de Nantes."}]"#,
     ),
     (

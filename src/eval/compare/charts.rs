@@ -11,7 +11,8 @@ const WIDTH: u32 = 760;
 const HEIGHT: u32 = 380;
 
 /// Series colours (colour-blind-safe Tableau hues), by system position.
-const COLORS: [RGBColor; 5] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+const COLORS: [RGBColor; 5] =
+    [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
 
 /// One bar series: a system and its value per category (`None`: not measured).
 pub struct Series {
@@ -72,14 +73,19 @@ impl BarChart {
             let groups = self.series.len().max(1) as f64;
             let bar_w = 0.8 / groups;
             let value_style = TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
-            let missing_style = TextStyle::from(("sans-serif", 11).into_font()).color(&RGBColor(120, 120, 120)).pos(Pos::new(HPos::Center, VPos::Bottom));
+            let missing_style =
+                TextStyle::from(("sans-serif", 11).into_font()).color(&RGBColor(120, 120, 120)).pos(Pos::new(HPos::Center, VPos::Bottom));
             for (s, series) in self.series.iter().enumerate() {
                 let color = COLORS[s % COLORS.len()];
                 let x_of = |i: usize| i as f64 + 0.1 + s as f64 * bar_w;
                 chart
-                    .draw_series(series.values.iter().enumerate().filter_map(|(i, v)| {
-                        v.map(|v| Rectangle::new([(x_of(i), 0.0), (x_of(i) + bar_w * 0.92, v)], color.filled()))
-                    }))
+                    .draw_series(
+                        series
+                            .values
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, v)| v.map(|v| Rectangle::new([(x_of(i), 0.0), (x_of(i) + bar_w * 0.92, v)], color.filled()))),
+                    )
                     .map_err(plot_err)?
                     .label(series.name.as_str())
                     .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
@@ -141,7 +147,20 @@ pub fn report_charts(c: &Comparison) -> Result<Vec<(String, String)>> {
         .iter()
         .map(|s| s.to_string())
         .collect(),
-        series: series_for(c, &["success_rate", "correct_rate", "exact_match_rate", "mean_keyword_recall", "mean_f1", "mean_rouge_l", "mean_bleu", "corpus_bleu"], 1.0),
+        series: series_for(
+            c,
+            &[
+                "success_rate",
+                "correct_rate",
+                "exact_match_rate",
+                "mean_keyword_recall",
+                "mean_f1",
+                "mean_rouge_l",
+                "mean_bleu",
+                "corpus_bleu",
+            ],
+            1.0,
+        ),
         y_max: Some(1.0),
         value_format: |v| format!("{v:.2}"),
         axis_format: |v| format!("{v:.1}"),

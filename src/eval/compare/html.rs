@@ -55,17 +55,35 @@ pub fn render(c: &Comparison) -> Result<String> {
         esc(title),
         STYLE
     ));
-    h.push_str(&format!("<h1>{}</h1>\n<p class=\"meta\">{} {}</p>\n", esc(title), l.pick("Généré le", "Generated on"), esc(&c.generated_at)));
+    h.push_str(&format!(
+        "<h1>{}</h1>\n<p class=\"meta\">{} {}</p>\n",
+        esc(title),
+        l.pick("Généré le", "Generated on"),
+        esc(&c.generated_at)
+    ));
 
     // Systems.
-    h.push_str(&format!("<h2 id=\"systems\">{}</h2>\n<table>\n<tr><th></th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>\n",
-        l.pick("Systèmes comparés", "Compared systems"), l.pick("Fichier", "File"), l.pick("Système", "System"), l.pick("Modèle", "Model"),
-        l.pick("Adaptateur", "Adapter"), l.pick("Appareil", "Device"), "Questions"));
+    h.push_str(&format!(
+        "<h2 id=\"systems\">{}</h2>\n<table>\n<tr><th></th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>\n",
+        l.pick("Systèmes comparés", "Compared systems"),
+        l.pick("Fichier", "File"),
+        l.pick("Système", "System"),
+        l.pick("Modèle", "Model"),
+        l.pick("Adaptateur", "Adapter"),
+        l.pick("Appareil", "Device"),
+        "Questions"
+    ));
     for s in &c.systems {
         let o = |v: &Option<String>| v.as_deref().map_or("—".to_string(), esc);
         h.push_str(&format!(
             "<tr><th>{}</th><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>\n",
-            esc(&s.display_name), esc(&s.file), esc(&s.system), o(&s.model), o(&s.adapter), o(&s.device), s.questions
+            esc(&s.display_name),
+            esc(&s.file),
+            esc(&s.system),
+            o(&s.model),
+            o(&s.adapter),
+            o(&s.device),
+            s.questions
         ));
     }
     h.push_str("</table>\n");
@@ -79,10 +97,18 @@ pub fn render(c: &Comparison) -> Result<String> {
         // The title is drawn inside the chart; the label is for screen readers.
         h.push_str(&format!("<figure role=\"img\" aria-label=\"{}\">\n{}\n</figure>\n", esc(&caption), svg));
     }
-    h.push_str(&format!("</div>\n<p class=\"meta\">{}</p>\n", l.pick("n/m : non mesuré dans ce fichier de résultats.", "n/m: not measured in that results file.")));
+    h.push_str(&format!(
+        "</div>\n<p class=\"meta\">{}</p>\n",
+        l.pick("n/m : non mesuré dans ce fichier de résultats.", "n/m: not measured in that results file.")
+    ));
 
     // Metrics table.
-    h.push_str(&format!("<h2 id=\"metrics\">{}</h2>\n<table>\n<tr><th>{}</th><th>{}</th>", l.pick("Métriques", "Metrics"), l.pick("Métrique", "Metric"), l.pick("Sens", "Direction")));
+    h.push_str(&format!(
+        "<h2 id=\"metrics\">{}</h2>\n<table>\n<tr><th>{}</th><th>{}</th>",
+        l.pick("Métriques", "Metrics"),
+        l.pick("Métrique", "Metric"),
+        l.pick("Sens", "Direction")
+    ));
     for s in &c.systems {
         h.push_str(&format!("<th>{}</th>", esc(&s.display_name)));
     }
@@ -90,15 +116,28 @@ pub fn render(c: &Comparison) -> Result<String> {
     for m in &c.metrics {
         h.push_str(&format!("<tr><td>{}</td><td>{}</td>", esc(&m.name), direction_text(m.direction, l)));
         for v in &m.values {
-            let class = if v.value.is_none() { "num missing" } else if m.winners.contains(&v.system) { "num best" } else { "num" };
+            let class = if v.value.is_none() {
+                "num missing"
+            } else if m.winners.contains(&v.system) {
+                "num best"
+            } else {
+                "num"
+            };
             h.push_str(&format!("<td class=\"{class}\">{}</td>", esc(&v.display)));
         }
         h.push_str(&format!("<td>{}</td></tr>\n", esc(&winner_text(c, &m.winners, m.status))));
     }
-    h.push_str(&format!("</table>\n<p class=\"meta\">{}</p>\n", l.pick("« — » : non mesuré (jamais compté comme zéro).", "\"—\": not measured (never counted as zero).")));
+    h.push_str(&format!(
+        "</table>\n<p class=\"meta\">{}</p>\n",
+        l.pick("« — » : non mesuré (jamais compté comme zéro).", "\"—\": not measured (never counted as zero).")
+    ));
 
     if !c.per_kind.is_empty() {
-        h.push_str(&format!("<h2 id=\"kinds\">{}</h2>\n<table>\n<tr><th>{}</th>", l.pick("Réponses justes par type de question", "Right answers per kind of question"), l.pick("Type", "Kind")));
+        h.push_str(&format!(
+            "<h2 id=\"kinds\">{}</h2>\n<table>\n<tr><th>{}</th>",
+            l.pick("Réponses justes par type de question", "Right answers per kind of question"),
+            l.pick("Type", "Kind")
+        ));
         for s in &c.systems {
             h.push_str(&format!("<th>{}</th>", esc(&s.display_name)));
         }
@@ -110,7 +149,13 @@ pub fn render(c: &Comparison) -> Result<String> {
             }
             h.push_str("</tr>\n");
         }
-        h.push_str(&format!("</table>\n<p class=\"meta\">{}</p>\n", l.pick("Intervalle de confiance à 95 % (Wilson) entre crochets ; les échos (réponses qui répètent le prompt) sont comptés faux.", "95 % confidence interval (Wilson) in brackets; echoes (answers that repeat the prompt) count as wrong.")));
+        h.push_str(&format!(
+            "</table>\n<p class=\"meta\">{}</p>\n",
+            l.pick(
+                "Intervalle de confiance à 95 % (Wilson) entre crochets ; les échos (réponses qui répètent le prompt) sont comptés faux.",
+                "95 % confidence interval (Wilson) in brackets; echoes (answers that repeat the prompt) count as wrong."
+            )
+        ));
     }
 
     // Recommendations.
@@ -121,7 +166,12 @@ pub fn render(c: &Comparison) -> Result<String> {
     h.push_str("</ul>\n");
 
     // Per-question differences.
-    h.push_str(&format!("<h2 id=\"differences\">{}</h2>\n<p>{} : {}.</p>\n", l.pick("Questions où les systèmes divergent", "Questions where the systems disagree"), l.pick("Règle", "Rule"), esc(&rule_text(c))));
+    h.push_str(&format!(
+        "<h2 id=\"differences\">{}</h2>\n<p>{} : {}.</p>\n",
+        l.pick("Questions où les systèmes divergent", "Questions where the systems disagree"),
+        l.pick("Règle", "Rule"),
+        esc(&rule_text(c))
+    ));
     h.push_str(&match l {
         Lang::Fr => format!("<p>{} questions comparées, {} divergences.</p>\n", c.questions_compared, c.question_differences.len()),
         Lang::En => format!("<p>{} questions compared, {} disagreements.</p>\n", c.questions_compared, c.question_differences.len()),
@@ -131,7 +181,13 @@ pub fn render(c: &Comparison) -> Result<String> {
         if let Some(e) = &d.expected {
             h.push_str(&format!("<p>{} : {}</p>\n", l.pick("Attendu", "Expected"), esc(e)));
         }
-        h.push_str(&format!("<table><tr><th>{}</th><th>{}</th><th>{}</th><th>F1</th><th>{}</th></tr>\n", l.pick("Système", "System"), "Verdict", l.pick("Faits clés", "Key facts"), l.pick("Réponse", "Answer")));
+        h.push_str(&format!(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>F1</th><th>{}</th></tr>\n",
+            l.pick("Système", "System"),
+            "Verdict",
+            l.pick("Faits clés", "Key facts"),
+            l.pick("Réponse", "Answer")
+        ));
         for o in &d.outcomes {
             let class = match o.verdict {
                 Verdict::Correct => "right",
@@ -162,7 +218,11 @@ pub fn render(c: &Comparison) -> Result<String> {
     }
 
     // The seed's criteria.
-    h.push_str(&format!("<h2>{}</h2>\n<table><tr><th>{}</th><th>RAG</th><th>Fine-tuning</th></tr>\n", l.pick("Critères du guide d'origine", "The original guide's criteria"), l.pick("Critère", "Criterion")));
+    h.push_str(&format!(
+        "<h2>{}</h2>\n<table><tr><th>{}</th><th>RAG</th><th>Fine-tuning</th></tr>\n",
+        l.pick("Critères du guide d'origine", "The original guide's criteria"),
+        l.pick("Critère", "Criterion")
+    ));
     for [a, b, cc] in seed_criteria(l) {
         h.push_str(&format!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n", esc(a), esc(b), esc(cc)));
     }

@@ -145,7 +145,13 @@ pub fn render(c: &Comparison) -> String {
         }
         md.push_str(&format!(" {} |\n", winner_text(c, &m.winners, m.status)));
     }
-    md.push_str(&format!("\n{}\n", l.pick("« — » : non mesuré dans ce fichier de résultats (jamais compté comme zéro).", "\"—\": not measured in that results file (never counted as zero).")));
+    md.push_str(&format!(
+        "\n{}\n",
+        l.pick(
+            "« — » : non mesuré dans ce fichier de résultats (jamais compté comme zéro).",
+            "\"—\": not measured in that results file (never counted as zero)."
+        )
+    ));
 
     if !c.per_kind.is_empty() {
         md.push_str(&format!("\n## {}\n\n", l.pick("Réponses justes par type de question", "Right answers per kind of question")));

@@ -201,11 +201,8 @@ pub fn compare(inputs: &[Input], rule: CorrectnessRule, lang: Lang) -> crate::Re
     let metrics = METRICS
         .iter()
         .map(|def| {
-            let values: Vec<Option<f64>> = aggregates
-                .iter()
-                .zip(&correct)
-                .map(|(a, c)| (def.read)(&SystemFigures { aggregates: a, correct_rate: *c }))
-                .collect();
+            let values: Vec<Option<f64>> =
+                aggregates.iter().zip(&correct).map(|(a, c)| (def.read)(&SystemFigures { aggregates: a, correct_rate: *c })).collect();
             let (win, status) = metrics::winners(&values, def.direction);
             MetricComparison {
                 key: def.key.to_string(),
@@ -213,7 +210,11 @@ pub fn compare(inputs: &[Input], rule: CorrectnessRule, lang: Lang) -> crate::Re
                 group: def.group,
                 direction: def.direction,
                 unit: def.unit,
-                values: labels.iter().zip(&values).map(|(l, v)| MetricValue { system: l.clone(), value: *v, display: def.unit.format(*v) }).collect(),
+                values: labels
+                    .iter()
+                    .zip(&values)
+                    .map(|(l, v)| MetricValue { system: l.clone(), value: *v, display: def.unit.format(*v) })
+                    .collect(),
                 winners: win.iter().map(|&i| labels[i].clone()).collect(),
                 status,
             }
@@ -297,8 +298,19 @@ mod tests {
     use crate::eval::results::{Metadata, QuestionResult};
 
     fn input(label: &str, answered: bool) -> Input {
-        let q = QuestionResult { id: "q1".into(), question: "?".into(), answer: if answered { "x".into() } else { String::new() }, success: answered, ..Default::default() };
-        let results = ResultsFile { schema_version: 1, metadata: Metadata { system: label.into(), ..Default::default() }, aggregates: None, questions: vec![q] };
+        let q = QuestionResult {
+            id: "q1".into(),
+            question: "?".into(),
+            answer: if answered { "x".into() } else { String::new() },
+            success: answered,
+            ..Default::default()
+        };
+        let results = ResultsFile {
+            schema_version: 1,
+            metadata: Metadata { system: label.into(), ..Default::default() },
+            aggregates: None,
+            questions: vec![q],
+        };
         Input { label: label.into(), path: PathBuf::from(format!("{label}.json")), results }
     }
 

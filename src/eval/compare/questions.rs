@@ -196,9 +196,17 @@ mod tests {
     #[test]
     fn matches_by_id_then_text_and_lists_disagreements() {
         let labels = vec!["rag".to_string(), "finetuned".to_string()];
-        let a = vec![q("1", "Qui héberge GIDAF ?", true, Some(1.0), None), q("2", "Où ?", true, Some(1.0), None), q("3", "Seul ?", true, Some(1.0), None)];
+        let a = vec![
+            q("1", "Qui héberge GIDAF ?", true, Some(1.0), None),
+            q("2", "Où ?", true, Some(1.0), None),
+            q("3", "Seul ?", true, Some(1.0), None),
+        ];
         // Same first question under another id and spelling; second question agrees.
-        let b = vec![q("x9", "qui heberge gidaf", true, Some(0.0), None), q("2", "Où ?", true, Some(1.0), None), q("4", "Autre ?", true, None, None)];
+        let b = vec![
+            q("x9", "qui heberge gidaf", true, Some(0.0), None),
+            q("2", "Où ?", true, Some(1.0), None),
+            q("4", "Autre ?", true, None, None),
+        ];
         let m = match_questions(&labels, &[&a, &b]);
         assert_eq!(m.rows.len(), 3);
         assert_eq!(m.rows[0][1].unwrap().id, "x9");

@@ -79,14 +79,14 @@ impl Ctx<'_> {
         let best_label = m.winners.first()?.clone();
         let best = m.values.iter().find(|v| v.system == best_label)?.value?;
         let lower_better = matches!(m.direction, crate::eval::compare::metrics::Direction::LowerIsBetter);
-        let worst = m
-            .values
-            .iter()
-            .filter_map(|v| v.value.map(|x| (v.system.clone(), x)))
-            .fold(None::<(String, f64)>, |acc, (l, x)| match acc {
-                Some((_, y)) if (lower_better && x <= y) || (!lower_better && x >= y) => acc,
-                _ => Some((l, x)),
-            })?;
+        let worst =
+            m.values.iter().filter_map(|v| v.value.map(|x| (v.system.clone(), x))).fold(
+                None::<(String, f64)>,
+                |acc, (l, x)| match acc {
+                    Some((_, y)) if (lower_better && x <= y) || (!lower_better && x >= y) => acc,
+                    _ => Some((l, x)),
+                },
+            )?;
         Some(((best_label, best), worst))
     }
 }
@@ -110,17 +110,34 @@ pub fn recommend(c: &Comparison) -> Vec<Recommendation> {
 fn quality(x: &Ctx) -> Recommendation {
     let (wins, decided) = x.quality_wins();
     if decided == 0 {
-        return rec("quality", None, x.t("Non comparable — les fichiers n'ont aucune métrique de qualité mesurée en commun.", "Not comparable — the files share no measured quality metric.").to_string());
+        return rec(
+            "quality",
+            None,
+            x.t(
+                "Non comparable — les fichiers n'ont aucune métrique de qualité mesurée en commun.",
+                "Not comparable — the files share no measured quality metric.",
+            )
+            .to_string(),
+        );
     }
-    let detail_key = if x.c.metric("mean_keyword_recall").is_some_and(|m| m.status != Status::NotCompared) { "mean_keyword_recall" } else { "mean_f1" };
+    let detail_key =
+        if x.c.metric("mean_keyword_recall").is_some_and(|m| m.status != Status::NotCompared) { "mean_keyword_recall" } else { "mean_f1" };
     let detail_name = x.c.metric(detail_key).map(|m| m.name.to_lowercase()).unwrap_or_default();
     let tally = wins.iter().map(|(l, w)| format!("{} {w}", x.name(l))).collect::<Vec<_>>().join(", ");
     match x.quality_leader() {
         Some(leader) => {
             let w = wins.iter().find(|(l, _)| *l == leader).map_or(0, |(_, w)| *w);
             let text = match x.lang {
-                Lang::Fr => format!("{} gagne {w} des {decided} métriques de qualité départagées (victoires : {tally}) ; {detail_name} : {}.", x.name(&leader), x.values_line(detail_key)),
-                Lang::En => format!("{} wins {w} of the {decided} decided quality metrics (wins: {tally}); {detail_name}: {}.", x.name(&leader), x.values_line(detail_key)),
+                Lang::Fr => format!(
+                    "{} gagne {w} des {decided} métriques de qualité départagées (victoires : {tally}) ; {detail_name} : {}.",
+                    x.name(&leader),
+                    x.values_line(detail_key)
+                ),
+                Lang::En => format!(
+                    "{} wins {w} of the {decided} decided quality metrics (wins: {tally}); {detail_name}: {}.",
+                    x.name(&leader),
+                    x.values_line(detail_key)
+                ),
             };
             rec("quality", Some(&leader), text)
         }
@@ -164,12 +181,30 @@ fn latency(x: &Ctx) -> Recommendation {
         Some(((best, b), (worst, w))) => {
             let r = ratio(b, w).map_or(String::new(), |r| format!(" ({r:.1}×)"));
             let text = match x.lang {
-                Lang::Fr => format!("{} répond en {} en moyenne contre {} pour {}{r} ; p95 : {}.", x.name(&best), Unit::Milliseconds.format(Some(b)), Unit::Milliseconds.format(Some(w)), x.name(&worst), x.values_line("latency_p95_ms")),
-                Lang::En => format!("{} answers in {} on average against {} for {}{r}; p95: {}.", x.name(&best), Unit::Milliseconds.format(Some(b)), Unit::Milliseconds.format(Some(w)), x.name(&worst), x.values_line("latency_p95_ms")),
+                Lang::Fr => format!(
+                    "{} répond en {} en moyenne contre {} pour {}{r} ; p95 : {}.",
+                    x.name(&best),
+                    Unit::Milliseconds.format(Some(b)),
+                    Unit::Milliseconds.format(Some(w)),
+                    x.name(&worst),
+                    x.values_line("latency_p95_ms")
+                ),
+                Lang::En => format!(
+                    "{} answers in {} on average against {} for {}{r}; p95: {}.",
+                    x.name(&best),
+                    Unit::Milliseconds.format(Some(b)),
+                    Unit::Milliseconds.format(Some(w)),
+                    x.name(&worst),
+                    x.values_line("latency_p95_ms")
+                ),
             };
             rec("latency", Some(&best), text)
         }
-        None => rec("latency", None, format!("{} {}.", x.t("Pas de gagnant mesurable —", "No measurable winner —"), x.values_line("latency_mean_ms"))),
+        None => rec(
+            "latency",
+            None,
+            format!("{} {}.", x.t("Pas de gagnant mesurable —", "No measurable winner —"), x.values_line("latency_mean_ms")),
+        ),
     }
 }
 
@@ -184,21 +219,40 @@ fn tokens(x: &Ctx) -> Recommendation {
             };
             rec("tokens", Some(&best), text)
         }
-        None => rec("tokens", None, format!("{} {}.", x.t("Pas de gagnant mesurable — tokens par question :", "No measurable winner — tokens per question:"), x.values_line("total_tokens_per_question"))),
+        None => rec(
+            "tokens",
+            None,
+            format!(
+                "{} {}.",
+                x.t("Pas de gagnant mesurable — tokens par question :", "No measurable winner — tokens per question:"),
+                x.values_line("total_tokens_per_question")
+            ),
+        ),
     }
 }
 
 fn traceability(x: &Ctx) -> Recommendation {
-    let sourced: Vec<(String, f64)> = x.c.systems.iter().filter_map(|s| x.value("sourced_rate", &s.label).map(|v| (s.label.clone(), v))).collect();
-    let without: Vec<String> = x.c.systems.iter().filter(|s| x.value("sourced_rate", &s.label).is_none_or(|v| v == 0.0)).map(|s| x.name(&s.label)).collect();
+    let sourced: Vec<(String, f64)> =
+        x.c.systems.iter().filter_map(|s| x.value("sourced_rate", &s.label).map(|v| (s.label.clone(), v))).collect();
+    let without: Vec<String> =
+        x.c.systems.iter().filter(|s| x.value("sourced_rate", &s.label).is_none_or(|v| v == 0.0)).map(|s| x.name(&s.label)).collect();
     // On a tie the first system in command-line order (rag, finetuned, hybrid) is named.
-    let best = sourced.iter().filter(|(_, v)| *v > 0.0).fold(None::<&(String, f64)>, |acc, x| match acc {
-        Some(a) if a.1 >= x.1 => Some(a),
-        _ => Some(x),
-    }).cloned();
+    let best = sourced
+        .iter()
+        .filter(|(_, v)| *v > 0.0)
+        .fold(None::<&(String, f64)>, |acc, x| match acc {
+            Some(a) if a.1 >= x.1 => Some(a),
+            _ => Some(x),
+        })
+        .cloned();
     match best {
         Some((label, _)) => {
-            let with = sourced.iter().filter(|(_, v)| *v > 0.0).map(|(l, v)| format!("{} {}", x.name(l), Unit::Rate.format(Some(*v)))).collect::<Vec<_>>().join(", ");
+            let with = sourced
+                .iter()
+                .filter(|(_, v)| *v > 0.0)
+                .map(|(l, v)| format!("{} {}", x.name(l), Unit::Rate.format(Some(*v))))
+                .collect::<Vec<_>>()
+                .join(", ");
             let text = match (x.lang, without.is_empty()) {
                 (Lang::Fr, false) => format!("Réponses accompagnées de leurs sources (identifiants des enregistrements) — {with} ; {} n'en donne aucune (boîte noire).", without.join(", ")),
                 (Lang::Fr, true) => format!("Réponses accompagnées de leurs sources (identifiants des enregistrements) — {with}."),
@@ -207,7 +261,11 @@ fn traceability(x: &Ctx) -> Recommendation {
             };
             rec("traceability", Some(&label), text)
         }
-        None => rec("traceability", None, x.t("Aucun des systèmes comparés n'a enregistré de sources.", "None of the compared systems recorded sources.").to_string()),
+        None => rec(
+            "traceability",
+            None,
+            x.t("Aucun des systèmes comparés n'a enregistré de sources.", "None of the compared systems recorded sources.").to_string(),
+        ),
     }
 }
 
@@ -215,7 +273,15 @@ fn freshness(x: &Ctx) -> Recommendation {
     let retrieving: Vec<&SystemInfo> = x.c.systems.iter().filter(|s| retrieves(s)).collect();
     let training: Vec<&SystemInfo> = x.c.systems.iter().filter(|s| trained(s)).collect();
     let Some(first) = retrieving.iter().find(|s| !trained(s)).or(retrieving.first()) else {
-        return rec("data_freshness", None, x.t("Aucun système comparé ne s'appuie sur une recherche ; toute mise à jour des données demande un ré-entraînement.", "No compared system retrieves; every data update needs re-training.").to_string());
+        return rec(
+            "data_freshness",
+            None,
+            x.t(
+                "Aucun système comparé ne s'appuie sur une recherche ; toute mise à jour des données demande un ré-entraînement.",
+                "No compared system retrieves; every data update needs re-training.",
+            )
+            .to_string(),
+        );
     };
     let docs = first.retrieval_documents.map_or(String::new(), |n| match x.lang {
         Lang::Fr => format!(" ({n} documents indexés ici)"),
@@ -241,7 +307,8 @@ fn freshness(x: &Ctx) -> Recommendation {
 }
 
 fn gpu(x: &Ctx) -> Recommendation {
-    let devices = x.c.systems.iter().map(|s| format!("{} {}", x.name(&s.label), s.device.as_deref().unwrap_or("—"))).collect::<Vec<_>>().join(", ");
+    let devices =
+        x.c.systems.iter().map(|s| format!("{} {}", x.name(&s.label), s.device.as_deref().unwrap_or("—"))).collect::<Vec<_>>().join(", ");
     let untrained = x.c.systems.iter().find(|s| !trained(s));
     let text = match x.lang {
         Lang::Fr => format!("Le RAG n'a pas d'entraînement ; le fine-tuning (et l'hybride) demandent un entraînement LoRA, pour lequel un GPU est recommandé. Appareils de ces évaluations : {devices}."),

@@ -10,11 +10,7 @@
 /// `rouge_score.tokenize.tokenize(text, stemmer=None)`.
 pub fn rouge_tokens(text: &str) -> Vec<String> {
     let lower = text.to_lowercase();
-    lower
-        .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
+    lower.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit())).filter(|t| !t.is_empty()).map(str::to_string).collect()
 }
 
 /// Length of the longest common subsequence of two token lists

@@ -55,7 +55,11 @@ mod tests {
     fn records_become_documents() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.jsonl");
-        std::fs::write(&p, "{\"nom\": \"GIDAF\", \"description\": \"Gestion des dossiers\", \"technologies\": [\"Java\", \"PostgreSQL\"]}\n").unwrap();
+        std::fs::write(
+            &p,
+            "{\"nom\": \"GIDAF\", \"description\": \"Gestion des dossiers\", \"technologies\": [\"Java\", \"PostgreSQL\"]}\n",
+        )
+        .unwrap();
         let docs = load_catalogue(&p).unwrap();
         assert_eq!(docs.len(), 1);
         assert_eq!((docs[0].id.as_str(), docs[0].title.as_str()), ("GIDAF", "GIDAF"));

@@ -14,7 +14,9 @@ use crate::{Error, Result};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED};
-use tantivy::tokenizer::{AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+};
 use tantivy::{Index, IndexReader, TantivyDocument, Term};
 
 const ANALYZER: &str = "fr_folded_stemmed";
@@ -45,7 +47,8 @@ pub fn french_analyzer() -> Result<TextAnalyzer> {
 }
 
 /// A short description of the analysis, recorded in results metadata.
-pub const ANALYZER_DESCRIPTION: &str = "tantivy simple tokenizer, lower case, French stop words, ASCII folding, Snowball French stemmer; title boost 2";
+pub const ANALYZER_DESCRIPTION: &str =
+    "tantivy simple tokenizer, lower case, French stop words, ASCII folding, Snowball French stemmer; title boost 2";
 
 /// The analysed terms of `text`, in order.
 pub fn analyze(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
@@ -75,9 +78,8 @@ impl Bm25Index {
     /// Indexes the documents (title and text) in RAM.
     pub fn build(docs: &[Document]) -> Result<Self> {
         let mut schema = Schema::builder();
-        let text_options = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default().set_tokenizer(ANALYZER).set_index_option(IndexRecordOption::WithFreqs),
-        );
+        let text_options = TextOptions::default()
+            .set_indexing_options(TextFieldIndexing::default().set_tokenizer(ANALYZER).set_index_option(IndexRecordOption::WithFreqs));
         let title = schema.add_text_field("title", text_options.clone());
         let body = schema.add_text_field("body", text_options);
         let position = schema.add_u64_field("position", STORED);

@@ -46,7 +46,16 @@ pub struct RagPrompt {
 impl RagPrompt {
     pub fn new(documents: Vec<Document>, top_k: usize, system_prompt: Option<String>, lang: PromptLang) -> Result<Self> {
         let index = Bm25Index::build(&documents)?;
-        Ok(RagPrompt { documents, index, top_k, system_prompt, max_chars_per_document: 2000, lang, style: PromptStyle::Chat, oracle: false })
+        Ok(RagPrompt {
+            documents,
+            index,
+            top_k,
+            system_prompt,
+            max_chars_per_document: 2000,
+            lang,
+            style: PromptStyle::Chat,
+            oracle: false,
+        })
     }
 
     /// The records of `question` (retrieved, or its own with `oracle`), with their scores.
@@ -77,20 +86,29 @@ impl RagPrompt {
     /// The completion-style prompt: fiches, a worked example, the question.
     pub fn completion_text(&self, question: &str, docs: &[&Document]) -> String {
         let (intro, example, fiches, q, a) = self.completion_parts();
-        let mut text = format!("{intro}
+        let mut text = format!(
+            "{intro}
 
 {example}
 
 {fiches}
-");
+"
+        );
         for (i, d) in docs.iter().enumerate() {
-            text.push_str(&format!("[{}] {}
+            text.push_str(&format!(
+                "[{}] {}
 {}
-", i + 1, d.title, truncate_chars(&d.text, self.max_chars_per_document)));
+",
+                i + 1,
+                d.title,
+                truncate_chars(&d.text, self.max_chars_per_document)
+            ));
         }
-        text.push_str(&format!("
+        text.push_str(&format!(
+            "
 {q}{question}
-{a}"));
+{a}"
+        ));
         text
     }
 
@@ -166,7 +184,9 @@ impl RagPrompt {
     /// and every line of the records placed in the prompt.
     pub fn echo_markers(&self, docs: &[&Document]) -> Vec<String> {
         let (header, instruction) = match self.lang {
-            PromptLang::French => ("Contexte (extraits du catalogue)", "Réponds à la question en t'appuyant uniquement sur le contexte ci-dessus"),
+            PromptLang::French => {
+                ("Contexte (extraits du catalogue)", "Réponds à la question en t'appuyant uniquement sur le contexte ci-dessus")
+            }
             PromptLang::English => ("Context (catalogue excerpts)", "Answer the question using only the context above"),
         };
         let mut m = vec![header.to_string(), instruction.to_string()];
@@ -188,7 +208,10 @@ impl PromptBuilder for RagPrompt {
     fn build(&self, question: &Question) -> Result<BuiltPrompt> {
         let records = self.records(question)?;
         let docs: Vec<&Document> = records.iter().map(|(d, _)| *d).collect();
-        let sources = records.iter().map(|(d, score)| Source { id: d.id.clone(), title: Some(d.title.clone()), score: score.map(f64::from) }).collect();
+        let sources = records
+            .iter()
+            .map(|(d, score)| Source { id: d.id.clone(), title: Some(d.title.clone()), score: score.map(f64::from) })
+            .collect();
         let user = self.user_message(&question.question, &docs);
         let mut echo_markers = self.echo_markers(&docs);
         let completion = (self.style == PromptStyle::Completion).then(|| {
@@ -212,7 +235,14 @@ mod tests {
             Document { id: "sirh".into(), title: "SIRH".into(), text: "hébergement : prestataire".into() },
         ];
         let rag = RagPrompt::new(docs, 1, Some("Tu es un assistant.".into()), PromptLang::French).unwrap();
-        let q = Question { id: "q1".into(), question: "Qui héberge GIDAF ?".into(), expected: None, keywords: vec![], kind: None, apps: vec![] };
+        let q = Question {
+            id: "q1".into(),
+            question: "Qui héberge GIDAF ?".into(),
+            expected: None,
+            keywords: vec![],
+            kind: None,
+            apps: vec![],
+        };
         let p = rag.build(&q).unwrap();
         assert_eq!(p.messages.len(), 2);
         assert_eq!(p.messages[0].role, "system");
@@ -233,7 +263,14 @@ mod tests {
             Document { id: "SIRH".into(), title: "SIRH".into(), text: "hébergement : prestataire Toulouse".into() },
         ];
         let mut rag = RagPrompt::new(docs, 1, None, PromptLang::French).unwrap();
-        let q = Question { id: "q".into(), question: "Qui héberge GIDAF à Toulouse ?".into(), expected: None, keywords: vec![], kind: None, apps: vec!["sirh".into()] };
+        let q = Question {
+            id: "q".into(),
+            question: "Qui héberge GIDAF à Toulouse ?".into(),
+            expected: None,
+            keywords: vec![],
+            kind: None,
+            apps: vec!["sirh".into()],
+        };
         assert_eq!(rag.build(&q).unwrap().sources.unwrap()[0].id, "GIDAF");
         rag.oracle = true;
         let p = rag.build(&q).unwrap();
@@ -243,7 +280,11 @@ mod tests {
         rag.style = PromptStyle::Completion;
         let p = rag.build(&q).unwrap();
         let text = p.completion.unwrap();
-        assert!(text.contains("[1] SIRH\nhébergement : prestataire Toulouse\n") && text.ends_with("Question : Qui héberge GIDAF à Toulouse ?\nRéponse :"), "{text}");
+        assert!(
+            text.contains("[1] SIRH\nhébergement : prestataire Toulouse\n")
+                && text.ends_with("Question : Qui héberge GIDAF à Toulouse ?\nRéponse :"),
+            "{text}"
+        );
         // The worked example and the intro are echoes if repeated.
         assert!(crate::eval::judge::is_echo("Réponse : Le responsable d'ORION est Jean Petit (pôle RH).", &p.echo_markers, &[]));
     }

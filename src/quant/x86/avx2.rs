@@ -448,6 +448,10 @@ macro_rules! float_kernels {
 
 float_kernels!(dequant_f32, dot_f32, 4, |p| _mm256_loadu_ps(p as *const f32), f32::from_le_bytes);
 float_kernels!(dequant_f16, dot_f16, 2, |p| _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)), f16_le);
-float_kernels!(dequant_bf16, dot_bf16, 2,
+float_kernels!(
+    dequant_bf16,
+    dot_bf16,
+    2,
     |p| _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i)))),
-    bf16_le);
+    bf16_le
+);

@@ -496,12 +496,14 @@ macro_rules! float_kernels {
     };
 }
 
-float_kernels!(dequant_f32, dot_f32, 4,
-    |p| _mm512_loadu_ps(p as *const f32),
-    |p, k| _mm512_maskz_loadu_ps(k, p as *const f32));
-float_kernels!(dequant_f16, dot_f16, 2,
-    |p| _mm512_cvtph_ps(_mm256_loadu_si256(p as *const __m256i)),
-    |p, k| _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, p as *const i16)));
-float_kernels!(dequant_bf16, dot_bf16, 2,
+float_kernels!(dequant_f32, dot_f32, 4, |p| _mm512_loadu_ps(p as *const f32), |p, k| _mm512_maskz_loadu_ps(k, p as *const f32));
+float_kernels!(dequant_f16, dot_f16, 2, |p| _mm512_cvtph_ps(_mm256_loadu_si256(p as *const __m256i)), |p, k| _mm512_cvtph_ps(
+    _mm256_maskz_loadu_epi16(k, p as *const i16)
+));
+float_kernels!(
+    dequant_bf16,
+    dot_bf16,
+    2,
     |p| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p as *const __m256i)))),
-    |p, k| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, p as *const i16)))));
+    |p, k| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, p as *const i16))))
+);
