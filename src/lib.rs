@@ -5,7 +5,8 @@
 //! files (`formats`) → blocks (`quant`) → model (`model`) → ops with their
 //! backward (`ops`, CPU kernels in `cpu`) → training (`train`) → adapter files;
 //! text → tokens (`tokenizer`) → generation (`infer`) → evaluation (`eval`).
-//! `data` builds training sets, `cli` is the command-line driver and `ffi` the C ABI.
+//! `data` builds training sets, `rag` retrieves records for a question (RAG,
+//! the hybrid and its training data), `cli` is the command-line driver and `ffi` the C ABI.
 
 pub mod cli;
 pub mod cpu;
@@ -20,6 +21,7 @@ pub mod infer;
 pub mod model;
 pub mod ops;
 pub mod quant;
+pub mod rag;
 pub mod tokenizer;
 pub mod train;
 pub mod util;

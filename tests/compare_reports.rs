@@ -7,10 +7,11 @@ mod eval_support;
 
 use dyag::eval::prompt::{DirectPrompt, DEFAULT_SYSTEM_PROMPT};
 use dyag::eval::questions::read_questions;
-use dyag::eval::rag::{load_catalogue, PromptLang, RagPrompt};
+use dyag::eval::rag_prompt::RagPrompt;
 use dyag::eval::results::Metadata;
 use dyag::eval::runner::run_evaluation;
 use dyag::infer::SamplingParams;
+use dyag::rag::{load_catalogue, ContextLang};
 use eval_support::{answer, Scripted, ScriptedGenerator, DATA};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -251,7 +252,7 @@ fn regenerate_sample_results() {
             load_catalogue(Path::new(&format!("{DATA}/catalogue.jsonl"))).unwrap(),
             3,
             Some(DEFAULT_SYSTEM_PROMPT.into()),
-            PromptLang::French,
+            ContextLang::French,
         )
         .unwrap()
     };
@@ -282,7 +283,7 @@ fn regenerate_sample_results() {
         top_k: 3,
         corpus: Some("tests/data/eval/catalogue.jsonl".into()),
         documents: Some(6),
-        analyzer: Some(dyag::eval::rag::index::ANALYZER_DESCRIPTION.into()),
+        analyzer: Some(dyag::rag::index::ANALYZER_DESCRIPTION.into()),
     });
     results.write(&sample("results_rag.json")).unwrap();
 

@@ -6,11 +6,12 @@ mod eval_support;
 use dyag::eval::metrics::{bleu, overlap, rouge};
 use dyag::eval::prompt::{DirectPrompt, DEFAULT_SYSTEM_PROMPT};
 use dyag::eval::questions::read_questions;
-use dyag::eval::rag::{load_catalogue, PromptLang, RagPrompt};
+use dyag::eval::rag_prompt::RagPrompt;
 use dyag::eval::results::{Metadata, SCHEMA_VERSION};
 use dyag::eval::runner::run_evaluation;
 use dyag::eval::validate::read_results;
 use dyag::infer::SamplingParams;
+use dyag::rag::{load_catalogue, ContextLang};
 use eval_support::{answer, ContextReader, Scripted, ScriptedGenerator, DATA};
 use std::path::Path;
 
@@ -158,7 +159,7 @@ fn rag_retrieves_the_right_records_and_records_sources() {
     ] {
         let docs = load_catalogue(Path::new(&format!("{DATA}/{file}"))).unwrap();
         assert_eq!(docs.len(), 6, "{file}");
-        let prompts = RagPrompt::new(docs, 3, Some(DEFAULT_SYSTEM_PROMPT.into()), PromptLang::French).unwrap();
+        let prompts = RagPrompt::new(docs, 3, Some(DEFAULT_SYSTEM_PROMPT.into()), ContextLang::French).unwrap();
         let mut generator = ContextReader { seen: Vec::new() };
         let results = run_evaluation(&mut generator, &questions, &prompts, &SamplingParams::greedy(64), metadata("rag"), false).unwrap();
         for (r, want) in results.questions.iter().zip(ids) {

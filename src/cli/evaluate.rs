@@ -5,12 +5,12 @@
 use crate::cli::common::{apply_threads, attach_device, resolve_device, Device, DeviceArg, QuantizationArg};
 use crate::eval::prompt::{DirectPrompt, PromptBuilder, DEFAULT_SYSTEM_PROMPT};
 use crate::eval::questions::read_questions;
-use crate::eval::rag::prompt::PromptStyle;
-use crate::eval::rag::{load_catalogue, PromptLang, RagPrompt};
+use crate::eval::rag_prompt::{PromptStyle, RagPrompt};
 use crate::eval::results::{Metadata, Retrieval};
 use crate::eval::runner::run_evaluation;
 use crate::eval::summary::summary_table;
 use crate::infer::{ChatGenerator, SamplingParams};
+use crate::rag::{load_catalogue, ContextLang};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -255,8 +255,8 @@ pub fn run_rag(args: RagArgs) -> Result<()> {
     let n_docs = documents.len();
     let system_prompt = args.generation.system_prompt(if args.hybrid { args.model.as_deref() } else { None })?;
     let lang = match args.lang {
-        crate::eval::compare::Lang::Fr => PromptLang::French,
-        crate::eval::compare::Lang::En => PromptLang::English,
+        crate::eval::compare::Lang::Fr => ContextLang::French,
+        crate::eval::compare::Lang::En => ContextLang::English,
     };
     let mut prompts = RagPrompt::new(documents, args.top_k, system_prompt.clone(), lang)?;
     prompts.max_chars_per_document = args.max_context_chars;
@@ -291,7 +291,7 @@ pub fn run_rag(args: RagArgs) -> Result<()> {
         retrieval: Some(Retrieval {
             method: if args.oracle { "oracle: the question's own records, then bm25" } else { "bm25" }.into(),
             library: Some("tantivy 0.25".into()),
-            analyzer: Some(crate::eval::rag::index::ANALYZER_DESCRIPTION.into()),
+            analyzer: Some(crate::rag::index::ANALYZER_DESCRIPTION.into()),
             top_k: args.top_k as u64,
             corpus: Some(args.corpus.display().to_string()),
             documents: Some(n_docs as u64),

@@ -7,6 +7,8 @@ use crate::data::templates::{system_prompt, Lang};
 use crate::data::{output, read_catalogue, summary, ReadOptions};
 use crate::formats::chat_jsonl::validate_chat_dataset;
 use crate::infer::ChatGenerator;
+use crate::rag::raft::{add_context, RaftOptions};
+use crate::rag::ContextLang;
 use crate::util::rng::Rng;
 use crate::util::{write_atomic, write_json_atomic};
 use crate::{Error, Result};
@@ -52,6 +54,14 @@ pub struct Args {
     /// Share of negative examples about unknown names (augmented), two in three near misses of real names (X-RH, NEO-X).
     #[arg(long, default_value_t = crate::data::generate::DEFAULT_NEGATIVE_RATIO)]
     pub negative_ratio: f64,
+    /// Share of the questions written with retrieved catalogue records in the prompt, as
+    /// `evaluate-rag --hybrid` puts them (RAFT: the right record 80 % of the time, among
+    /// look-alikes), so that the adapter learns to read and to refuse in the hybrid.
+    #[arg(long, default_value_t = 0.0)]
+    pub context_ratio: f64,
+    /// Records per contextual prompt: evaluate-rag's --top-k.
+    #[arg(long, default_value_t = 3)]
+    pub context_top_k: usize,
     /// Answer to questions about unknown names (augmented); "{X}" is replaced by the name.
     #[arg(long)]
     pub refusal: Option<String>,
@@ -136,7 +146,14 @@ pub fn run(args: Args) -> Result<()> {
         generate(&cat, &opts)?
     };
     let mut report = generated.report;
-    if generated.examples.is_empty() {
+    let mut examples = generated.examples;
+    let raft = RaftOptions {
+        ratio: args.context_ratio,
+        top_k: args.context_top_k,
+        lang: if args.lang == Lang::En { ContextLang::English } else { ContextLang::French },
+    };
+    report.with_context = add_context(&mut examples, &cat, &raft, &mut Rng::new(args.seed ^ 0x5AF7))?;
+    if examples.is_empty() {
         if let Some(p) = &args.report {
             write_json_atomic(p, &report)?;
         }
@@ -148,7 +165,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let written = if args.split {
         let mut rng = Rng::new(args.seed ^ 0x5_9117);
-        let parts = split(generated.examples, args.split_ratios, &mut rng);
+        let parts = split(examples, args.split_ratios, &mut rng);
         report.split = Some(
             [("train", parts.train.len()), ("val", parts.val.len()), ("test", parts.test.len())]
                 .into_iter()
@@ -157,7 +174,7 @@ pub fn run(args: Args) -> Result<()> {
         );
         output::write_split(&args.output, &parts, &system, &cat.records.iter().map(|r| r.name.clone()).collect::<Vec<_>>())?
     } else {
-        write_atomic(&args.output, &output::dataset_jsonl(&generated.examples, &system)?)?;
+        write_atomic(&args.output, &output::dataset_jsonl(&examples, &system)?)?;
         vec![args.output.clone()]
     };
     report.outputs = written.iter().map(|p| p.display().to_string()).collect();

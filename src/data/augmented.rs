@@ -59,7 +59,7 @@ pub fn multi(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Examp
     let answer = format!("{a1}{sep}{a2}");
     let facts = facts_in_answer(&answer, field_facts(f1).into_iter().chain(field_facts(f2)));
     let question = perturb(&upper_first(&question), &rec.name, rng);
-    Some(Example { record: Some(r), intent: "multi".to_string(), question, answer, facts })
+    Some(Example { record: Some(r), intent: "multi".to_string(), question, answer, facts, prompt: None })
 }
 
 /// Names that look like the catalogue's (uppercase acronyms) but are not in it.
@@ -145,6 +145,7 @@ pub fn negative(fake: &str, lang_: Lang, refusal: &str, rng: &mut Rng) -> Option
         question: perturb(&question, fake, rng),
         answer: refusal.replace("{X}", fake),
         facts: Vec::new(),
+        prompt: None,
     })
 }
 

@@ -14,6 +14,9 @@ pub struct Example {
     pub answer: String,
     /// Key facts a correct answer must contain; each occurs in `answer`.
     pub facts: Vec<String>,
+    /// The user turn when it is more than the question: retrieved records,
+    /// then the question (`crate::rag::raft`). `None`: the question alone.
+    pub prompt: Option<String>,
 }
 
 impl Example {

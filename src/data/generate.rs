@@ -76,6 +76,8 @@ pub struct Report {
     pub produced: usize,
     pub per_intent: BTreeMap<String, usize>,
     pub negatives: usize,
+    /// Questions with retrieved records in their prompt (`--context-ratio`).
+    pub with_context: usize,
     pub duplicate_questions_dropped: usize,
     /// Why fewer examples than requested were produced.
     pub shortfall: Option<String>,

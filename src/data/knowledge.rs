@@ -215,7 +215,7 @@ pub fn fiche(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Examp
     let question = perturb(&upper_first(&Ctx { lang: lang_, name: &rec.name, field: None }.render(q)?), &rec.name, rng);
     let answer = sentences.join(" ");
     let facts = crate::data::example::facts_in_answer(&answer, facts);
-    Some(Example { record: Some(r), intent: "fiche".to_string(), question, answer, facts })
+    Some(Example { record: Some(r), intent: "fiche".to_string(), question, answer, facts, prompt: None })
 }
 
 /// Kinds that most records have: a record without one of them gets a
@@ -246,7 +246,9 @@ fn missing_fields(r: usize, rec: &Record, common: &[FieldKind], lang_: Lang, rng
         let kt = (t.kind)(kind);
         let q = kt.rule_questions[rng.below(kt.rule_questions.len() as u64) as usize];
         let ctx = Ctx { lang: lang_, name: &rec.name, field: None };
-        let Some(question) = ctx.render(q) else { continue };
+        let Some(question) = ctx.render(q) else {
+            continue;
+        };
         let answer = t.missing_answer.replace("{M}", (t.missing_what)(kind)).replace("{X}", &rec.name);
         out.push(Example {
             record: Some(r),
@@ -254,6 +256,7 @@ fn missing_fields(r: usize, rec: &Record, common: &[FieldKind], lang_: Lang, rng
             question: perturb(&question, &rec.name, rng),
             answer,
             facts: Vec::new(),
+            prompt: None,
         });
     }
     out
@@ -356,7 +359,9 @@ fn reverse_questions(cat: &Catalogue, lang_: Lang, index: usize, rng: &mut Rng) 
                         .replace("{APPS}", &list),
                 )
             };
-            let (Some(question), Some(answer)) = (fill(q), fill(a)) else { continue };
+            let (Some(question), Some(answer)) = (fill(q), fill(a)) else {
+                continue;
+            };
             // The record is the first match: a single-record question's test keywords are its name.
             out.push(Example {
                 record: (recs.len() == 1).then(|| cat.records.iter().position(|r| r.name == names[0])).flatten(),
@@ -365,6 +370,7 @@ fn reverse_questions(cat: &Catalogue, lang_: Lang, index: usize, rng: &mut Rng) 
                 question: perturb(&upper_first(&question), &value, rng),
                 answer: upper_first(&answer),
                 facts: names,
+                prompt: None,
             });
         }
     }

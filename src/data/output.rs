@@ -17,7 +17,7 @@ pub fn dataset_jsonl(examples: &[Example], system: &str) -> Result<Vec<u8>> {
         if !system.trim().is_empty() {
             messages.push(ChatMessage::system(system.trim()));
         }
-        messages.push(ChatMessage::user(ex.question.clone()));
+        messages.push(ChatMessage::user(ex.prompt.clone().unwrap_or_else(|| ex.question.clone())));
         messages.push(ChatMessage::assistant(ex.answer.clone()));
         serde_json::to_writer(&mut out, &Conversation { messages }).map_err(|e| Error::msg(format!("cannot serialise an example: {e}")))?;
         out.push(b'\n');
@@ -106,6 +106,7 @@ mod tests {
             question: "Qu'est-ce que GIDAF ?".into(),
             answer: "GIDAF est \"une\" app.".into(),
             facts: vec!["app".into()],
+            prompt: None,
         };
         let s = String::from_utf8(dataset_jsonl(std::slice::from_ref(&ex), "Sys.").unwrap()).unwrap();
         assert_eq!(

@@ -12,7 +12,7 @@ pub fn single_example(r: usize, rec: &Record, field: &Field, lang_: Lang, questi
     let ctx = Ctx { lang: lang_, name: &rec.name, field: Some(field) };
     let question = ctx.render(question_tpl)?;
     let facts = facts_in_answer(&answer, field_facts(field));
-    Some(Example { record: Some(r), intent: field.kind.intent().to_string(), question, answer, facts })
+    Some(Example { record: Some(r), intent: field.kind.intent().to_string(), question, answer, facts, prompt: None })
 }
 
 /// The rule-based candidates of one record, in the order they should be
@@ -28,9 +28,13 @@ pub fn record_candidates(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> 
         for &fi in &order {
             let field = &rec.fields[fi];
             let kt = (t.kind)(field.kind);
-            let Some(q) = kt.rule_questions.get(p) else { continue };
+            let Some(q) = kt.rule_questions.get(p) else {
+                continue;
+            };
             let ctx = Ctx { lang: lang_, name: &rec.name, field: Some(field) };
-            let Some(answer) = usable_answers(kt, &ctx).into_iter().next() else { continue };
+            let Some(answer) = usable_answers(kt, &ctx).into_iter().next() else {
+                continue;
+            };
             out.extend(single_example(r, rec, field, lang_, q, answer));
         }
     }

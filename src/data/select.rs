@@ -73,7 +73,7 @@ mod tests {
     use super::*;
 
     fn ex(r: usize, q: &str) -> Example {
-        Example { record: Some(r), intent: "x".into(), question: q.into(), answer: "a".into(), facts: vec![] }
+        Example { record: Some(r), intent: "x".into(), question: q.into(), answer: "a".into(), facts: vec![], prompt: None }
     }
 
     #[test]

@@ -109,7 +109,7 @@ mod tests {
     use super::*;
 
     fn ex(q: &str) -> Example {
-        Example { record: Some(0), intent: "x".into(), question: q.into(), answer: "a".into(), facts: vec![] }
+        Example { record: Some(0), intent: "x".into(), question: q.into(), answer: "a".into(), facts: vec![], prompt: None }
     }
 
     #[test]

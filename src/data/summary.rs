@@ -16,6 +16,9 @@ pub fn render(r: &Report) -> String {
     if r.negatives > 0 {
         let _ = writeln!(s, "  negative examples (unknown names): {}", r.negatives);
     }
+    if r.with_context > 0 {
+        let _ = writeln!(s, "  with retrieved records in the prompt (RAFT, for the hybrid): {}", r.with_context);
+    }
     if let Some(split) = &r.split {
         let _ = writeln!(
             s,

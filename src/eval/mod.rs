@@ -7,7 +7,7 @@
 //!   reader and the whole-run figures.
 //! - [`prompt`], [`runner`], [`summary`]: prompts, the evaluation loop, the
 //!   stderr summary.
-//! - [`rag`]: the BM25 retrieval baseline.
+//! - [`rag_prompt`]: RAG and hybrid prompts over [`crate::rag`]'s retrieval.
 //! - [`compare`]: side-by-side comparison and its JSON, Markdown and HTML reports.
 
 pub mod aggregate;
@@ -16,7 +16,7 @@ pub mod judge;
 pub mod metrics;
 pub mod prompt;
 pub mod questions;
-pub mod rag;
+pub mod rag_prompt;
 pub mod results;
 pub mod runner;
 pub mod summary;

@@ -1,6 +1,6 @@
 //! How a question becomes chat messages. The evaluation loop only sees the
 //! [`PromptBuilder`] trait: a fine-tuned model gets the question as is, a RAG
-//! system (see [`crate::eval::rag`]) adds retrieved records first.
+//! system (see [`crate::eval::rag_prompt`]) adds retrieved records first.
 
 use crate::eval::questions::Question;
 use crate::eval::results::Source;

@@ -272,7 +272,7 @@ fn check_pair(
     if facts.is_empty() {
         facts = content_words_in_record(&answer, vocab_words(rec));
     }
-    Some(Example { record: Some(r), intent: intent.to_string(), question, answer, facts })
+    Some(Example { record: Some(r), intent: intent.to_string(), question, answer, facts, prompt: None })
 }
 
 /// The longest run of whole first sentences of `answer` that is grounded and

@@ -1,19 +1,13 @@
-//! Retrieval-augmented prompts: the best records for the question, in a clear
-//! context block before it, and the records kept as the answer's sources.
+//! Retrieval-augmented prompts for evaluation: the best records for the
+//! question in the context block of [`crate::rag::context`] (or as fiches
+//! for a base model), and the records kept as the answer's sources.
 
 use crate::eval::prompt::{with_system, BuiltPrompt, PromptBuilder};
 use crate::eval::questions::Question;
-use crate::eval::rag::documents::Document;
-use crate::eval::rag::index::Bm25Index;
 use crate::eval::results::Source;
+use crate::rag::context::{context_message, header_and_instruction, truncate_chars, MAX_CHARS_PER_DOCUMENT};
+use crate::rag::{Bm25Index, ContextLang, Document};
 use crate::Result;
-
-/// Wording of the context block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PromptLang {
-    French,
-    English,
-}
 
 /// How the records and the question are put to the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -34,7 +28,7 @@ pub struct RagPrompt {
     pub system_prompt: Option<String>,
     /// Longer record texts are cut (at a character boundary) to keep prompts bounded.
     pub max_chars_per_document: usize,
-    pub lang: PromptLang,
+    pub lang: ContextLang,
     pub style: PromptStyle,
     /// Put the question's own records (`apps`) in the prompt instead of the
     /// retrieved ones (filled up to `top_k` with retrieved records): the
@@ -44,14 +38,14 @@ pub struct RagPrompt {
 }
 
 impl RagPrompt {
-    pub fn new(documents: Vec<Document>, top_k: usize, system_prompt: Option<String>, lang: PromptLang) -> Result<Self> {
+    pub fn new(documents: Vec<Document>, top_k: usize, system_prompt: Option<String>, lang: ContextLang) -> Result<Self> {
         let index = Bm25Index::build(&documents)?;
         Ok(RagPrompt {
             documents,
             index,
             top_k,
             system_prompt,
-            max_chars_per_document: 2000,
+            max_chars_per_document: MAX_CHARS_PER_DOCUMENT,
             lang,
             style: PromptStyle::Chat,
             oracle: false,
@@ -115,7 +109,7 @@ impl RagPrompt {
     /// Intro, worked example, fiches header, question and answer labels.
     fn completion_parts(&self) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
         match self.lang {
-            PromptLang::French => (
+            ContextLang::French => (
                 "Les fiches ci-dessous décrivent des applications. Chaque réponse est une phrase courte qui reprend l'information demandée de la bonne fiche. Si aucune fiche ne parle de l'application demandée, la réponse est : Je ne connais pas cette application.",
                 "Exemple.
 [0] ORION
@@ -127,7 +121,7 @@ Réponse : Le responsable d'ORION est Jean Petit (pôle RH).",
                 "Question : ",
                 "Réponse :",
             ),
-            PromptLang::English => (
+            ContextLang::English => (
                 "The records below describe applications. Each answer is a short sentence that gives the requested information from the right record. If no record is about the application asked for, the answer is: I don't know this application.",
                 "Example.
 [0] ORION
@@ -144,38 +138,7 @@ Answer: ORION's owner is Jean Petit (HR).",
 
     /// The user message: numbered records, then the question and the instruction.
     pub fn user_message(&self, question: &str, docs: &[&Document]) -> String {
-        let (context, none, q_label, instruction) = match self.lang {
-            PromptLang::French => (
-                "Contexte (extraits du catalogue) :",
-                "(aucun extrait trouvé)",
-                "Question",
-                "Réponds à la question en t'appuyant uniquement sur le contexte ci-dessus. Si le contexte ne contient pas la réponse, dis-le.",
-            ),
-            PromptLang::English => (
-                "Context (catalogue excerpts):",
-                "(no excerpt found)",
-                "Question",
-                "Answer the question using only the context above. If the context does not contain the answer, say so.",
-            ),
-        };
-        let mut msg = String::new();
-        msg.push_str(context);
-        msg.push('\n');
-        if docs.is_empty() {
-            msg.push_str(none);
-            msg.push('\n');
-        }
-        for (i, d) in docs.iter().enumerate() {
-            msg.push_str(&format!("\n[{}] {}\n", i + 1, d.title));
-            let text = truncate_chars(&d.text, self.max_chars_per_document);
-            if !text.is_empty() {
-                msg.push_str(text);
-                msg.push('\n');
-            }
-        }
-        let sep = if self.lang == PromptLang::French { " : " } else { ": " };
-        msg.push_str(&format!("\n{q_label}{sep}{question}\n{instruction}"));
-        msg
+        context_message(question, docs, self.lang, self.max_chars_per_document)
     }
 }
 
@@ -183,24 +146,15 @@ impl RagPrompt {
     /// What an answer must not repeat: the context header, the instruction,
     /// and every line of the records placed in the prompt.
     pub fn echo_markers(&self, docs: &[&Document]) -> Vec<String> {
-        let (header, instruction) = match self.lang {
-            PromptLang::French => {
-                ("Contexte (extraits du catalogue)", "Réponds à la question en t'appuyant uniquement sur le contexte ci-dessus")
-            }
-            PromptLang::English => ("Context (catalogue excerpts)", "Answer the question using only the context above"),
-        };
+        // The header without its colon, the instruction's first sentence.
+        let (header, instruction) = header_and_instruction(self.lang);
+        let header = header.trim_end_matches([' ', ':']);
+        let instruction = instruction.split(". ").next().unwrap_or(instruction);
         let mut m = vec![header.to_string(), instruction.to_string()];
         for d in docs {
             m.extend(truncate_chars(&d.text, self.max_chars_per_document).lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
         }
         m
-    }
-}
-
-fn truncate_chars(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }
 
@@ -234,7 +188,7 @@ mod tests {
             Document { id: "gidaf".into(), title: "GIDAF".into(), text: "hébergement : DSI Toulouse".into() },
             Document { id: "sirh".into(), title: "SIRH".into(), text: "hébergement : prestataire".into() },
         ];
-        let rag = RagPrompt::new(docs, 1, Some("Tu es un assistant.".into()), PromptLang::French).unwrap();
+        let rag = RagPrompt::new(docs, 1, Some("Tu es un assistant.".into()), ContextLang::French).unwrap();
         let q = Question {
             id: "q1".into(),
             question: "Qui héberge GIDAF ?".into(),
@@ -262,7 +216,7 @@ mod tests {
             Document { id: "GIDAF".into(), title: "GIDAF".into(), text: "hébergement : DSI Toulouse".into() },
             Document { id: "SIRH".into(), title: "SIRH".into(), text: "hébergement : prestataire Toulouse".into() },
         ];
-        let mut rag = RagPrompt::new(docs, 1, None, PromptLang::French).unwrap();
+        let mut rag = RagPrompt::new(docs, 1, None, ContextLang::French).unwrap();
         let q = Question {
             id: "q".into(),
             question: "Qui héberge GIDAF à Toulouse ?".into(),
@@ -287,11 +241,5 @@ mod tests {
         );
         // The worked example and the intro are echoes if repeated.
         assert!(crate::eval::judge::is_echo("Réponse : Le responsable d'ORION est Jean Petit (pôle RH).", &p.echo_markers, &[]));
-    }
-
-    #[test]
-    fn truncation_respects_char_boundaries() {
-        assert_eq!(truncate_chars("éléphant", 3), "élé");
-        assert_eq!(truncate_chars("abc", 10), "abc");
     }
 }

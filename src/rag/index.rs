@@ -9,7 +9,7 @@
 //! their terms — never through a query parser, whose syntax ("-", ":", quotes)
 //! would misread ordinary questions.
 
-use crate::eval::rag::documents::Document;
+use crate::rag::documents::Document;
 use crate::{Error, Result};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
