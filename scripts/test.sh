@@ -17,6 +17,9 @@ step "set-up: llama.cpp server"; DYAG_LLM_SERVER_PYTHON="$(scripts/setup-llm-ser
 step "set-up: NVRTC";            scripts/setup-nvrtc.sh
 step "set-up: Go";               scripts/install-go.sh
 
+step "format: cargo fmt --check (rustfmt.toml)"
+cargo fmt --check
+
 step "Rust tests (release build)"
 cargo test --release
 
