@@ -18,6 +18,7 @@ step "set-up: NVRTC";            scripts/setup-nvrtc.sh
 step "set-up: Go";               scripts/install-go.sh
 
 step "format: cargo fmt --check (rustfmt.toml)"
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo fmt --check
 
 step "Rust tests (release build)"
