@@ -147,11 +147,20 @@ pub fn echo_markers(system_prompt: Option<&str>, question: &str, extra: impl Int
 
 /// True when the answer contains a marker that holds none of the key facts
 /// (a record line with the asked value is an answer, not an echo).
+/// A marker that is a question (it ends with "?") is repeated only when the
+/// answer starts with it or asks it again: "C'est Karim Haddouche qui est
+/// responsable de FEDRA." restates "Qui est responsable de FEDRA ?" as an
+/// answer, and is not an echo.
 pub fn is_echo(answer: &str, markers: &[String], keywords: &[String]) -> bool {
     let a = padded(answer);
     markers.iter().any(|m| {
         let pm = padded(m);
-        has_phrase(&a, m) && !keywords.iter().any(|k| has_phrase(&pm, k))
+        let present = if m.trim_end().ends_with('?') {
+            a.starts_with(&pm) || (answer.contains('?') && has_phrase(&a, m))
+        } else {
+            has_phrase(&a, m)
+        };
+        present && !keywords.iter().any(|k| has_phrase(&pm, k))
     })
 }
 
@@ -230,6 +239,9 @@ mod tests {
         // A record line of another field is an echo; the question repeated too.
         assert!(judge("OVHcloud Gravelines. Responsable : Yann Le Goff", &case).echo);
         assert!(judge("Qui héberge KORRIGAN ? OVHcloud Gravelines", &case).echo);
+        assert!(judge("OVHcloud Gravelines. Qui héberge KORRIGAN ?", &case).echo);
+        // Restating the question as an answer is not repeating it.
+        assert!(!judge("C'est OVHcloud à Gravelines qui héberge KORRIGAN.", &case).echo);
         // Without key facts, the expected answer decides; with neither, no verdict.
         let case = Case { negative: false, keywords: &[], expected: Some("En production."), echo_markers: &[] };
         assert_eq!(judge("en production", &case).correct, Some(true));
