@@ -10,6 +10,8 @@
 #   scripts/quality-bench.sh test default --method augmented --
 # Example (the seed's explicit recipe):
 #   scripts/quality-bench.sh test seed --method augmented --count 1000 -- --epochs 3 --batch-size 4
+# finetune gets --eval-questions on the generated validation questions unless
+# the flags name other ones.
 # Environment: THREADS (default 2), MODES (default "finetuned rag hybrid"),
 # MAX_TOKENS (default 96), SEED (generate-training and finetune seed, default 42).
 # Prints the per-kind table and writes it to runs/quality/SET/NAME/summary.md.
@@ -39,6 +41,10 @@ if [[ ! -f "$out/model/final/adapter_model.safetensors" ]]; then
   if [[ ! -f "$out/dataset_train.jsonl" ]]; then # (a dataset already there is used as it is)
     step "generate-training ${gen_flags[*]}"
     "$dyag" generate-training "$bench/catalogue.jsonl" --split --seed "$seed" --output "$out/dataset.jsonl" "${gen_flags[@]}"
+  fi
+  # In-loop evaluation on the generated validation questions (never the benchmark's), as run-workflow does.
+  if [[ -f "$out/dataset_val_questions.jsonl" && " ${ft_flags[*]} " != *" --eval-questions "* ]]; then
+    ft_flags+=(--eval-questions "$out/dataset_val_questions.jsonl")
   fi
   step "finetune ${ft_flags[*]}"
   start=$SECONDS
