@@ -330,3 +330,30 @@ fn llm_endpoint_down_is_reported_not_silent() {
     assert!(e.contains("calls in a row failed") && e.contains("127.0.0.1:9"), "{e}");
     assert!(!out.exists());
 }
+
+/// RAFT examples: a share of the questions carry retrieved records in the
+/// user turn, in evaluate-rag's context block; the test questions stay bare.
+#[test]
+fn context_ratio_puts_records_in_some_prompts() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("ds.jsonl");
+    let summary = gen(JSONL, &out, &["--method", "augmented", "--count", "300", "--context-ratio", "0.3", "--split"]);
+    let train = lines(&d.path().join("ds_train.jsonl"));
+    let with: Vec<&(String, String, String)> = train.iter().filter(|e| e.1.starts_with("Contexte (extraits du catalogue) :\n")).collect();
+    let share = with.len() as f64 / train.len() as f64;
+    // 0.3 of the questions; fiches (about a fifth of the examples) never get records.
+    assert!((0.15..=0.35).contains(&share), "{share}");
+    // At most three records (--context-top-k 3): as many as BM25 finds for
+    // the question, as at query time ("Qu'est-ce que X ?" matches X alone).
+    let counts: Vec<usize> = with.iter().map(|e| e.1.matches("\n[").count()).collect();
+    assert!(counts.iter().all(|&c| c <= 3) && counts.iter().filter(|&&c| c == 3).count() * 2 >= counts.len(), "{counts:?}");
+    for e in &with {
+        assert!(e.1.contains("\nQuestion : ") && e.1.ends_with("Si le contexte ne contient pas la réponse, dis-le."), "{}", e.1);
+    }
+    assert!(summary.contains("with retrieved records in the prompt"), "{summary}");
+    let questions = std::fs::read_to_string(d.path().join("ds_test_questions.jsonl")).unwrap();
+    assert!(!questions.contains("Contexte (extraits"), "test questions must be bare");
+    let err =
+        fail(&["generate-training", JSONL, "-o", path_str(&d.path().join("x.jsonl")), "--method", "augmented", "--context-ratio", "1.5"]);
+    assert!(err.contains("--context-ratio must be between 0 and 1"), "{err}");
+}

@@ -178,6 +178,17 @@ pub fn run(args: Args) -> Result<()> {
         args.max_seq_len,
         data.dropped
     );
+    if data.truncated > 0 {
+        // Cut examples lose their end (the answer first); dropped ones are not trained on at all.
+        eprintln!(
+            "[WARN] {} exemples dépassent --max-seq-len {} ({} perdus entièrement) ; le plus long fait {} tokens : relancez avec --max-seq-len {}",
+            data.truncated,
+            args.max_seq_len,
+            data.dropped,
+            data.longest,
+            data.longest.next_power_of_two()
+        );
+    }
 
     let resume = match &args.resume_from_checkpoint {
         Some(p) if p.as_os_str() == "latest" => Some(latest_checkpoint(&args.output)?),

@@ -155,11 +155,8 @@ pub fn is_echo(answer: &str, markers: &[String], keywords: &[String]) -> bool {
     let a = padded(answer);
     markers.iter().any(|m| {
         let pm = padded(m);
-        let present = if m.trim_end().ends_with('?') {
-            a.starts_with(&pm) || (answer.contains('?') && has_phrase(&a, m))
-        } else {
-            has_phrase(&a, m)
-        };
+        let present =
+            if m.trim_end().ends_with('?') { a.starts_with(&pm) || (answer.contains('?') && has_phrase(&a, m)) } else { has_phrase(&a, m) };
         present && !keywords.iter().any(|k| has_phrase(&pm, k))
     })
 }

@@ -32,6 +32,8 @@ pub struct Prepared {
     pub truncated: usize,
     /// Examples left with no labelled token after truncation (not trained on).
     pub dropped: usize,
+    /// Tokens of the longest example before truncation.
+    pub longest: usize,
 }
 
 impl Prepared {
@@ -95,6 +97,7 @@ pub fn prepare(
     for (i, conv) in convs.iter().enumerate() {
         let line = lines.get(i).copied().unwrap_or(i + 1);
         let mut ex = tokenize_conversation(&conv.messages, tokenizer, template).map_err(|e| Error::data(path, line, e.to_string()))?;
+        out.longest = out.longest.max(ex.tokens.len());
         if ex.tokens.len() > max_seq_len {
             ex.tokens.truncate(max_seq_len);
             ex.labels.truncate(max_seq_len);
