@@ -9,7 +9,7 @@ use crate::data::catalogue::{Catalogue, FieldKind, Record};
 use crate::data::example::{facts_in_answer, field_facts, Example};
 use crate::data::noise::perturb;
 use crate::data::rule_based::single_example;
-use crate::data::templates::{lang, usable_answers, Ctx, Lang};
+use crate::data::templates::{lang, usable_answers, Ctx, KindTemplates, Lang, LangTemplates};
 use crate::data::text::{fold, upper_first, words};
 use crate::util::rng::Rng;
 use std::collections::HashSet;
@@ -20,9 +20,7 @@ pub fn fact_question(r: usize, rec: &Record, fi: usize, lang_: Lang, rng: &mut R
     let t = lang(lang_);
     let field = &rec.fields[fi];
     let kt = (t.kind)(field.kind);
-    let n_q = kt.rule_questions.len() + kt.more_questions.len();
-    let qi = rng.below(n_q as u64) as usize;
-    let q_tpl = kt.rule_questions.get(qi).copied().unwrap_or_else(|| kt.more_questions[qi - kt.rule_questions.len()].text);
+    let q_tpl = any_question(kt, rng);
     let ctx = Ctx { lang: lang_, name: &rec.name, field: Some(field) };
     let answers = usable_answers(kt, &ctx);
     if answers.is_empty() {
@@ -32,6 +30,25 @@ pub fn fact_question(r: usize, rec: &Record, fi: usize, lang_: Lang, rng: &mut R
     let mut ex = single_example(r, rec, field, lang_, q_tpl, answer)?;
     ex.question = perturb(&ex.question, &rec.name, rng);
     Some(ex)
+}
+
+/// Any phrasing of a kind's question: the rule-based ones and the others alike.
+fn any_question(kt: &KindTemplates, rng: &mut Rng) -> &'static str {
+    let n_q = kt.rule_questions.len() + kt.more_questions.len();
+    let qi = rng.below(n_q as u64) as usize;
+    kt.rule_questions.get(qi).copied().unwrap_or_else(|| kt.more_questions[qi - kt.rule_questions.len()].text)
+}
+
+/// A question about two fields in a random frame: the first clause names the
+/// entity, the second refers to it with a pronoun.
+fn two_fact_question(
+    t: &LangTemplates,
+    (c1, k1): (&Ctx, &KindTemplates),
+    (c2, k2): (&Ctx, &KindTemplates),
+    rng: &mut Rng,
+) -> Option<String> {
+    let frame = &t.multi[rng.below(t.multi.len() as u64) as usize];
+    Some(frame.text.replace("{C1}", &c1.render(k1.clause_named)?).replace("{C2}", &c2.render(k2.clause_pronoun)?))
 }
 
 /// "Peux-tu me dire qui héberge X et quel est son statut ?" → both answers.
@@ -46,8 +63,7 @@ pub fn multi(r: usize, rec: &Record, lang_: Lang, rng: &mut Rng) -> Option<Examp
     let (k1, k2) = ((t.kind)(f1.kind), (t.kind)(f2.kind));
     let c1 = Ctx { lang: lang_, name: &rec.name, field: Some(f1) };
     let c2 = Ctx { lang: lang_, name: &rec.name, field: Some(f2) };
-    let frame = &t.multi[rng.below(t.multi.len() as u64) as usize];
-    let question = frame.text.replace("{C1}", &c1.render(k1.clause_named)?).replace("{C2}", &c2.render(k2.clause_pronoun)?);
+    let question = two_fact_question(t, (&c1, k1), (&c2, k2), rng)?;
     let (a1, a2) = (usable_answers(k1, &c1), usable_answers(k2, &c2));
     if a1.is_empty() || a2.is_empty() {
         return None;
@@ -130,14 +146,9 @@ pub fn negative(fake: &str, lang_: Lang, refusal: &str, rng: &mut Rng) -> Option
         if std::ptr::eq(k1, k2) {
             return None;
         }
-        let frame = &t.multi[rng.below(t.multi.len() as u64) as usize];
-        upper_first(&frame.text.replace("{C1}", &ctx.render(k1.clause_named)?).replace("{C2}", &ctx.render(k2.clause_pronoun)?))
+        upper_first(&two_fact_question(t, (&ctx, k1), (&ctx, k2), rng)?)
     } else {
-        let kt = pick(rng);
-        let n_q = kt.rule_questions.len() + kt.more_questions.len();
-        let qi = rng.below(n_q as u64) as usize;
-        let q_tpl = kt.rule_questions.get(qi).copied().unwrap_or_else(|| kt.more_questions[qi - kt.rule_questions.len()].text);
-        ctx.render(q_tpl)?
+        ctx.render(any_question(pick(rng), rng))?
     };
     Some(Example {
         record: None,

@@ -261,8 +261,7 @@ pub fn gist(l: Lang, value: &str) -> Option<String> {
     if !t.fem_nouns.contains(&head.as_str()) && !t.masc_nouns.contains(&head.as_str()) {
         return None;
     }
-    if !(rest.starts_with("de ") || rest.starts_with("d'") || rest.starts_with("d’") || rest.starts_with("des ") || rest.starts_with("du "))
-    {
+    if !["de ", "d'", "d’", "des ", "du "].iter().any(|p| rest.starts_with(p)) {
         return None;
     }
     // The first clause: up to a comma, a bracket or a purpose ("pour", "afin").
