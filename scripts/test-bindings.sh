@@ -6,8 +6,7 @@
 #     CLI) with AddressSanitizer, the query and finetune examples;
 #   - the Go tests and example (bindings/go).
 # Needs: a C compiler, make, valgrind (or DYAG_MEMCHECK=asan), Go >= 1.19
-# (scripts/install-go.sh), models/gemma-3-270m-q4_k_m.gguf (scripts/fetch-model.sh)
-# and the shared/ reference folder beside the repository.
+# (scripts/install-go.sh) and models/gemma-3-270m-q4_k_m.gguf (scripts/fetch-model.sh).
 #
 # Environment: PROFILE=debug|release (cargo profile, default debug: the
 # optimised dev profile `cargo build`/`cargo test` already built),

@@ -4,7 +4,8 @@
 # llama.cpp OpenAI-compatible server (generate-training llm-based test),
 # the NVRTC library (CUDA kernels compile test), Go (bindings). Then runs
 # the Rust test suite, the portable-kernel variants, the CUDA feature's
-# tests and the C/Go bindings' tests.
+# tests and the C/Go bindings' tests, and the reference tests again from a
+# clone of the repository with nothing beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -23,6 +24,9 @@ cargo fmt --check
 
 step "Rust tests (release build)"
 cargo test --release
+
+step "self-contained: the reference tests from a clone with nothing beside it"
+scripts/test-isolated.sh
 
 step "portable and AVX2 kernels: fixtures and unit tests at DYAG_SIMD=scalar and avx2"
 for level in scalar avx2; do

@@ -78,7 +78,7 @@ fn evaluation_writes_the_results_of_the_models_answers() {
     }
 
     // With an adapter attached the run says so; without an output file only the summary comes back.
-    let adapter = cpath(&shared().join("fixtures/gemma3/peft_adapter"));
+    let adapter = cpath(&fixtures().join("gemma3/peft_adapter"));
     unsafe {
         expect(dyag_model_load_adapter(model, adapter.as_ptr()), S::Ok);
         let out2 = dir.path().join("results2.json");

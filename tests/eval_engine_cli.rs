@@ -1,6 +1,6 @@
 //! evaluate-finetuned, evaluate-rag (plain and --hybrid) and compare-models
 //! end to end with dyag's real engine, on the tiny Gemma 3 fixture model and
-//! its PEFT adapter (../shared/fixtures/gemma3: random weights, so the answers
+//! its PEFT adapter (tests/data/fixtures/gemma3: random weights, so the answers
 //! are noise; what is checked is the pipeline: loading, measurements, sources,
 //! files). The real-model run (gemma3:270m) belongs to the workflow test.
 
@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fixtures");
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/eval");
 
 /// An HF model folder (fixture weights + fixture tokenizer) and an adapter

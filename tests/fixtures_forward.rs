@@ -1,5 +1,5 @@
 //! Forward pass and greedy generation of the four tiny fixture models
-//! (../shared/fixtures, made with PyTorch + transformers + PEFT) against
+//! (tests/data/fixtures, made with PyTorch + transformers + PEFT) against
 //! their reference logits and ids.
 //!
 //! Tolerance: 1e-5 absolute on logits. The fixtures' float32-vs-float64

@@ -1,5 +1,5 @@
 //! The backward pass and the optimiser on the four tiny fixture models,
-//! against PyTorch + PEFT references (../shared/fixtures/*/reference.safetensors)
+//! against PyTorch + PEFT references (tests/data/fixtures/*/reference.safetensors)
 //! and against finite differences.
 //!
 //! Tolerances:

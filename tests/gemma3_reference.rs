@@ -1,5 +1,5 @@
 //! Fidelity on the real model (Gemma 3 270M, GGUF Q4_K_M) against the
-//! references in ../shared/refs (llama.cpp on the exactly dequantised f32
+//! references in tests/data/refs (llama.cpp on the exactly dequantised f32
 //! weights; see its README):
 //! - our token ids equal the references' (BOS included);
 //! - our top-1 token equals the reference's at every position;
@@ -16,7 +16,7 @@ use dyag::model::load::load_gguf;
 use serde_json::Value;
 
 fn reference() -> Value {
-    let p = common::shared().join("refs/gemma3_270m_reference.json");
+    let p = common::reference_data().join("refs/gemma3_270m_reference.json");
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 
@@ -28,7 +28,7 @@ fn ids(v: &Value) -> Vec<u32> {
 fn logits_top1_and_greedy_match_the_strict_reference() {
     let (model, tokenizer) = load_gguf(&common::gemma_gguf()).unwrap();
     let refs = reference();
-    let last = common::read_safetensors(&common::shared().join("refs/gemma3_270m_last_logits_strict_f32.safetensors"));
+    let last = common::read_safetensors(&common::reference_data().join("refs/gemma3_270m_last_logits_strict_f32.safetensors"));
     for name in ["P1", "P2", "P3"] {
         let p = &refs["prompts"][name];
         let want_ids = ids(&p["token_ids"]);

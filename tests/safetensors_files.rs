@@ -210,7 +210,7 @@ fn lying_headers() {
 
 #[test]
 fn shared_llama_fixture() {
-    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/llama/model/model.safetensors"));
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fixtures/llama/model/model.safetensors"));
     let s = SafetensorsSet::open(path).unwrap();
     assert_eq!(s.len(), 21);
     let k = s.tensor("model.layers.0.self_attn.k_proj.weight").unwrap();

@@ -1,4 +1,4 @@
-//! The original tool's tested workflow (shared/seeds/FINETUNING_WORKFLOW.md,
+//! The original tool's tested workflow (docs/original/FINETUNING_WORKFLOW.md,
 //! "Workflow Complet - Exemple Testé") on gemma3:270m on the CPU, through the
 //! `dyag` binary: 10 examples, 1 epoch, batch 1; then enough epochs that the
 //! greedy answers to the 10 training questions contain their key fact for

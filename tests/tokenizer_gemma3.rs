@@ -1,6 +1,6 @@
 //! The real Gemma 3 270M tokenizer (262144 SentencePiece pieces), read from the model
 //! file, against reference token ids:
-//! - the three prompts of ../shared/refs/gemma3_270m_reference.json (an acceptance
+//! - the three prompts of tests/data/refs/gemma3_270m_reference.json (an acceptance
 //!   criterion: the ids the reference logits were computed from);
 //! - tests/data/tokenizer/gemma3_cases.json, ids computed by Google's SentencePiece
 //!   library from the same vocabulary (see make_gemma3_cases.py there).
@@ -48,7 +48,7 @@ fn tokenizer() -> &'static Tokenizer {
 }
 
 fn reference() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/refs/gemma3_270m_reference.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/refs/gemma3_270m_reference.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect(path)).expect("reference JSON")
 }
 

@@ -1,4 +1,4 @@
-//! The byte-level BPE fixture (../shared/fixtures/tokenizer: 320 tokens, 58 merges,
+//! The byte-level BPE fixture (tests/data/fixtures/tokenizer: 320 tokens, 58 merges,
 //! trained with HF tokenizers; meta.json holds 4 reference encodings) through both
 //! byte-level paths: an HF folder (`from_hf_dir`) and a GGUF "gpt2" vocabulary
 //! rebuilt from the same tokens and merges (`from_gguf_vocab`), which must encode
@@ -9,7 +9,7 @@ use dyag::tokenizer::{GgufVocab, TokenKind, Tokenizer};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/tokenizer");
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fixtures/tokenizer");
 
 fn fixture_dir() -> PathBuf {
     PathBuf::from(FIXTURE)

@@ -13,11 +13,11 @@ import (
 	"testing"
 )
 
-// The repository root and the reference data beside it (as CI lays them out).
+// The repository root and the vendored reference fixtures.
 var (
-	repoRoot  = filepath.Join("..", "..")
-	sharedDir = filepath.Join(repoRoot, "..", "shared")
-	trainSet  = filepath.Join(repoRoot, "tests", "data", "capi", "train.jsonl")
+	repoRoot    = filepath.Join("..", "..")
+	fixturesDir = filepath.Join(repoRoot, "tests", "data", "fixtures")
+	trainSet    = filepath.Join(repoRoot, "tests", "data", "capi", "train.jsonl")
 )
 
 // tinyModel assembles the tiny random Gemma 3 fixture (2 layers, hidden 64)
@@ -29,10 +29,10 @@ func tinyModel(t *testing.T) string {
 		t.Fatal(err)
 	}
 	links := map[string]string{
-		"config.json":            filepath.Join(sharedDir, "fixtures", "gemma3", "model", "config.json"),
-		"model.safetensors":      filepath.Join(sharedDir, "fixtures", "gemma3", "model", "model.safetensors"),
-		"generation_config.json": filepath.Join(sharedDir, "fixtures", "gemma3", "model", "generation_config.json"),
-		"tokenizer.json":         filepath.Join(sharedDir, "fixtures", "tokenizer", "tokenizer.json"),
+		"config.json":            filepath.Join(fixturesDir, "gemma3", "model", "config.json"),
+		"model.safetensors":      filepath.Join(fixturesDir, "gemma3", "model", "model.safetensors"),
+		"generation_config.json": filepath.Join(fixturesDir, "gemma3", "model", "generation_config.json"),
+		"tokenizer.json":         filepath.Join(fixturesDir, "tokenizer", "tokenizer.json"),
 	}
 	for name, target := range links {
 		abs, err := filepath.Abs(target)
@@ -40,7 +40,7 @@ func tinyModel(t *testing.T) string {
 			t.Fatal(err)
 		}
 		if _, err := os.Stat(abs); err != nil {
-			t.Fatalf("fixture missing (the shared/ folder must be beside the repository): %v", err)
+			t.Fatalf("fixture missing (tests/data/fixtures): %v", err)
 		}
 		if err := os.Symlink(abs, filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,6 @@
 """The PyTorch + PEFT side of `dyag bench --train`, for a side-by-side ratio.
 
-Same recipe as dyag's benchmark and ../shared/refs/README.md: Gemma 3 270M with
+Same recipe as dyag's benchmark and tests/data/refs/README.md: Gemma 3 270M with
 the GGUF's weights dequantised to f32 (transformers' GGUF loader), LoRA r 16,
 alpha 32, dropout 0.05 on the seven linear projections, AdamW, fp32, a batch of
 4 sequences of 128 ordinary tokens whose second half is labelled. Prints

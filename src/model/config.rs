@@ -359,7 +359,7 @@ mod tests {
     use super::*;
 
     fn fixture(family: &str) -> Value {
-        let path = format!("{}/../shared/fixtures/{family}/model/config.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/tests/data/fixtures/{family}/model/config.json", env!("CARGO_MANIFEST_DIR"));
         serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).unwrap()
     }
 

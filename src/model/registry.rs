@@ -202,9 +202,9 @@ mod tests {
 
     #[test]
     fn local_paths_are_classified() {
-        let dir = format!("{}/../shared/fixtures/llama/model", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!("{}/tests/data/fixtures/llama/model", env!("CARGO_MANIFEST_DIR"));
         assert_eq!(resolve(&dir).unwrap(), ModelLocation::HfFolder(PathBuf::from(&dir)));
-        let adapter = format!("{}/../shared/fixtures/llama/peft_adapter", env!("CARGO_MANIFEST_DIR"));
+        let adapter = format!("{}/tests/data/fixtures/llama/peft_adapter", env!("CARGO_MANIFEST_DIR"));
         let e = resolve(&adapter).unwrap_err().to_string();
         assert!(e.contains("--model"), "{e}");
     }

@@ -6,8 +6,9 @@ use dyag::ffi::model::{dyag_model_default_options, dyag_model_open, DyagModel};
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 
-pub fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+/// The tiny PyTorch-made fixtures vendored in tests/data/fixtures.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fixtures")
 }
 
 pub fn data(name: &str) -> PathBuf {
@@ -20,11 +21,11 @@ pub fn data(name: &str) -> PathBuf {
 pub fn tiny_model(dir: &Path) -> PathBuf {
     let model = dir.join("tiny-gemma3");
     std::fs::create_dir_all(&model).unwrap();
-    let fixture = shared().join("fixtures/gemma3/model");
+    let fixture = fixtures().join("gemma3/model");
     for f in ["config.json", "model.safetensors", "generation_config.json"] {
         std::fs::copy(fixture.join(f), model.join(f)).unwrap();
     }
-    std::fs::copy(shared().join("fixtures/tokenizer/tokenizer.json"), model.join("tokenizer.json")).unwrap();
+    std::fs::copy(fixtures().join("tokenizer/tokenizer.json"), model.join("tokenizer.json")).unwrap();
     model
 }
 

@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-/// `../shared` beside the repository (CI clones the repo with shared/ beside it).
-pub fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+/// The reference data vendored in the repository (tests/data/README.md says
+/// where each file came from).
+pub fn reference_data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
 pub fn fixture(family: &str) -> PathBuf {
-    shared().join("fixtures").join(family)
+    reference_data().join("fixtures").join(family)
 }
 
 /// The real Gemma 3 270M GGUF; fails with the fix when it is missing.
@@ -66,7 +67,7 @@ pub fn tiny_model_dir(dir: &std::path::Path) -> PathBuf {
     for f in ["config.json", "model.safetensors", "generation_config.json"] {
         std::fs::copy(fixture("gemma3").join("model").join(f), model.join(f)).unwrap();
     }
-    std::fs::copy(shared().join("fixtures/tokenizer/tokenizer.json"), model.join("tokenizer.json")).unwrap();
+    std::fs::copy(reference_data().join("fixtures/tokenizer/tokenizer.json"), model.join("tokenizer.json")).unwrap();
     model
 }
 

@@ -9,7 +9,7 @@ normalisation) and the library encodes each text. User-defined pieces get their
 SentencePiece never parses control tokens, so for parse_special cases the text is
 first cut on control tokens (leftmost-longest, as HF and dyag do) and each plain
 run is encoded on its own. This setup reproduces the three reference prompts of
-../shared/refs/gemma3_270m_reference.json exactly (checked below).
+tests/data/refs/gemma3_270m_reference.json exactly (checked below).
 
 Usage: python3 make_gemma3_cases.py MODEL.gguf [REFERENCE.json] > gemma3_cases.json
 Needs: pip install gguf sentencepiece protobuf
