@@ -10,8 +10,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput};
 use cudarc::cublas::{result as cublas_result, sys as cublas_sys, CudaBlas};
 use dyag::cuda::device::{ptr, Gpu, Mat};
-use dyag::cuda::weights::{HostWeight, Quantization};
-use dyag::formats::tensor::QTensor;
+use dyag::cuda::weights::HostWeight;
 use dyag::model::config::Activation;
 use dyag::ops::activation_cuda::glu_forward_gpu;
 use dyag::ops::adamw::AdamW;
@@ -21,6 +20,8 @@ use dyag::ops::attention_cuda::{attention_backward_gpu, attention_forward_gpu, G
 use dyag::ops::linear_cuda::{linear_backward_input_gpu, linear_forward_gpu};
 use dyag::ops::lora_cuda::{lora_backward_gpu, lora_forward_gpu, LoraDev};
 use dyag::ops::norm_cuda::rmsnorm_forward_gpu;
+use dyag::quant::tensor::QTensor;
+use dyag::quant::Quantization;
 use dyag::util::rng::Rng;
 use std::time::{Duration, Instant};
 

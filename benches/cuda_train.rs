@@ -9,14 +9,15 @@
 //! cargo bench --features cuda --bench cuda_train [-- --seq 512 --batch 8 --steps 10 --checkpointing]
 //! Without a usable CUDA device it prints why and exits successfully.
 
-use dyag::cuda::model::PreparedModel;
-use dyag::cuda::train::GpuEngine;
-use dyag::cuda::{Gpu, Quantization};
+use dyag::cuda::Gpu;
+use dyag::model::cuda::PreparedModel;
 use dyag::model::load::load_gguf;
 use dyag::model::lora::{LoraAdapter, LoraConfig};
 use dyag::ops::adamw::{clip_coefficient, AdamW};
+use dyag::quant::Quantization;
 use dyag::train::checkpoint::Moments;
 use dyag::train::engine::StepEngine;
+use dyag::train::engine_cuda::GpuEngine;
 use dyag::train::step::{Batch, StepOptions};
 use dyag::util::rng::Rng;
 use std::path::PathBuf;

@@ -151,11 +151,6 @@ typedef struct DyagModel {
   uint64_t id;
 } DyagModel;
 
-// A trained LoRA adapter. A zero id is the null handle.
-typedef struct DyagAdapter {
-  uint64_t id;
-} DyagAdapter;
-
 // How to pick tokens. Start from `dyag_sampling_default_params()`.
 typedef struct DyagSamplingParams {
   // 0 is greedy (always the most likely token).
@@ -267,6 +262,11 @@ typedef struct DyagTrainProgress {
 // written stay). Called on the thread that runs the model's work (see
 // `DyagTokenCallback`).
 typedef bool (*DyagProgressCallback)(const struct DyagTrainProgress *progress, void *user_data);
+
+// A trained LoRA adapter. A zero id is the null handle.
+typedef struct DyagAdapter {
+  uint64_t id;
+} DyagAdapter;
 
 // The figures of a finished training (as in training_summary.json).
 typedef struct DyagTrainSummary {
@@ -424,14 +424,6 @@ DyagStatus dyag_model_load_adapter(struct DyagModel model, const char *adapter_d
 // Thread safety: as `dyag_model_load_adapter`.
 DyagStatus dyag_model_remove_adapter(struct DyagModel model);
 
-// Attaches an adapter trained by `dyag_train` on this same model handle
-// (the adapter is copied; freeing it later does not detach it). An adapter
-// trained on another handle gives INVALID_ARGUMENT: save it and use
-// `dyag_model_load_adapter`, which checks it against this model.
-//
-// Thread safety: as `dyag_model_load_adapter`.
-DyagStatus dyag_model_set_adapter(struct DyagModel model, struct DyagAdapter adapter);
-
 // Writes a one-line description of the model ("gemma3:270m + LoRA
 // /path/to/adapter") into `buf` (`buf_len` bytes, NUL-terminated, cut on
 // a UTF-8 character boundary if too small). `*out_len`, if `out_len` is
@@ -568,6 +560,14 @@ DyagStatus dyag_adapter_save(struct DyagAdapter adapter, const char *dir);
 //
 // Thread safety: safe from any thread.
 DyagStatus dyag_adapter_free(struct DyagAdapter adapter);
+
+// Attaches an adapter trained by `dyag_train` on this same model handle
+// (the adapter is copied; freeing it later does not detach it). An adapter
+// trained on another handle gives INVALID_ARGUMENT: save it and use
+// `dyag_model_load_adapter`, which checks it against this model.
+//
+// Thread safety: as `dyag_model_load_adapter`.
+DyagStatus dyag_model_set_adapter(struct DyagModel model, struct DyagAdapter adapter);
 
 // `dyag evaluate-finetuned`'s defaults: greedy (temperature 0, top_k 0,
 // top_p 1, seed 0), 256 tokens per answer, the default system prompt.

@@ -5,7 +5,7 @@
 mod capi_support;
 
 use capi_support::*;
-use dyag::ffi::adapter::{dyag_adapter_free, dyag_adapter_save, DyagAdapter};
+use dyag::ffi::adapter::{dyag_adapter_free, dyag_adapter_save, dyag_model_set_adapter, DyagAdapter};
 use dyag::ffi::error::DyagStatus as S;
 use dyag::ffi::generate::*;
 use dyag::ffi::model::*;

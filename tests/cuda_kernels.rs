@@ -13,8 +13,7 @@
 
 use dyag::cuda::device::{Gpu, Mat};
 use dyag::cuda::elementwise::{embed_gpu, gather_rows_gpu, scatter_rows_gpu};
-use dyag::cuda::weights::{HostWeight, Quantization};
-use dyag::formats::tensor::QTensor;
+use dyag::cuda::weights::HostWeight;
 use dyag::model::config::{Activation, Rope};
 use dyag::ops::activation::{glu_backward, glu_forward};
 use dyag::ops::activation_cuda::{glu_backward_gpu, glu_forward_gpu};
@@ -32,6 +31,8 @@ use dyag::ops::norm_cuda::{rmsnorm_backward_gpu, rmsnorm_forward_gpu};
 use dyag::ops::rope::RopeTable;
 use dyag::ops::rope_cuda::GpuRope;
 use dyag::quant::nf4::Nf4Tensor;
+use dyag::quant::tensor::QTensor;
+use dyag::quant::Quantization;
 use dyag::util::rng::Rng;
 use std::sync::Arc;
 

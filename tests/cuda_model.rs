@@ -15,21 +15,23 @@
 mod common;
 
 use common::{fixture, read_safetensors};
-use dyag::cuda::model::PreparedModel;
-use dyag::cuda::session::GpuBackend;
-use dyag::cuda::train::GpuEngine;
-use dyag::cuda::{Gpu, Quantization};
-use dyag::formats::peft::{load_adapter_weights, read_adapter_config};
+use dyag::cuda::Gpu;
 use dyag::infer::generate::LogitsSource;
 use dyag::infer::session::Session;
+use dyag::infer::session_cuda::GpuBackend;
+use dyag::model::backward::AdapterGrads;
+use dyag::model::cuda::PreparedModel;
 use dyag::model::forward::RopeTables;
 use dyag::model::load::{load_gguf, load_hf_weights};
 use dyag::model::lora::{LoraAdapter, LoraConfig};
+use dyag::model::peft::{load_adapter_weights, read_adapter_config};
 use dyag::model::Model;
 use dyag::ops::adamw::AdamW;
+use dyag::quant::Quantization;
 use dyag::train::checkpoint::Moments;
 use dyag::train::engine::{CpuEngine, StepEngine};
-use dyag::train::step::{AdapterGrads, Batch, StepOptions};
+use dyag::train::engine_cuda::GpuEngine;
+use dyag::train::step::{Batch, StepOptions};
 use dyag::util::rng::Rng;
 use std::sync::Arc;
 

@@ -10,10 +10,10 @@
 mod common;
 
 use common::{fixture, max_abs_diff, read_safetensors};
-use dyag::formats::peft::{load_adapter_weights, read_adapter_config};
 use dyag::infer::sampling::argmax;
 use dyag::infer::session::Session;
 use dyag::model::load::load_hf_weights;
+use dyag::model::peft::{load_adapter_weights, read_adapter_config};
 
 const FAMILIES: [&str; 4] = ["llama", "qwen2", "gemma3", "phi3"];
 const LOGIT_TOL: f64 = 1e-5;

@@ -16,15 +16,16 @@
 mod common;
 
 use common::{fixture, read_safetensors, RefTensor};
-use dyag::formats::peft::{load_adapter_weights, peft_key, read_adapter_config};
+use dyag::model::backward::{zero_grads, AdapterGrads};
 use dyag::model::forward::RopeTables;
 use dyag::model::load::load_hf_weights;
 use dyag::model::lora::LoraAdapter;
+use dyag::model::peft::{load_adapter_weights, peft_key, read_adapter_config};
 use dyag::model::Model;
 use dyag::ops::adamw::{clip_coefficient, global_norm, AdamW};
 use dyag::train::checkpoint::Moments;
-use dyag::train::step::{evaluate_loss, forward_backward, zero_grads, AdapterGrads, Batch, StepOptions};
-use dyag::train::trainer::apply_update;
+use dyag::train::engine::apply_update;
+use dyag::train::step::{evaluate_loss, forward_backward, Batch, StepOptions};
 use std::collections::HashMap;
 
 const FAMILIES: [&str; 4] = ["llama", "qwen2", "gemma3", "phi3"];

@@ -2,8 +2,8 @@
 //! (tests/data/nf4/make_reference.py, numpy), bit for bit; round-trip error
 //! bounds; quantisation from bf16 and from GGUF block types.
 
-use dyag::formats::tensor::QTensor;
 use dyag::quant::nf4::{dynamic_map, Nf4Tensor, Scales, BLOCK, NF4_CODE};
+use dyag::quant::tensor::QTensor;
 use dyag::quant::{random::random_blocks, GgmlType};
 use dyag::util::rng::Rng;
 use serde_json::Value;

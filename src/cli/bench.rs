@@ -4,10 +4,11 @@
 
 use crate::infer::sampling::argmax;
 use crate::infer::session::Session;
+use crate::model::backward::zero_grads;
 use crate::model::load::load_model;
 use crate::model::lora::LoraConfig;
 use crate::train::data::{batch_of, Example};
-use crate::train::step::{forward_backward_in, zero_grads, StepOptions, StepWorkspace, IGNORE};
+use crate::train::step::{forward_backward_in, StepOptions, StepWorkspace, IGNORE};
 use crate::util::rng::Rng;
 use crate::{Error, Result};
 use std::time::Instant;

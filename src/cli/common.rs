@@ -1,5 +1,9 @@
-//! Options shared by several commands: device choice and thread count.
+//! Options shared by several commands: device choice, GPU weight storage and
+//! thread count. The choices themselves are the library's (`crate::device`);
+//! these are their command-line spellings.
 
+use crate::device::DeviceChoice;
+use crate::quant::Quantization;
 use crate::{Error, Result};
 
 /// `--device`: where the work runs.
@@ -11,41 +15,13 @@ pub enum DeviceArg {
     Cpu,
 }
 
-/// The device that will actually run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Device {
-    Cpu,
-    Cuda,
-}
-
-/// Picks the device. `auto` without a usable GPU warns as the original tool
-/// did, unless the user confirmed the CPU (`--force-cpu`).
-pub fn resolve_device(arg: DeviceArg, force_cpu: bool) -> Result<Device> {
-    if force_cpu || arg == DeviceArg::Cpu {
-        return Ok(Device::Cpu);
-    }
-    let gpu = gpu_status();
-    match (arg, gpu) {
-        (_, Ok(())) => Ok(Device::Cuda),
-        (DeviceArg::Cuda, Err(why)) => Err(Error::Device(format!("--device cuda: {why}"))),
-        (_, Err(why)) => {
-            eprintln!(
-                "[AVERTISSEMENT] Pas de GPU détecté - utilisation du CPU ({why}). Ajoutez --force-cpu ou --device cpu pour confirmer."
-            );
-            Ok(Device::Cpu)
+impl From<DeviceArg> for DeviceChoice {
+    fn from(d: DeviceArg) -> Self {
+        match d {
+            DeviceArg::Auto => DeviceChoice::Auto,
+            DeviceArg::Cuda => DeviceChoice::Cuda,
+            DeviceArg::Cpu => DeviceChoice::Cpu,
         }
-    }
-}
-
-/// Ok if a CUDA GPU can be used, else why not.
-fn gpu_status() -> std::result::Result<(), String> {
-    #[cfg(feature = "cuda")]
-    {
-        crate::cuda::probe()
-    }
-    #[cfg(not(feature = "cuda"))]
-    {
-        Err("this dyag was built without CUDA support (rebuild with `cargo build --release --features cuda`)".into())
     }
 }
 
@@ -59,46 +35,11 @@ pub enum QuantizationArg {
     Bf16,
 }
 
-#[cfg(feature = "cuda")]
-impl From<QuantizationArg> for crate::cuda::Quantization {
+impl From<QuantizationArg> for Quantization {
     fn from(q: QuantizationArg) -> Self {
         match q {
-            QuantizationArg::Nf4 => crate::cuda::Quantization::Nf4,
-            QuantizationArg::Bf16 => crate::cuda::Quantization::Bf16,
-        }
-    }
-}
-
-/// Runs `engine`'s generation on `device` (moving the model to the GPU for CUDA).
-pub fn attach_device(engine: &mut crate::infer::engine::Engine, device: Device, quant: QuantizationArg) -> Result<()> {
-    match device {
-        Device::Cpu => Ok(()),
-        #[cfg(feature = "cuda")]
-        Device::Cuda => crate::cuda::session::attach(engine, quant.into()),
-        #[cfg(not(feature = "cuda"))]
-        Device::Cuda => {
-            let _ = (engine, quant);
-            Err(Error::Device(gpu_status().err().unwrap_or_default()))
-        }
-    }
-}
-
-/// Fine-tunes on `device`: the CPU trainer, or the GPU engine with the base
-/// weights stored as `quant`.
-pub fn train_on_device(
-    device: Device,
-    quant: QuantizationArg,
-    job: &crate::train::trainer::TrainJob,
-    on_step: &mut dyn FnMut(&crate::train::trainer::Progress) -> bool,
-) -> Result<(crate::model::lora::LoraAdapter, crate::train::trainer::TrainSummary)> {
-    match device {
-        Device::Cpu => crate::train::trainer::train(job, on_step),
-        #[cfg(feature = "cuda")]
-        Device::Cuda => crate::cuda::train::train_gpu(quant.into(), job, on_step),
-        #[cfg(not(feature = "cuda"))]
-        Device::Cuda => {
-            let _ = quant;
-            Err(Error::Device(gpu_status().err().unwrap_or_default()))
+            QuantizationArg::Nf4 => Quantization::Nf4,
+            QuantizationArg::Bf16 => Quantization::Bf16,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! measure and score every answer, write a results file (schema in
 //! docs/results-schema.md) and print a summary table on stderr.
 
-use crate::cli::common::{apply_threads, attach_device, resolve_device, Device, DeviceArg, QuantizationArg};
+use crate::cli::common::{apply_threads, DeviceArg, QuantizationArg};
+use crate::device::{self, Device};
 use crate::eval::prompt::{DirectPrompt, PromptBuilder, DEFAULT_SYSTEM_PROMPT};
 use crate::eval::questions::read_questions;
 use crate::eval::rag_prompt::{PromptStyle, RagPrompt};
@@ -156,7 +157,7 @@ fn is_instruct_name(name: &str) -> bool {
 /// results metadata.
 fn load_generator(base_model: &str, adapter: Option<&Path>, generation: &GenerationArgs) -> Result<(Box<dyn ChatGenerator>, String)> {
     apply_threads(generation.threads)?;
-    let device = resolve_device(generation.device, false)?;
+    let device = device::resolve(generation.device.into(), false)?;
     let what = match adapter {
         Some(a) if base_model.is_empty() => format!("adapter {}", a.display()),
         Some(a) => format!("{base_model} + adapter {}", a.display()),
@@ -167,7 +168,7 @@ fn load_generator(base_model: &str, adapter: Option<&Path>, generation: &Generat
     let loaded = crate::infer::engine::load_engine(base, adapter);
     spinner.finish_and_clear();
     let mut engine = loaded?;
-    attach_device(&mut engine, device, generation.quantization)?;
+    device::attach(&mut engine, device, generation.quantization.into())?;
     let name = match device {
         Device::Cpu => "cpu",
         Device::Cuda => "cuda",

@@ -2,7 +2,8 @@
 //! Output as the original tool documents it: OUTPUT/final/ (PEFT adapter,
 //! tokenizer files, training summary) and OUTPUT/checkpoint-STEP/.
 
-use super::common::{apply_threads, resolve_device, train_on_device, DeviceArg, QuantizationArg};
+use super::common::{apply_threads, DeviceArg, QuantizationArg};
+use crate::device;
 use crate::model::load::load_model;
 use crate::model::lora::LoraConfig;
 use crate::train::recipe::{check_and_load, defaults, save_final, target_modules, write_summary, RunRecord};
@@ -133,7 +134,7 @@ fn evaluate_checkpoint(
 
 pub fn run(args: Args) -> Result<()> {
     apply_threads(args.threads)?;
-    let device = resolve_device(args.device, args.force_cpu)?;
+    let device = device::resolve(args.device.into(), args.force_cpu)?;
     let started = Instant::now();
     eprintln!("[INFO] Chargement du modèle de base {} ...", args.base_model);
     let loaded = load_model(&args.base_model)?;
@@ -214,7 +215,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut evals: Vec<EpochEval> = Vec::new();
     let mut eval_error: Option<Error> = None;
-    let trained = train_on_device(device, args.quantization, &job, &mut |p| {
+    let trained = device::train(device, args.quantization.into(), &job, &mut |p| {
         pb.set_position(p.step as u64);
         pb.set_message(format!("epoch {} loss {:.4} lr {:.2e} {:.0} tok/s", p.epoch, p.loss, p.lr, p.tokens_per_second));
         if let Some(c) = &p.checkpoint {
@@ -259,8 +260,8 @@ pub fn run(args: Args) -> Result<()> {
     match best {
         Some(b) if b.epoch != opts.epochs => {
             eprintln!("[INFO] final/ = the best epoch by the in-loop evaluation: epoch {} ({})", b.epoch, b.checkpoint.display());
-            let cfg = crate::formats::peft::read_adapter_config(&b.checkpoint)?;
-            let best_adapter = crate::formats::peft::load_adapter_weights(&b.checkpoint, &cfg, model)?;
+            let cfg = crate::model::peft::read_adapter_config(&b.checkpoint)?;
+            let best_adapter = crate::model::peft::load_adapter_weights(&b.checkpoint, &cfg, model)?;
             save_final(&final_dir, &best_adapter, &loaded)?;
         }
         _ => save_final(&final_dir, &adapter, &loaded)?,

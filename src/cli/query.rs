@@ -1,7 +1,8 @@
 //! `dyag query-finetuned`: ask a question (or chat interactively) with a base
 //! model and, optionally, a LoRA adapter.
 
-use super::common::{apply_threads, attach_device, resolve_device, DeviceArg, QuantizationArg};
+use super::common::{apply_threads, DeviceArg, QuantizationArg};
+use crate::device;
 use crate::formats::chat::ChatMessage;
 use crate::infer::engine::{load_engine, Engine};
 use crate::infer::{Generation, SamplingParams};
@@ -61,10 +62,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     apply_threads(args.threads)?;
-    let device = resolve_device(args.device, false)?;
+    let device = device::resolve(args.device.into(), false)?;
     let load_start = Instant::now();
     let mut engine = load_engine(args.base_model.as_deref(), args.model.as_deref())?;
-    attach_device(&mut engine, device, args.quantization)?;
+    device::attach(&mut engine, device, args.quantization.into())?;
     if args.verbose {
         let m = &engine.base.model;
         eprintln!(

@@ -10,30 +10,24 @@
 //!   the device's architecture, cached on disk by source hash, architecture and
 //!   NVRTC version;
 //! - `device`: the context, stream, buffers and launches ([`Gpu`]);
-//! - `weights`, `model`: base weights on the GPU (NF4 or bf16) and the CPU
-//!   model holding exactly the same values, for comparisons;
-//! - `forward`, `backward`, `train`, `session`: the GPU forward/backward pass
-//!   mirroring `model::forward`, `model::backward` and `train::step`, the
-//!   training engine and the generation session.
+//! - `weights`: base weights on the GPU (NF4 or bf16), `elementwise`: copies,
+//!   gathers and sums on the GPU.
 //!
-//! The launchers of each op sit beside its CPU version (`ops::*_cuda`).
+//! This folder is the runtime only. What runs on it sits beside the CPU code
+//! it mirrors: each op's launchers in `ops::*_cuda`, the GPU model and its
+//! forward/backward in `model::{cuda, lora_cuda, forward_cuda, backward_cuda}`,
+//! the training engine in `train::engine_cuda` and the generation session in
+//! `infer::session_cuda`.
 
-pub mod adapter;
-pub mod backward;
 pub mod cache;
 pub mod device;
 pub mod elementwise;
-pub mod forward;
 pub mod kernels;
 pub mod loader;
-pub mod model;
 pub mod nvrtc;
-pub mod session;
-pub mod train;
 pub mod weights;
 
 pub use device::Gpu;
-pub use weights::Quantization;
 
 /// Ok if a CUDA GPU can be used by dyag (driver, device of compute capability
 /// 8.0 or newer, NVRTC), else a sentence saying why not. Opens the device.

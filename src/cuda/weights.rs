@@ -9,29 +9,12 @@
 //! GPU-versus-CPU tests compare.
 
 use super::device::{ptr, ptr_at, Gpu, KArg};
-use crate::formats::tensor::QTensor;
 use crate::quant::nf4::{Nf4Tensor, Scales};
+use crate::quant::tensor::QTensor;
+use crate::quant::Quantization;
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 use rayon::prelude::*;
-
-/// How the base model's linear layers are stored on the GPU (`--quantization`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Quantization {
-    /// QLoRA's NF4 with double quantisation of the scales (4.127 bits per weight).
-    Nf4,
-    /// bf16 (16 bits per weight).
-    Bf16,
-}
-
-impl Quantization {
-    pub fn name(self) -> &'static str {
-        match self {
-            Quantization::Nf4 => "nf4",
-            Quantization::Bf16 => "bf16",
-        }
-    }
-}
 
 /// A weight `[rows, cols]` prepared on the host.
 #[derive(Clone, Debug)]

@@ -468,13 +468,11 @@ mod tests {
                 e.question
             );
         }
-        // PLUME has no URL: asked about it, the answer says the catalogue does not say.
+        // PLUME has no URL: asked about it, the answer says the catalogue does not say
+        // (that the judge reads it as a refusal: tests/generate_training_grounding.rs).
         let missing: Vec<&Example> = ex.iter().filter(|e| e.intent == "missing").collect();
         assert!(!missing.is_empty());
-        assert!(
-            missing.iter().all(|e| e.record == Some(2) && e.answer.contains("PLUME") && crate::eval::judge::is_refusal(&e.answer)),
-            "{missing:?}"
-        );
+        assert!(missing.iter().all(|e| e.record == Some(2) && e.answer.contains("PLUME")), "{missing:?}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use crate::eval::judge::wilson95;
 use crate::eval::metrics::bleu;
-use crate::eval::results::{Aggregates, Distribution, KindAggregates, QuestionResult};
+use crate::eval::results::{Aggregates, Distribution, KindAggregates, QuestionResult, ResultsFile};
 use std::collections::BTreeMap;
 
 /// Percentile `p` in [0, 1] of `sorted` values (ascending, not empty).
@@ -38,6 +38,13 @@ fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
 
 fn sum_present(values: impl IntoIterator<Item = Option<u64>>) -> Option<u64> {
     values.into_iter().flatten().fold(None, |acc, x| Some(acc.unwrap_or(0) + x))
+}
+
+impl ResultsFile {
+    /// The aggregates, computed from the questions when the file had none.
+    pub fn aggregates_or_computed(&self) -> Aggregates {
+        self.aggregates.clone().unwrap_or_else(|| aggregate(&self.questions))
+    }
 }
 
 /// Computes every aggregate from the per-question results.

@@ -284,11 +284,6 @@ impl ResultsFile {
     pub fn write(&self, path: &std::path::Path) -> crate::Result<()> {
         crate::util::write_json_atomic(path, self)
     }
-
-    /// The aggregates, computed from the questions when the file had none.
-    pub fn aggregates_or_computed(&self) -> Aggregates {
-        self.aggregates.clone().unwrap_or_else(|| crate::eval::aggregate::aggregate(&self.questions))
-    }
 }
 
 #[cfg(test)]

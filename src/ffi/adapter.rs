@@ -1,9 +1,10 @@
 //! Adapter handles: a LoRA adapter trained in this process, tied to the
 //! model it was trained on; saved as a PEFT folder, freed.
 
+use super::error::FfiError;
 use super::error::{guard, DyagStatus, FfiResult};
 use super::handles::Registry;
-use super::model::ModelObj;
+use super::model::{DyagModel, ModelObj, MODELS};
 use super::strings::path_arg;
 use crate::model::lora::LoraAdapter;
 use crate::train::recipe::{save_final, write_summary, RunRecord};
@@ -90,6 +91,26 @@ pub extern "C" fn dyag_adapter_free(adapter: DyagAdapter) -> DyagStatus {
         if adapter.id != 0 {
             ADAPTERS.remove(adapter.id)?;
         }
+        Ok(())
+    })
+}
+
+/// Attaches an adapter trained by `dyag_train` on this same model handle
+/// (the adapter is copied; freeing it later does not detach it). An adapter
+/// trained on another handle gives INVALID_ARGUMENT: save it and use
+/// `dyag_model_load_adapter`, which checks it against this model.
+///
+/// Thread safety: as `dyag_model_load_adapter`.
+#[no_mangle]
+pub extern "C" fn dyag_model_set_adapter(model: DyagModel, adapter: DyagAdapter) -> DyagStatus {
+    guard(|| {
+        let m = MODELS.get(model.id)?;
+        let a = ADAPTERS.get(adapter.id)?;
+        if !Arc::ptr_eq(&a.model, &m) {
+            return Err(FfiError::invalid("this adapter was trained on another model handle: save it with dyag_adapter_save and attach the folder with dyag_model_load_adapter"));
+        }
+        let lora = a.lora.clone();
+        m.write().set_adapter(Some((lora, format!("adapter {:#x} trained in this process", adapter.id))), a.record.system_prompt.clone());
         Ok(())
     })
 }

@@ -4,17 +4,17 @@
 use super::error::{guard, DyagStatus, FfiError, FfiResult};
 use super::handles::Registry;
 use super::strings::{opt_str_arg, out_arg, path_arg, str_arg, write_str_out};
-use crate::formats::peft::{load_adapter_weights, read_adapter_config};
 use crate::infer::engine::{load_engine, Engine};
 use crate::infer::ChatGenerator;
 use crate::model::load::LoadedModel;
 use crate::model::lora::LoraAdapter;
+use crate::model::peft::{load_adapter_weights, read_adapter_config};
 use crate::train::export::trained_system_prompt;
 use crate::Result;
 use std::ffi::c_char;
 use std::ops::Deref;
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// An open model: a base model and, optionally, an attached LoRA adapter.
 /// A zero id is the null handle.
@@ -89,7 +89,7 @@ impl Deref for ModelState {
 
 impl ModelState {
     /// Attaches (or, with `None`, removes) an adapter.
-    fn set_adapter(&mut self, adapter: Option<(LoraAdapter, String)>, system_prompt: Option<String>) {
+    pub(crate) fn set_adapter(&mut self, adapter: Option<(LoraAdapter, String)>, system_prompt: Option<String>) {
         let e = &mut self.engine.0;
         (e.adapter, e.adapter_path) = match adapter {
             Some((a, path)) => (Some(a), Some(path)),
@@ -115,7 +115,7 @@ impl ModelObj {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, ModelState> {
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, ModelState> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -146,7 +146,7 @@ unsafe fn pool_for(options: *const DyagModelOptions) -> FfiResult<Option<rayon::
         d if d == DyagDevice::Auto as i32 || d == DyagDevice::Cpu as i32 => {}
         d if d == DyagDevice::Cuda as i32 => {
             // Explains why CUDA is unusable when it is (build without CUDA, no GPU).
-            crate::cli::common::resolve_device(crate::cli::common::DeviceArg::Cuda, false)?;
+            crate::device::resolve(crate::device::DeviceChoice::Cuda, false)?;
             return Err(FfiError::new(
                 DyagStatus::Device,
                 "device CUDA: the C API runs the engine on the CPU only in this version; use DYAG_DEVICE_CPU",
@@ -290,26 +290,6 @@ pub extern "C" fn dyag_model_remove_adapter(model: DyagModel) -> DyagStatus {
     guard(|| {
         let m = MODELS.get(model.id)?;
         m.write().set_adapter(None, None);
-        Ok(())
-    })
-}
-
-/// Attaches an adapter trained by `dyag_train` on this same model handle
-/// (the adapter is copied; freeing it later does not detach it). An adapter
-/// trained on another handle gives INVALID_ARGUMENT: save it and use
-/// `dyag_model_load_adapter`, which checks it against this model.
-///
-/// Thread safety: as `dyag_model_load_adapter`.
-#[no_mangle]
-pub extern "C" fn dyag_model_set_adapter(model: DyagModel, adapter: super::adapter::DyagAdapter) -> DyagStatus {
-    guard(|| {
-        let m = MODELS.get(model.id)?;
-        let a = super::adapter::ADAPTERS.get(adapter.id)?;
-        if !Arc::ptr_eq(&a.model, &m) {
-            return Err(FfiError::invalid("this adapter was trained on another model handle: save it with dyag_adapter_save and attach the folder with dyag_model_load_adapter"));
-        }
-        let lora = a.lora.clone();
-        m.write().set_adapter(Some((lora, format!("adapter {:#x} trained in this process", adapter.id))), a.record.system_prompt.clone());
         Ok(())
     })
 }

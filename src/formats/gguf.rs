@@ -11,7 +11,7 @@
 //! left in the file *before* anything is allocated from it, every size and
 //! offset with checked arithmetic, and each error names the key or tensor.
 
-use super::tensor::{QTensor, TensorData};
+use crate::quant::tensor::{QTensor, TensorData};
 use crate::quant::GgmlType;
 use crate::{Error, Result};
 use std::borrow::Cow;

@@ -5,6 +5,4 @@ pub mod chat;
 pub mod chat_jsonl;
 pub mod gguf;
 pub mod mapping;
-pub mod peft;
 pub mod safetensors;
-pub mod tensor;

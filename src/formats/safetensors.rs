@@ -10,7 +10,7 @@
 //! range inside the file, the ranges covering the data exactly (no overlap, no
 //! hole), no duplicate names. Tensors come out as [`QTensor`]s borrowing the map.
 
-use super::tensor::{QTensor, TensorData};
+use crate::quant::tensor::{QTensor, TensorData};
 use crate::quant::GgmlType;
 use crate::{Error, Result};
 use std::collections::HashMap;

@@ -104,7 +104,7 @@ pub fn load_engine(base_model: Option<&str>, adapter: Option<&Path>) -> Result<E
             Ok(Engine::new(load_model(spec)?, None, None))
         }
         Some(dir) => {
-            let (base, lora) = crate::formats::peft::load_adapter_with_base(dir, base_model)?;
+            let (base, lora) = crate::model::peft::load_adapter_with_base(dir, base_model)?;
             Ok(Engine::new(base, Some(lora), Some(dir.display().to_string())))
         }
     }

@@ -95,4 +95,6 @@ pub mod engine;
 pub mod generate;
 pub mod sampling;
 pub mod session;
+#[cfg(feature = "cuda")]
+pub mod session_cuda;
 pub mod stop;

@@ -17,6 +17,14 @@ use std::collections::BTreeMap;
 /// LoRA gradients of one layer.
 pub type LayerGrads = BTreeMap<Proj, LoraGrads>;
 
+/// LoRA gradients of every layer.
+pub type AdapterGrads = Vec<LayerGrads>;
+
+/// Gradients of the shapes of `adapter`'s weights, all zero.
+pub fn zero_grads(adapter: &crate::model::lora::LoraAdapter) -> AdapterGrads {
+    adapter.layers.iter().map(|m| m.iter().map(|(p, w)| (*p, LoraGrads::zeros_like(w))).collect()).collect()
+}
+
 /// dx (+)= dy·W through a frozen linear layer, plus its LoRA branch.
 #[allow(clippy::too_many_arguments)]
 fn project_backward(

@@ -30,58 +30,8 @@ impl Family {
     }
 }
 
-/// The MLP non-linearity applied to the gate projection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// x·σ(x) (SwiGLU).
-    Silu,
-    /// GELU, tanh approximation (GeGLU, `gelu_pytorch_tanh`).
-    GeluTanh,
-}
-
-/// Rotary embedding frequencies for one kind of layer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rope {
-    pub theta: f64,
-    /// Llama-3 style frequency scaling, or plain linear scaling.
-    pub scaling: Option<RopeScaling>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum RopeScaling {
-    /// Positions divided by `factor` (inv_freq / factor).
-    Linear { factor: f64 },
-    /// Llama 3.1's piecewise wavelength scaling.
-    Llama3 { factor: f64, low_freq_factor: f64, high_freq_factor: f64, original_max_position: f64 },
-}
-
-impl Rope {
-    /// Inverse frequencies for `dim` rotated dimensions (dim/2 values), in f64.
-    pub fn inv_freq(&self, dim: usize) -> Vec<f64> {
-        let base: Vec<f64> = (0..dim / 2).map(|i| 1.0 / self.theta.powf(2.0 * i as f64 / dim as f64)).collect();
-        match &self.scaling {
-            None => base,
-            Some(RopeScaling::Linear { factor }) => base.iter().map(|f| f / factor).collect(),
-            Some(RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position }) => {
-                let low_wavelen = original_max_position / low_freq_factor;
-                let high_wavelen = original_max_position / high_freq_factor;
-                base.iter()
-                    .map(|&f| {
-                        let wavelen = 2.0 * std::f64::consts::PI / f;
-                        if wavelen < high_wavelen {
-                            f
-                        } else if wavelen > low_wavelen {
-                            f / factor
-                        } else {
-                            let smooth = (original_max_position / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
-                            (1.0 - smooth) * f / factor + smooth * f
-                        }
-                    })
-                    .collect()
-            }
-        }
-    }
-}
+pub use crate::ops::activation::Activation;
+pub use crate::ops::rope::{Rope, RopeScaling};
 
 /// Which keys a layer's queries see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,13 +18,7 @@ use crate::ops::norm::rmsnorm_forward;
 use crate::ops::rope::RopeTable;
 use std::collections::BTreeMap;
 
-/// One sequence of a packed batch: rows `start..start+len`, positions `pos0..`.
-#[derive(Clone, Copy, Debug)]
-pub struct SeqSpan {
-    pub start: usize,
-    pub len: usize,
-    pub pos0: usize,
-}
+pub use crate::ops::attention::SeqSpan;
 
 /// Where a block writes its keys and values.
 pub enum KvSink<'a> {

@@ -7,7 +7,7 @@ use super::weights::{bind_model, gguf_name, WeightSource};
 use super::Model;
 use crate::formats::gguf::GgufFile;
 use crate::formats::safetensors::SafetensorsSet;
-use crate::formats::tensor::QTensor;
+use crate::quant::tensor::QTensor;
 use crate::tokenizer::chat_template::ChatTemplate;
 use crate::tokenizer::{GgufVocab, Tokenizer};
 use crate::{Error, Result};

@@ -6,17 +6,26 @@
 //! by `w`.
 
 pub mod backward;
+#[cfg(feature = "cuda")]
+pub mod backward_cuda;
 pub mod config;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod forward;
+#[cfg(feature = "cuda")]
+pub mod forward_cuda;
 pub mod load;
 pub mod lora;
+#[cfg(feature = "cuda")]
+pub mod lora_cuda;
+pub mod peft;
 pub mod registry;
 pub mod weights;
 
 pub use config::{Activation, AttnKind, Family, ModelConfig};
 pub use load::{load_model, LoadedModel};
 
-use crate::formats::tensor::QTensor;
+use crate::quant::tensor::QTensor;
 
 /// One linear layer of the base model: y = x·Wᵀ (+ b).
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@
 
 use super::config::{Family, ModelConfig};
 use super::{Block, GateUpProj, Linear, Model, QkvProj};
-use crate::formats::tensor::{QTensor, TensorData};
+use crate::quant::tensor::{QTensor, TensorData};
 use crate::{Error, Result};
 use std::sync::Arc;
 

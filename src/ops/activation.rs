@@ -6,8 +6,16 @@
 //!        g'(x) = ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²)
 
 use crate::cpu::simd::Simd;
-use crate::model::config::Activation;
 use rayon::prelude::*;
+
+/// The MLP non-linearity applied to the gate projection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// x·σ(x) (SwiGLU).
+    Silu,
+    /// GELU, tanh approximation (GeGLU, `gelu_pytorch_tanh`).
+    GeluTanh,
+}
 
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const GELU_C: f32 = 0.044_715;

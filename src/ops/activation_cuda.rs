@@ -1,9 +1,9 @@
 //! CUDA side of `activation.rs` (`kernels/glu.cu`): out = act(gate)·up for
 //! SwiGLU and GeGLU, and its backward.
 
+use super::activation::Activation;
 use crate::cuda::device::{ptr, Gpu, KArg};
 use crate::cuda::kernels::GLU;
-use crate::model::config::Activation;
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 

@@ -16,6 +16,14 @@ use crate::cpu::gemm::{gemm_nn, gemm_nt, gemm_tn};
 use crate::cpu::SendPtr;
 use rayon::prelude::*;
 
+/// One sequence of a packed batch: rows `start..start+len`, positions `pos0..`.
+#[derive(Clone, Copy, Debug)]
+pub struct SeqSpan {
+    pub start: usize,
+    pub len: usize,
+    pub pos0: usize,
+}
+
 /// Query rows processed at once, bounding the score buffer to QB × keys.
 const QB: usize = 256;
 

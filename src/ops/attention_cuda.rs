@@ -52,7 +52,7 @@ impl GpuSeqs {
     }
 
     /// A packed training batch: each sequence attends to its own rows from position 0.
-    pub fn packed(gpu: &Gpu, spans: &[crate::model::forward::SeqSpan]) -> Result<Self> {
+    pub fn packed(gpu: &Gpu, spans: &[super::attention::SeqSpan]) -> Result<Self> {
         let seqs: Vec<_> = spans.iter().map(|s| (s.start, s.len, s.start, 0)).collect();
         Self::new(gpu, &seqs)
     }

@@ -14,8 +14,8 @@
 use crate::cpu::gemm::{gemm_nn, gemm_nt};
 use crate::cpu::scratch;
 use crate::cpu::SendPtr;
-use crate::formats::tensor::QTensor;
 use crate::quant;
+use crate::quant::tensor::QTensor;
 use rayon::prelude::*;
 
 /// Up to this many tokens, fused dot products beat unpacking the weights.

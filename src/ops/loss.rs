@@ -15,8 +15,8 @@ use crate::cpu::gemm::{gemm_nn, gemm_tn, with_serial};
 use crate::cpu::scratch;
 use crate::cpu::simd::Simd;
 use crate::cpu::SendPtr;
-use crate::formats::tensor::QTensor;
 use crate::ops::linear::dequantize_rows;
+use crate::quant::tensor::QTensor;
 use rayon::prelude::*;
 
 /// Vocabulary rows per panel.

@@ -6,7 +6,49 @@
 //! Forward rotates each pair by +θ(pos, i); backward rotates the gradient by
 //! −θ (the rotation is orthogonal, so its transpose is its inverse).
 
-use super::super::model::config::Rope;
+/// Rotary embedding frequencies for one kind of layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rope {
+    pub theta: f64,
+    /// Llama-3 style frequency scaling, or plain linear scaling.
+    pub scaling: Option<RopeScaling>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RopeScaling {
+    /// Positions divided by `factor` (inv_freq / factor).
+    Linear { factor: f64 },
+    /// Llama 3.1's piecewise wavelength scaling.
+    Llama3 { factor: f64, low_freq_factor: f64, high_freq_factor: f64, original_max_position: f64 },
+}
+
+impl Rope {
+    /// Inverse frequencies for `dim` rotated dimensions (dim/2 values), in f64.
+    pub fn inv_freq(&self, dim: usize) -> Vec<f64> {
+        let base: Vec<f64> = (0..dim / 2).map(|i| 1.0 / self.theta.powf(2.0 * i as f64 / dim as f64)).collect();
+        match &self.scaling {
+            None => base,
+            Some(RopeScaling::Linear { factor }) => base.iter().map(|f| f / factor).collect(),
+            Some(RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position }) => {
+                let low_wavelen = original_max_position / low_freq_factor;
+                let high_wavelen = original_max_position / high_freq_factor;
+                base.iter()
+                    .map(|&f| {
+                        let wavelen = 2.0 * std::f64::consts::PI / f;
+                        if wavelen < high_wavelen {
+                            f
+                        } else if wavelen > low_wavelen {
+                            f / factor
+                        } else {
+                            let smooth = (original_max_position / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+                            (1.0 - smooth) * f / factor + smooth * f
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+}
 
 /// cos/sin of θ(pos, i) = pos · inv_freq[i], for positions 0..len.
 #[derive(Clone, Debug)]

@@ -24,6 +24,7 @@ pub mod nf4;
 pub mod random;
 mod reference;
 mod scalar;
+pub mod tensor;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -261,5 +262,23 @@ pub fn dot_reference(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
 impl std::fmt::Display for GgmlType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// How the base model's linear layers are stored on the GPU (`--quantization`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantization {
+    /// QLoRA's NF4 with double quantisation of the scales (4.127 bits per weight).
+    Nf4,
+    /// bf16 (16 bits per weight).
+    Bf16,
+}
+
+impl Quantization {
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantization::Nf4 => "nf4",
+            Quantization::Bf16 => "bf16",
+        }
     }
 }

@@ -15,7 +15,7 @@
 //! so that a block never straddles two rows; the GPU kernels rely on it. Every
 //! model dyag supports satisfies it.
 
-use crate::formats::tensor::QTensor;
+use crate::quant::tensor::QTensor;
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::sync::OnceLock;

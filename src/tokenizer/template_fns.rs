@@ -70,6 +70,22 @@ mod tests {
     }
 
     #[test]
+    fn tojson_matches_python_json_dumps() {
+        let v = Value::from_serialize(serde_json::json!({
+            "name": "get_weather", "n": 3, "x": 1.5, "big": 1e20, "small": 0.00001, "whole": 2.0,
+            "ok": true, "none": null, "list": [1, "é\"\n<b>"], "empty": {}
+        }));
+        // json.dumps(..., ensure_ascii=False, sort_keys=True) in Python 3.11.
+        let expected = r#"{"big": 1e+20, "empty": {}, "list": [1, "é\"\n<b>"], "n": 3, "name": "get_weather", "none": null, "ok": true, "small": 1e-05, "whole": 2.0, "x": 1.5}"#;
+        assert_eq!(render("{{ v | tojson(sort_keys=true) }}", minijinja::context! { v => v.clone() }), expected);
+        // json.dumps([1, {"a": []}], indent=2)
+        let v = Value::from_serialize(serde_json::json!([1, {"a": []}]));
+        assert_eq!(render("{{ v | tojson(indent=2) }}", minijinja::context! { v }), "[\n  1,\n  {\n    \"a\": []\n  }\n]");
+        let v = Value::from("日本");
+        assert_eq!(render("{{ v | tojson(ensure_ascii=true) }}", minijinja::context! { v }), r#""\u65e5\u672c""#);
+    }
+
+    #[test]
     fn generation_tags_become_plain_blocks() {
         let src = "a{%- generation %}b{% endgeneration -%} c";
         assert_eq!(rewrite_generation_tags(src), "a{%- if true %}b{% endif -%} c");

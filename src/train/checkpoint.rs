@@ -4,9 +4,9 @@
 //! written under a temporary name and renamed, so a killed run never leaves
 //! a half-written checkpoint behind.
 
-use crate::formats::peft::{load_adapter_weights, peft_key, read_adapter_config, save_adapter};
 use crate::formats::safetensors::{serialize_f32, SafetensorsSet};
 use crate::model::lora::LoraAdapter;
+use crate::model::peft::{load_adapter_weights, peft_key, read_adapter_config, save_adapter};
 use crate::model::Model;
 use crate::util::rng::Rng;
 use crate::util::{write_atomic, write_json_atomic};

@@ -1,12 +1,12 @@
 //! What runs the steps of the training loop: the CPU engine (`model::forward`,
 //! `model::backward`, AdamW on the host) or, with the `cuda` feature, the GPU
-//! one (`cuda::train`). The loop in `trainer.rs` only talks to this trait, so
+//! one (`train::engine_cuda`). The loop in `trainer.rs` only talks to this trait, so
 //! both devices share batching, accumulation, clipping, schedule, validation
 //! and checkpoints.
 
 use super::checkpoint::Moments;
-use super::step::{evaluate_loss, forward_backward_in, zero_grads, AdapterGrads, Batch, StepOptions, StepStats, StepWorkspace};
-use super::trainer::apply_update;
+use super::step::{evaluate_loss, forward_backward_in, Batch, StepOptions, StepStats, StepWorkspace};
+use crate::model::backward::{zero_grads, AdapterGrads};
 use crate::model::forward::RopeTables;
 use crate::model::lora::LoraAdapter;
 use crate::model::Model;
@@ -75,5 +75,18 @@ impl StepEngine for CpuEngine<'_> {
 
     fn describe(&self) -> String {
         format!("CPU ({} threads)", rayon::current_num_threads())
+    }
+}
+
+/// Clips (by `coef`) and applies AdamW to every LoRA matrix.
+pub fn apply_update(opt: &AdamW, t: u64, lr: f64, coef: f32, adapter: &mut LoraAdapter, grads: &AdapterGrads, moments: &mut Moments) {
+    let mut i = 0;
+    for (layer, proj, w) in adapter.iter_mut() {
+        let g = &grads[layer][&proj];
+        for (param, grad) in [(&mut w.a, &g.a), (&mut w.b, &g.b)] {
+            let clipped: Vec<f32> = grad.iter().map(|x| x * coef).collect();
+            opt.step(t, lr, param, &clipped, &mut moments.m[i], &mut moments.v[i]);
+            i += 1;
+        }
     }
 }

@@ -4,6 +4,8 @@
 pub mod checkpoint;
 pub mod data;
 pub mod engine;
+#[cfg(feature = "cuda")]
+pub mod engine_cuda;
 pub mod export;
 pub mod recipe;
 pub mod schedule;

@@ -81,7 +81,7 @@ pub fn check_and_load(loaded: &LoadedModel, opts: &TrainOptions, dataset: &Path,
 /// Writes a trained adapter as a self-describing folder: the PEFT files and
 /// the base model's tokenizer files.
 pub fn save_final(dir: &Path, adapter: &LoraAdapter, loaded: &LoadedModel) -> Result<()> {
-    crate::formats::peft::save_adapter(dir, adapter, &loaded.base_model_name_or_path)?;
+    crate::model::peft::save_adapter(dir, adapter, &loaded.base_model_name_or_path)?;
     write_tokenizer_files(loaded, dir)
 }
 

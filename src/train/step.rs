@@ -3,7 +3,7 @@
 //! the fused output layer + cross-entropy at labelled positions, then
 //! backward through every block, accumulating LoRA gradients.
 
-use crate::model::backward::{block_backward, LayerGrads};
+use crate::model::backward::{block_backward, AdapterGrads};
 use crate::model::forward::{block_forward, embed, BlockActs, KvSink, LayerCtx, RopeTables, SeqSpan};
 use crate::model::lora::LoraAdapter;
 use crate::model::Model;
@@ -74,13 +74,6 @@ pub struct StepStats {
     pub correct: usize,
     /// dL/d(embedding output) `[T, hidden]` when asked (already × loss_scale).
     pub embed_grad: Option<Vec<f32>>,
-}
-
-/// LoRA gradients of every layer.
-pub type AdapterGrads = Vec<LayerGrads>;
-
-pub fn zero_grads(adapter: &LoraAdapter) -> AdapterGrads {
-    adapter.layers.iter().map(|m| m.iter().map(|(p, w)| (*p, crate::ops::lora::LoraGrads::zeros_like(w))).collect()).collect()
 }
 
 /// Buffers of a training step, kept from one step to the next: a step's

@@ -9,7 +9,7 @@ use super::checkpoint::{load_checkpoint, save_checkpoint, Moments, TrainerState}
 use super::data::{batch_of, Prepared};
 use super::engine::{CpuEngine, StepEngine};
 use super::schedule::{LrSchedule, Schedule};
-use super::step::{evaluate_loss, AdapterGrads, StepOptions};
+use super::step::{evaluate_loss, StepOptions};
 use crate::model::forward::RopeTables;
 use crate::model::lora::{LoraAdapter, LoraConfig};
 use crate::model::Model;
@@ -287,19 +287,6 @@ pub fn train_on(
         trainable_parameters: adapter.num_params(),
     };
     Ok((adapter, summary))
-}
-
-/// Clips (by `coef`) and applies AdamW to every LoRA matrix.
-pub fn apply_update(opt: &AdamW, t: u64, lr: f64, coef: f32, adapter: &mut LoraAdapter, grads: &AdapterGrads, moments: &mut Moments) {
-    let mut i = 0;
-    for (layer, proj, w) in adapter.iter_mut() {
-        let g = &grads[layer][&proj];
-        for (param, grad) in [(&mut w.a, &g.a), (&mut w.b, &g.b)] {
-            let clipped: Vec<f32> = grad.iter().map(|x| x * coef).collect();
-            opt.step(t, lr, param, &clipped, &mut moments.m[i], &mut moments.v[i]);
-            i += 1;
-        }
-    }
 }
 
 /// Mean cross-entropy over the labelled tokens of `data`.

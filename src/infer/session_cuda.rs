@@ -3,21 +3,21 @@
 //! copied back for sampling), and the backend that lets `infer::engine::Engine`
 //! (query-finetuned, evaluate-finetuned) run its sessions on the GPU.
 
-use super::adapter::GpuAdapter;
-use super::device::{Gpu, Mat};
-use super::elementwise::embed_gpu;
-use super::forward::{block_forward_gpu, GpuActs, GpuKv, GpuLayerCtx};
-use super::model::{GpuModel, PreparedModel};
-use super::weights::Quantization;
+use crate::cuda::device::{Gpu, Mat};
+use crate::cuda::elementwise::embed_gpu;
 use crate::infer::engine::{Engine, GenBackend};
 use crate::infer::generate::LogitsSource;
 use crate::model::config::AttnKind;
+use crate::model::cuda::{GpuModel, PreparedModel};
 use crate::model::forward::{LayerCtx, RopeTables};
+use crate::model::forward_cuda::{block_forward_gpu, GpuActs, GpuKv, GpuLayerCtx};
 use crate::model::lora::LoraAdapter;
+use crate::model::lora_cuda::GpuAdapter;
 use crate::ops::attention_cuda::GpuSeqs;
 use crate::ops::linear_cuda::linear_forward_gpu;
 use crate::ops::norm_cuda::rmsnorm_forward_gpu;
 use crate::ops::rope_cuda::GpuRope;
+use crate::quant::Quantization;
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 use std::sync::Arc;

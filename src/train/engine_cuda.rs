@@ -7,15 +7,15 @@
 //! back to the host after each update (the host adapter feeds checkpoints and
 //! the PEFT export).
 
-use super::adapter::GpuAdapter;
-use super::backward::{block_backward_gpu, GpuGradScratch};
-use super::device::{Gpu, Mat};
-use super::elementwise::{copy2d_gpu, embed_gpu, gather_rows_gpu, scatter_rows_gpu};
-use super::forward::{block_forward_gpu, GpuActs, GpuKv, GpuLayerCtx};
-use super::model::{GpuModel, PreparedModel};
+use crate::cuda::device::{Gpu, Mat};
+use crate::cuda::elementwise::{copy2d_gpu, embed_gpu, gather_rows_gpu, scatter_rows_gpu};
+use crate::model::backward_cuda::{block_backward_gpu, GpuGradScratch};
 use crate::model::config::{AttnKind, ModelConfig};
+use crate::model::cuda::{GpuModel, PreparedModel};
 use crate::model::forward::{positions, LayerCtx, RopeTables};
+use crate::model::forward_cuda::{block_forward_gpu, GpuActs, GpuKv, GpuLayerCtx};
 use crate::model::lora::LoraAdapter;
+use crate::model::lora_cuda::GpuAdapter;
 use crate::ops::adamw::AdamW;
 use crate::ops::adamw_cuda::{adamw_step_gpu, global_norm_gpu};
 use crate::ops::attention_cuda::GpuSeqs;
@@ -82,7 +82,7 @@ impl GpuEngine {
     }
 
     /// The accumulated LoRA gradients, copied to the host (tests, diagnostics).
-    pub fn gradients(&self) -> Result<crate::train::step::AdapterGrads> {
+    pub fn gradients(&self) -> Result<crate::model::backward::AdapterGrads> {
         self.adapter.as_ref().ok_or_else(|| Error::invalid("no gradients yet"))?.download_grads(&self.gpu)
     }
 
@@ -285,7 +285,7 @@ impl StepEngine for GpuEngine {
 /// Fine-tunes on the GPU: quantises the base model as asked, uploads it and
 /// runs the trainer's loop with the [`GpuEngine`].
 pub fn train_gpu(
-    quant: super::Quantization,
+    quant: crate::quant::Quantization,
     job: &crate::train::trainer::TrainJob,
     on_step: &mut dyn FnMut(&crate::train::trainer::Progress) -> bool,
 ) -> Result<(LoraAdapter, crate::train::trainer::TrainSummary)> {

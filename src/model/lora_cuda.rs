@@ -3,12 +3,12 @@
 //! stays the source of truth between steps (checkpoints, PEFT export read it);
 //! the training engine copies parameters and moments back after each update.
 
-use super::device::Gpu;
+use crate::cuda::device::Gpu;
+use crate::model::backward::AdapterGrads;
 use crate::model::lora::LoraAdapter;
 use crate::model::Proj;
 use crate::ops::lora::LoraGrads;
 use crate::ops::lora_cuda::LoraDev;
-use crate::train::step::AdapterGrads;
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 use std::collections::BTreeMap;

@@ -4,12 +4,12 @@
 //! token-major (`[T, n_kv·d]`; the attention kernels take strides), and
 //! attention saves a log-sum-exp per (head, row) instead of the probabilities.
 
-use super::adapter::GpuAdapter;
-use super::device::{ensure_len, Gpu, Mat};
-use super::elementwise::{add_gpu, copy2d_gpu};
-use super::model::{GpuBlock, GpuLinear};
+use crate::cuda::device::{ensure_len, Gpu, Mat};
+use crate::cuda::elementwise::{add_gpu, copy2d_gpu};
 use crate::model::config::ModelConfig;
+use crate::model::cuda::{GpuBlock, GpuLinear};
 use crate::model::forward::LayerCtx;
+use crate::model::lora_cuda::GpuAdapter;
 use crate::model::Proj;
 use crate::ops::activation_cuda::glu_forward_gpu;
 use crate::ops::attention_cuda::{attention_forward_gpu, GpuSeqs, KvLayout};

@@ -1,15 +1,15 @@
 //! The backward pass of one block on the GPU, undoing
-//! [`block_forward_gpu`](super::forward::block_forward_gpu) step by step in
+//! [`block_forward_gpu`](crate::model::forward_cuda::block_forward_gpu) step by step in
 //! the order of `model::backward::block_backward`: from dL/d(block output) in
 //! `dx` to dL/d(block input), adding LoRA gradients to the adapter's buffers.
 
-use super::adapter::GpuAdapter;
-use super::device::{Gpu, Mat};
-use super::elementwise::copy2d_gpu;
-use super::forward::{b, bm, Buf, GpuActs, GpuLayerCtx};
-use super::model::{GpuBlock, GpuLinear};
 use crate::cuda::device::ensure_len;
+use crate::cuda::device::{Gpu, Mat};
+use crate::cuda::elementwise::copy2d_gpu;
 use crate::model::config::ModelConfig;
+use crate::model::cuda::{GpuBlock, GpuLinear};
+use crate::model::forward_cuda::{b, bm, Buf, GpuActs, GpuLayerCtx};
+use crate::model::lora_cuda::GpuAdapter;
 use crate::model::Proj;
 use crate::ops::activation_cuda::glu_backward_gpu;
 use crate::ops::attention_cuda::{attention_backward_gpu, GpuSeqs, KvLayout};

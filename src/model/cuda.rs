@@ -8,9 +8,10 @@
 //! isolates the GPU's own arithmetic (bf16-rounded activations, summation
 //! order) when the two are compared.
 
-use super::device::Gpu;
-use super::weights::{GpuWeight, HostWeight, Quantization};
+use crate::cuda::device::Gpu;
+use crate::cuda::weights::{GpuWeight, HostWeight};
 use crate::model::{Block, GateUpProj, Linear, Model, ModelConfig, QkvProj};
+use crate::quant::Quantization;
 use crate::Result;
 use cudarc::driver::CudaSlice;
 
