@@ -22,6 +22,11 @@ step "format: cargo fmt --check (rustfmt.toml)"
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo fmt --check
 
+step "lint: cargo clippy -D warnings (default features and cuda)"
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets --features cuda -- -D warnings
+
 step "Rust tests (release build)"
 cargo test --release
 
