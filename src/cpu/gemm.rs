@@ -53,7 +53,12 @@ pub fn gemm_nt(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], l
     if m < PACK_MIN_M {
         // Few rows of A: one vectorised dot product per element of C.
         let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
-            // SAFETY: bounds checked above; tasks write disjoint blocks of C.
+            // SAFETY: `check` above asserted that A, B and C hold m×k, n×k and
+            // m×n matrices at strides lda, ldb, ldc (m, n > 0 here; k = 0 is
+            // not excluded, and then `check` proves nothing about A and B), so
+            // the sub-matrices from rows i0 of A, j0 of B and (i0, j0) of C meet
+            // nt_block's contract; split_2d gives each task its own block
+            // [i0, i1)×[j0, j1) of C, so no two tasks touch one element of C.
             unsafe {
                 nt_block(
                     i1 - i0,
@@ -85,14 +90,18 @@ pub fn gemm_nt(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], l
             for k0 in (0..k).step_by(16) {
                 let k1 = (k0 + 16).min(k);
                 for jj in 0..nc {
-                    // SAFETY: row j + jj of B holds k elements (checked above).
+                    // SAFETY: j + jj < n and k0 < k1 ≤ k: the slice lies inside row
+                    // j + jj of B, which `check` proved is within `b` (only read).
                     let row = unsafe { std::slice::from_raw_parts(bp.ptr().add((j + jj) * ldb + k0), k1 - k0) };
                     for (kk, &v) in row.iter().enumerate() {
                         bt[(k0 + kk) * nc + jj] = v;
                     }
                 }
             }
-            // SAFETY: tasks write disjoint blocks of C.
+            // SAFETY: rows i0..i1 of A (k elements, stride lda) and the block
+            // rows i0..i1 × columns j..j + nc of C lie inside the slices that
+            // `check` verified; `bt` holds the k × nc panel (take(k * nc)) read
+            // at stride nc; this task owns its block of C (split_2d).
             unsafe {
                 nn_block(i1 - i0, nc, k, ap.ptr().add(i0 * lda), lda, 1, bt.as_ptr(), nc, cp.ptr().add(i0 * ldc + j), ldc, accumulate)
             }
@@ -145,7 +154,11 @@ fn gemm_strided_a(
     }
     let (ap, bp, cp) = (SendPtr(a.as_ptr() as *mut f32), SendPtr(b.as_ptr() as *mut f32), SendPtr(c.as_mut_ptr()));
     let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
-        // SAFETY: bounds checked by the callers; tasks write disjoint blocks of C.
+        // SAFETY: gemm_nn and gemm_tn (the only callers) `check`ed that A
+        // holds element (i, kk) at i·ars + kk·acs for i < m, kk < k, B a k×n
+        // and C an m×n matrix at strides ldb, ldc (m, n > 0 here; k = 0 is not
+        // excluded, as in gemm_nt); split_2d gives each task its own block
+        // [i0, i1)×[j0, j1) of C, so no two tasks share an element.
         unsafe {
             nn_block(
                 i1 - i0,
@@ -202,8 +215,16 @@ fn split_2d(m: usize, n: usize, work: usize, mr: usize, nr: usize, f: impl Fn(us
 
 // ---------------------------------------------------------------- gemm_nt
 
+// A safe wrapper only in name: nt_block_generic dereferences the raw pointers
+// it is given. It is private to this module and only called by nt_block.
 crate::simd_dispatch!(fn nt_block_dispatch(m: usize, n: usize, k: usize, a: SendPtr<f32>, lda: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) => nt_block_generic);
 
+/// C[m×n] (+)= A[m×k] · B[n×k]ᵀ on raw row-major matrices, at the best SIMD level.
+///
+/// # Safety
+/// m, n, k > 0; `a` is valid for reads of `(m − 1)·lda + k` f32, `b` of
+/// `(n − 1)·ldb + k`, `c` for reads and writes of `(m − 1)·ldc + n`; no other
+/// thread accesses the m×n elements of C addressed during the call.
 #[allow(clippy::too_many_arguments)]
 unsafe fn nt_block(
     m: usize,
@@ -220,6 +241,9 @@ unsafe fn nt_block(
     nt_block_dispatch(m, n, k, SendPtr(a as *mut f32), lda, SendPtr(b as *mut f32), ldb, SendPtr(c), ldc, accumulate)
 }
 
+/// The body of nt_block at level `S`. Not an `unsafe fn` so that
+/// simd_dispatch! can instantiate it, but it has nt_block's contract: only
+/// nt_block (through the dispatcher) and the tests, with slices, call it.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn nt_block_generic<S: Simd>(
@@ -245,7 +269,10 @@ fn nt_block_generic<S: Simd>(
             let mut j = 0;
             while j < n {
                 let nr = NT_NR.min(n - j);
-                // SAFETY: the tile lies inside the checked matrices.
+                // SAFETY: the callers pass matrices meeting nt_block's contract,
+                // and the tile (rows i..i + mr of A and C, j..j + nr of B and
+                // C, columns k0..k0 + kc of A and B) lies inside them. S is the
+                // level simd_dispatch! checked the CPU runs (Scalar in tests).
                 unsafe {
                     let (ap, bp, cp) = (a.add(i * lda + k0), b.add(j * ldb + k0), c.add(i * ldc + j));
                     macro_rules! tile {
@@ -270,6 +297,11 @@ fn nt_block_generic<S: Simd>(
 }
 
 /// One MR×NR tile of C from MR rows of A and NR rows of B, over `kc` elements.
+///
+/// # Safety
+/// `a` is valid for reads of MR rows of `kc` f32, `lda` apart; `b` of NR rows
+/// of `kc`, `ldb` apart; `c` for reads and writes of MR rows of NR, `ldc`
+/// apart; S's instructions are available (the `Simd` contract).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn nt_tile<S: Simd, const MR: usize, const NR: usize>(
@@ -311,6 +343,9 @@ unsafe fn nt_tile<S: Simd, const MR: usize, const NR: usize>(
 }
 
 /// Edge tiles of any size: one vectorised dot product per element.
+///
+/// # Safety
+/// As [`nt_tile`] with `mr` rows of A and C and `nr` rows of B.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn nt_tile_any<S: Simd>(
@@ -335,6 +370,10 @@ unsafe fn nt_tile_any<S: Simd>(
 }
 
 /// Σ x[i]·y[i] over `n` elements, four independent accumulators.
+///
+/// # Safety
+/// `x` and `y` are valid for reads of `n` f32 each; S's instructions are
+/// available (the `Simd` contract).
 #[inline(always)]
 pub(crate) unsafe fn dot_raw<S: Simd>(x: *const f32, y: *const f32, n: usize) -> f32 {
     let l = S::LANES;
@@ -361,8 +400,16 @@ pub(crate) unsafe fn dot_raw<S: Simd>(x: *const f32, y: *const f32, n: usize) ->
 
 // ---------------------------------------------------------- gemm_nn / tn
 
+// As nt_block_dispatch: private, safe only in name, called by nn_block only.
 crate::simd_dispatch!(fn nn_block_dispatch(m: usize, n: usize, k: usize, a: SendPtr<f32>, ars: usize, acs: usize, b: SendPtr<f32>, ldb: usize, c: SendPtr<f32>, ldc: usize, accumulate: bool) => nn_block_generic);
 
+/// C[m×n] (+)= A·B where element (i, kk) of A is at `a[i·ars + kk·acs]` and B
+/// is k×n row-major; at the best SIMD level.
+///
+/// # Safety
+/// m, n, k > 0; `a` is valid for reads of `(m − 1)·ars + (k − 1)·acs + 1` f32,
+/// `b` of `(k − 1)·ldb + n`, `c` for reads and writes of `(m − 1)·ldc + n`; no
+/// other thread accesses the m×n elements of C addressed during the call.
 #[allow(clippy::too_many_arguments)]
 unsafe fn nn_block(
     m: usize,
@@ -388,6 +435,8 @@ unsafe fn nn_block(
 /// loss's chunks) it cost more than it saved (measured).
 const NN_PACK_MIN_M: usize = 48;
 
+/// The body of nn_block at level `S`; as nt_block_generic, it has nn_block's
+/// contract and only nn_block (through the dispatcher) and the tests call it.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn nn_block_generic<S: Simd>(
@@ -407,7 +456,10 @@ fn nn_block_generic<S: Simd>(
     let panel = NN_NR * S::LANES;
     // Rows of B no more than a panel apart are contiguous already.
     if m < NN_PACK_MIN_M || ldb <= panel {
-        // SAFETY: the block lies inside the checked matrices.
+        // SAFETY: a and c meet nn_block's contract (its callers'); the block
+        // returned for (k0, j) starts at row k0 < k, column j < n of B, and
+        // its kc rows of up to n − j columns, ldb apart, lie inside B. S is the
+        // level simd_dispatch! checked the CPU runs (Scalar in tests).
         unsafe { nn_panels::<S>(m, n, k, a, ars, acs, |k0, j, _| (b.add(k0 * ldb + j), ldb), c, ldc, accumulate) };
         return;
     }
@@ -420,9 +472,11 @@ fn nn_block_generic<S: Simd>(
         let w = panel.min(n - j);
         let (l, full) = (S::LANES, w - w % S::LANES);
         for kk in 0..kc {
-            // SAFETY: row k0 + kk of B has columns j..j + w (checked by the
-            // callers); the buffer holds KC × panel floats. Vector copies
-            // inlined here: a memcpy call per 256-byte row cost more than the copy.
+            // SAFETY: row k0 + kk of B has columns j..j + w (nn_block's
+            // contract, w ≤ n − j); the buffer holds KC × panel floats and
+            // kk < kc ≤ KC, w ≤ panel; S's instructions are available (as
+            // above). Vector copies inlined here: a memcpy call per 256-byte
+            // row cost more than the copy.
             unsafe {
                 let (src, dst) = (b.add((k0 + kk) * ldb + j), bp.add(kk * w));
                 for v in (0..full).step_by(l) {
@@ -435,13 +489,21 @@ fn nn_block_generic<S: Simd>(
         }
         (bp as *const f32, w)
     };
-    // SAFETY: as above.
+    // SAFETY: a and c as above; `pack` returns the buffer holding the kc × w
+    // block just copied, at stride w, valid until its next call (nn_panels
+    // asks for the next block only after it is done with this one).
     unsafe { nn_panels::<S>(m, n, k, a, ars, acs, pack, c, ldc, accumulate) };
 }
 
 /// The k-blocked loop of nn_block over column panels of up to NN_NR vectors.
 /// `block(k0, j, kc)` gives the KC × panel block of B starting at row k0,
 /// column j, and its row stride.
+///
+/// # Safety
+/// `a` and `c` as in [`nn_block`]; each `block(k0, j, kc)` returns a pointer
+/// valid for reads of `kc` rows of `min(NN_NR·LANES, n − j)` f32 at the
+/// returned stride, until the next call of `block`; S's instructions are
+/// available (the `Simd` contract).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn nn_panels<S: Simd>(
@@ -508,6 +570,11 @@ unsafe fn nn_panels<S: Simd>(
 }
 
 /// MR rows × NR vectors of C: broadcast A(i, kk), multiply a row of B.
+///
+/// # Safety
+/// `a.add(i·ars + kk·acs)` is readable for i < MR, kk < kc; `b` is valid for
+/// reads of `kc` rows of NR·LANES f32, `ldb` apart; `c` for reads and writes
+/// of MR rows of NR·LANES, `ldc` apart; S's instructions are available.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn nn_tile<S: Simd, const MR: usize, const NR: usize>(
@@ -550,6 +617,9 @@ unsafe fn nn_tile<S: Simd, const MR: usize, const NR: usize>(
 }
 
 /// The last `nc < LANES` columns: MR rows of one masked vector.
+///
+/// # Safety
+/// `nc < LANES`; otherwise as [`nn_tile`] with rows of `nc` f32 in B and C.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn nn_tile_tail<S: Simd, const MR: usize>(
@@ -589,7 +659,8 @@ pub fn dot(x: &[f32], y: &[f32]) -> f32 {
 crate::simd_dispatch!(fn dot_dispatch(x: &[f32], y: &[f32]) -> f32 => dot_kernel);
 #[inline(always)]
 fn dot_kernel<S: Simd>(x: &[f32], y: &[f32]) -> f32 {
-    // SAFETY: callers pass equal lengths.
+    // SAFETY: both slices hold at least min(len) values (`dot` also asserts
+    // equal lengths); S is the level simd_dispatch! checked the CPU runs.
     unsafe { dot_raw::<S>(x.as_ptr(), y.as_ptr(), x.len().min(y.len())) }
 }
 

@@ -11,8 +11,10 @@ pub mod vecops;
 /// write disjoint parts of one output (each use says why they are disjoint).
 #[derive(Clone, Copy)]
 pub(crate) struct SendPtr<T>(pub(crate) *mut T);
-// SAFETY: the wrapper only moves the address between threads; every
-// dereference is an `unsafe` block at the use site, justified there.
+// SAFETY: the wrapper only moves (Send) or copies out of a shared reference
+// (Sync) the address itself; nothing here dereferences it. Every dereference
+// is an `unsafe` block at the use site, which justifies there why the tasks'
+// accesses are in bounds and disjoint.
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 impl<T> SendPtr<T> {

@@ -27,14 +27,23 @@ macro_rules! simd_dispatch {
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
+                /// # Safety
+                /// The CPU supports every feature enabled here (AVX-512 F/BW/VL,
+                /// AVX2, FMA, F16C), and the arguments meet the generic kernel's own
+                /// requirements (kernels over slices have none; gemm's take raw pointers).
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
                 #[allow(clippy::too_many_arguments)]
                 unsafe fn avx512($($arg: $ty),*) $(-> $ret)? { $kernel::<$crate::cpu::simd::Avx512>($($arg),*) }
+                /// # Safety
+                /// The CPU supports AVX2, FMA and F16C; the arguments as for `avx512`.
                 #[target_feature(enable = "avx2,fma,f16c")]
                 #[allow(clippy::too_many_arguments)]
                 unsafe fn avx2($($arg: $ty),*) $(-> $ret)? { $kernel::<$crate::cpu::simd::Avx2>($($arg),*) }
                 match $crate::cpu::simd::level() {
-                    // SAFETY: the level was detected at run time.
+                    // SAFETY: `level()` is `Avx512` only when the CPU reported
+                    // avx512f, avx512bw, avx512vl, avx2, fma and f16c, and `Avx2`
+                    // only with avx2, fma and f16c (`quant::dispatch::detect`;
+                    // `DYAG_SIMD` can only lower the level): each arm's features.
                     $crate::cpu::simd::Level::Avx512 => return unsafe { avx512($($arg),*) },
                     $crate::cpu::simd::Level::Avx2 => return unsafe { avx2($($arg),*) },
                     $crate::cpu::simd::Level::Scalar => {}
@@ -50,7 +59,10 @@ macro_rules! simd_dispatch {
 /// # Safety
 /// Implementations use CPU instructions that must be available: only call
 /// them from code compiled for (and running on) that level, i.e. through
-/// [`simd_dispatch!`]. This contract is every method's `# Safety` section.
+/// [`simd_dispatch!`]. In addition, `load` and `store` need `p` valid for
+/// reading / writing `LANES` f32 values, `load_partial` and `store_partial`
+/// need `n < LANES` and `p` valid for `n` values. This contract is every
+/// method's `# Safety` section (the implementations below add nothing to it).
 #[allow(clippy::missing_safety_doc)]
 pub trait Simd: Copy {
     const LANES: usize;
@@ -322,6 +334,9 @@ mod x86 {
 
     impl Avx2 {
         /// Lanes 0..n set (sign bit), the others clear.
+        ///
+        /// # Safety
+        /// The CPU supports AVX2 (the `Simd` contract of `Avx2`).
         #[inline(always)]
         unsafe fn mask(n: usize) -> __m256i {
             _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
@@ -421,12 +436,15 @@ mod tests {
     #[inline(always)]
     fn exp_kernel<S: Simd>(x: &[f32], out: &mut [f32]) {
         for (xc, oc) in x.chunks_exact(S::LANES).zip(out.chunks_exact_mut(S::LANES)) {
+            // SAFETY: `xc` and `oc` are exactly LANES values; S is the level
+            // `exp_all` (simd_dispatch!, the only caller) checked the CPU runs.
             unsafe { S::store(oc.as_mut_ptr(), S::exp(S::load(xc.as_ptr()))) }
         }
     }
     #[inline(always)]
     fn tanh_kernel<S: Simd>(x: &[f32], out: &mut [f32]) {
         for (xc, oc) in x.chunks_exact(S::LANES).zip(out.chunks_exact_mut(S::LANES)) {
+            // SAFETY: as in `exp_kernel` (the only caller is `tanh_all`).
             unsafe { S::store(oc.as_mut_ptr(), S::tanh(S::load(xc.as_ptr()))) }
         }
     }

@@ -15,7 +15,9 @@ crate::simd_dispatch!(fn max_dispatch(x: &[f32]) -> f32 => max_kernel);
 #[inline(always)]
 fn max_kernel<S: Simd>(x: &[f32]) -> f32 {
     let nv = x.len() - x.len() % S::LANES;
-    // SAFETY: indices below nv ≤ len.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤
+    // x.len(); S is the level simd_dispatch! checked the CPU runs (this
+    // private kernel is only instantiated by it).
     let mut m = unsafe {
         let mut acc = S::splat(f32::NEG_INFINITY);
         let mut i = 0;
@@ -41,7 +43,9 @@ crate::simd_dispatch!(fn sum_exp_dispatch(x: &[f32], m: f32) -> f32 => sum_exp_k
 #[inline(always)]
 fn sum_exp_kernel<S: Simd>(x: &[f32], m: f32) -> f32 {
     let nv = x.len() - x.len() % S::LANES;
-    // SAFETY: indices below nv ≤ len.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤
+    // x.len(); S is the level simd_dispatch! checked the CPU runs (this
+    // private kernel is only instantiated by it).
     let mut s = unsafe {
         let (mut acc, mv) = (S::zero(), S::splat(m));
         let mut i = 0;
@@ -67,7 +71,9 @@ crate::simd_dispatch!(fn exp_scale_dispatch(x: &mut [f32], m: f32, scale: f32) =
 #[inline(always)]
 fn exp_scale_kernel<S: Simd>(x: &mut [f32], m: f32, scale: f32) {
     let nv = x.len() - x.len() % S::LANES;
-    // SAFETY: indices below nv ≤ len.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤
+    // x.len(); S is the level simd_dispatch! checked the CPU runs (this
+    // private kernel is only instantiated by it).
     unsafe {
         let (mv, sv) = (S::splat(m), S::splat(scale));
         let mut i = 0;

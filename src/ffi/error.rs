@@ -170,6 +170,8 @@ mod tests {
     use std::ffi::CStr;
 
     fn last() -> String {
+        // SAFETY: dyag_last_error returns this thread's live NUL-terminated
+        // message, valid until the next dyag call here; it is copied at once.
         unsafe { CStr::from_ptr(dyag_last_error()) }.to_str().unwrap().to_string()
     }
 
@@ -206,8 +208,10 @@ mod tests {
             (DyagStatus::Other, "DYAG_STATUS_OTHER"),
             (DyagStatus::BufferTooSmall, "DYAG_STATUS_BUFFER_TOO_SMALL"),
         ] {
+            // SAFETY: dyag_status_name returns a 'static NUL-terminated string.
             assert_eq!(unsafe { CStr::from_ptr(dyag_status_name(s as i32)) }.to_str().unwrap(), name);
         }
+        // SAFETY: as above, for the unknown-status name.
         assert_eq!(unsafe { CStr::from_ptr(dyag_status_name(99)) }.to_str().unwrap(), "DYAG_STATUS_UNKNOWN");
     }
 }

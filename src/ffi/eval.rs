@@ -108,6 +108,10 @@ struct EvalGenerator<'a> {
 impl ChatGenerator for EvalGenerator<'_> {
     fn chat(&mut self, messages: &[ChatMessage], params: &SamplingParams, on_text: &mut dyn FnMut(&str) -> bool) -> Result<Generation> {
         if let Some(cb) = self.callback {
+            // SAFETY: an EvalGenerator is only built by dyag_evaluate, from its
+            // `on_progress` and `user_data`, whose caller guarantees (# Safety
+            // there) that the function may be called as documented: with these
+            // counts and `user_data`, on the thread that runs the model's work.
             if !unsafe { cb(self.done, self.total, self.user_data) } {
                 return Err(Error::Cancelled);
             }
@@ -125,6 +129,9 @@ impl ChatGenerator for EvalGenerator<'_> {
 
 /// The callback's data, carried to the thread that runs the work.
 struct SendPtr(*mut c_void);
+// SAFETY: Rust never dereferences the pointer: it is only handed back to the
+// caller's callback, which dyag_evaluate's caller allows to be called (with
+// it) from the model's worker thread (see `DyagEvalProgressCallback`).
 unsafe impl Send for SendPtr {}
 
 /// Answers every question of `questions_path` (JSONL, one {"question",

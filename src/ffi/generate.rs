@@ -122,6 +122,10 @@ pub extern "C" fn dyag_sampling_default_params() -> DyagSamplingParams {
     DyagSamplingParams { temperature: d.temperature, top_k: d.top_k as u32, top_p: d.top_p, max_tokens: d.max_tokens as u32, seed: d.seed }
 }
 
+/// The sampling parameters at `params` (NULL: the defaults), checked.
+///
+/// # Safety
+/// `params` is NULL or valid for reads of one `DyagSamplingParams`.
 pub(crate) unsafe fn sampling_arg(params: *const DyagSamplingParams) -> FfiResult<SamplingParams> {
     let p = params.as_ref().copied().unwrap_or_else(|| dyag_sampling_default_params());
     if !(p.temperature.is_finite() && p.temperature >= 0.0) {
@@ -151,6 +155,10 @@ struct TokenSink {
     stopped: bool,
 }
 
+// SAFETY: `user_data` is never dereferenced by Rust, only passed back to the
+// callback; the callers of dyag_generate_chat/_text guarantee (# Safety there)
+// that the callback may be called as documented, i.e. also from one of the
+// model's worker threads, so moving both to that thread is allowed.
 unsafe impl Send for TokenSink {}
 
 impl TokenSink {
@@ -161,6 +169,10 @@ impl TokenSink {
             return false;
         }
         if let Some(cb) = self.callback {
+            // SAFETY: a TokenSink is only built by generate_with from the
+            // `on_token` and `user_data` of dyag_generate_chat/_text, whose
+            // callers guarantee the function may be called as documented; the
+            // piece is a live &str of `piece.len()` bytes for the whole call.
             self.stopped = !unsafe { cb(piece.as_ptr().cast(), piece.len(), self.user_data) };
         }
         !self.stopped
@@ -168,6 +180,12 @@ impl TokenSink {
 }
 
 /// The shared tail of both entry points: run on the model's threads, fill `out`.
+///
+/// # Safety
+/// `params` is NULL or valid for reads; `out` is NULL or valid for writes of a
+/// `DyagGeneration` (overwritten without being read or freed); `on_token` is
+/// NULL or a function that may be called with `user_data` as
+/// `DyagTokenCallback` documents, also from the model's worker threads.
 unsafe fn generate_with(
     model: DyagModel,
     params: *const DyagSamplingParams,

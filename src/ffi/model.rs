@@ -140,6 +140,9 @@ pub extern "C" fn dyag_model_default_options() -> DyagModelOptions {
 }
 
 /// Checks the options and builds the model's thread pool.
+///
+/// # Safety
+/// `options` is NULL or valid for reads of one `DyagModelOptions`.
 unsafe fn pool_for(options: *const DyagModelOptions) -> FfiResult<Option<rayon::ThreadPool>> {
     let o = options.as_ref().copied().unwrap_or_else(|| dyag_model_default_options());
     match o.device {
@@ -166,6 +169,10 @@ unsafe fn pool_for(options: *const DyagModelOptions) -> FfiResult<Option<rayon::
 }
 
 /// Loads on the model's own threads and registers the handle.
+///
+/// # Safety
+/// `options` is NULL or valid for reads; `out_model` is NULL or valid for
+/// reads and writes of one `DyagModel`.
 unsafe fn open_with(
     options: *const DyagModelOptions,
     out_model: *mut DyagModel,

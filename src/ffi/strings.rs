@@ -141,6 +141,8 @@ mod tests {
 
     #[test]
     fn strings_in_are_checked() {
+        // SAFETY: every pointer is NULL or comes from a C-string literal
+        // (NUL-terminated, 'static), as str_arg/opt_str_arg/path_arg require.
         unsafe {
             assert_eq!(str_arg(std::ptr::null(), "model").unwrap_err().status, DyagStatus::NullPointer);
             let bad = c"caf\xe9";
@@ -156,6 +158,9 @@ mod tests {
     fn text_out_is_cut_on_a_character_boundary() {
         let mut buf = [0x7f as c_char; 5];
         let mut needed = 0;
+        // SAFETY: `buf` is valid for its 5 bytes and passed with that length
+        // (or NULL with 0); `needed` is a live usize; CStr::from_ptr reads `buf`
+        // after write_str_out NUL-terminated it within its length.
         unsafe {
             let e = write_str_out("abcé!", buf.as_mut_ptr(), buf.len(), &mut needed).unwrap_err();
             assert_eq!(e.status, DyagStatus::BufferTooSmall);
@@ -173,10 +178,14 @@ mod tests {
     #[test]
     fn arrays_round_trip() {
         let (p, n) = array_out(vec![1u32, 2, 3]);
+        // SAFETY: (p, n) is the live boxed slice of 3 u32 array_out made; it
+        // is freed once, by free_array, after the read.
         assert_eq!(unsafe { std::slice::from_raw_parts(p, n) }, &[1, 2, 3]);
         unsafe { free_array(p, n) };
         assert_eq!(array_out(Vec::<u32>::new()).0, std::ptr::null_mut());
         let (t, len) = text_out("héllo");
+        // SAFETY: text_out returned a live NUL-terminated copy, freed once by
+        // free_text with the length it returned, after the read.
         assert_eq!(unsafe { CStr::from_ptr(t) }.to_str().unwrap(), "héllo");
         unsafe { free_text(t, len) };
     }

@@ -186,6 +186,12 @@ struct Request<'a> {
     resume: Option<&'a Path>,
 }
 
+/// Checks `p` and reads its strings.
+///
+/// # Safety
+/// The string fields of `p` (`target_modules`, `val_dataset`,
+/// `resume_from_checkpoint`) are NULL or NUL-terminated strings that stay
+/// valid and unchanged for `'a`.
 unsafe fn request<'a>(p: &DyagTrainParams) -> FfiResult<Request<'a>> {
     let schedule = match p.lr_scheduler {
         x if x == DyagLrScheduler::Cosine as i32 => Schedule::Cosine,
@@ -236,6 +242,9 @@ struct ProgressSink {
     user_data: *mut c_void,
 }
 
+// SAFETY: `user_data` is never dereferenced by Rust, only passed back to the
+// callback, which dyag_train's caller allows to be called (with it) from the
+// model's worker thread (# Safety there, and `DyagProgressCallback`).
 unsafe impl Send for ProgressSink {}
 
 impl ProgressSink {
@@ -253,6 +262,10 @@ impl ProgressSink {
             elapsed_seconds: p.elapsed_seconds,
             checkpoint: checkpoint.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
         };
+        // SAFETY: a ProgressSink is only built by dyag_train from its
+        // `on_progress` and `user_data`, whose caller guarantees the function
+        // may be called as documented; `progress` and the checkpoint string it
+        // points to live until the call returns.
         unsafe { cb(&progress, self.user_data) }
     }
 }

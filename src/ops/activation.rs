@@ -61,7 +61,9 @@ crate::simd_dispatch!(fn gelu_glu_backward(gate: &[f32], up: &[f32], dout: &[f32
 fn silu_glu_backward_kernel<S: Simd>(gate: &[f32], up: &[f32], dout: &[f32], dgate: &mut [f32], dup: &mut [f32]) {
     let n = gate.len().min(up.len()).min(dout.len()).min(dgate.len()).min(dup.len());
     let nv = n - n % S::LANES;
-    // SAFETY: all indices are below n.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤ n,
+    // the length of the shortest slice; S is the level simd_dispatch! checked
+    // the CPU runs (this private kernel is only instantiated by it).
     unsafe {
         let one = S::splat(1.0);
         let mut i = 0;
@@ -87,7 +89,9 @@ fn silu_glu_backward_kernel<S: Simd>(gate: &[f32], up: &[f32], dout: &[f32], dga
 fn gelu_glu_backward_kernel<S: Simd>(gate: &[f32], up: &[f32], dout: &[f32], dgate: &mut [f32], dup: &mut [f32]) {
     let n = gate.len().min(up.len()).min(dout.len()).min(dgate.len()).min(dup.len());
     let nv = n - n % S::LANES;
-    // SAFETY: all indices are below n.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤ n,
+    // the length of the shortest slice; S is the level simd_dispatch! checked
+    // the CPU runs (this private kernel is only instantiated by it).
     unsafe {
         let (half, one, k, c, c3) = (S::splat(0.5), S::splat(1.0), S::splat(SQRT_2_OVER_PI), S::splat(GELU_C), S::splat(3.0 * GELU_C));
         let mut i = 0;
@@ -137,7 +141,9 @@ crate::simd_dispatch!(fn gelu_glu(gate: &[f32], up: &[f32], out: &mut [f32]) => 
 fn silu_glu_kernel<S: Simd>(gate: &[f32], up: &[f32], out: &mut [f32]) {
     let n = out.len().min(gate.len()).min(up.len());
     let nv = n - n % S::LANES;
-    // SAFETY: all indices are below n.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤ n,
+    // the length of the shortest slice; S is the level simd_dispatch! checked
+    // the CPU runs (this private kernel is only instantiated by it).
     unsafe {
         let one = S::splat(1.0);
         let mut i = 0;
@@ -158,7 +164,9 @@ fn silu_glu_kernel<S: Simd>(gate: &[f32], up: &[f32], out: &mut [f32]) {
 fn gelu_glu_kernel<S: Simd>(gate: &[f32], up: &[f32], out: &mut [f32]) {
     let n = out.len().min(gate.len()).min(up.len());
     let nv = n - n % S::LANES;
-    // SAFETY: all indices are below n.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤ n,
+    // the length of the shortest slice; S is the level simd_dispatch! checked
+    // the CPU runs (this private kernel is only instantiated by it).
     unsafe {
         let (half, one, k, c) = (S::splat(0.5), S::splat(1.0), S::splat(SQRT_2_OVER_PI), S::splat(GELU_C));
         let mut i = 0;

@@ -92,11 +92,18 @@ pub fn attention_forward(
                 let (lo, hi) = (s.first_key(pos) - k_lo, pos + 1 - k_lo);
                 softmax_masked(srow, lo, hi, s.scale);
             }
-            // SAFETY: each head writes its own columns of `out` and its own slice of `probs`.
+            // SAFETY: in bounds: `out` holds t·row values (asserted) and the slice
+            // ends at (t0 + tb − 1)·row + head·d + d ≤ t·row. Each head (task)
+            // writes only its own columns of `out` (gemm_nn with ldc = row), but
+            // the `&mut` slices of the heads overlap (each spans the columns of
+            // the others between its rows); see also the probs slice below.
             let o = unsafe { std::slice::from_raw_parts_mut(out_ptr.ptr().add(t0 * row + head * d), (tb - 1) * row + d) };
             gemm_nn(tb, d, nk, sc, nk, &vh[k_lo * d..], d, o, row, false);
             if let Some(pp) = probs_ptr {
                 for (i, srow) in sc.chunks_exact(nk).enumerate() {
+                    // SAFETY: `probs` holds h·t·l values (asserted above) and
+                    // head < h, t0 + i < t, so row head·t + t0 + i of l values is
+                    // inside it; only this task (its head) touches that row.
                     let dst = unsafe { std::slice::from_raw_parts_mut(pp.ptr().add((head * t + t0 + i) * l), l) };
                     dst[..k_lo].fill(0.0);
                     dst[k_lo..k_hi].copy_from_slice(srow);
@@ -166,6 +173,12 @@ pub fn attention_backward(
                 }
             }
             // dQ = dS·K (each head owns its columns of dQ)
+            // SAFETY: in bounds: dq holds t·row values (asserted) and the slice
+            // ends at head·d + (t − 1)·row + d ≤ t·row (needs t ≥ 1). It spans
+            // the other heads' columns between its rows too, and the heads of
+            // other KV groups run in other tasks meanwhile: only gemm_nn's
+            // strided writes (columns head·d..head·d + d of each row, ldc =
+            // row) keep the accesses disjoint; the `&mut` slices overlap.
             let dqh = unsafe { std::slice::from_raw_parts_mut(dq_ptr.ptr().add(head * d), (t - 1) * row + d) };
             gemm_nn(t, d, t, &ds, t, kh, d, dqh, row, false);
             // dK += dSᵀ·Q

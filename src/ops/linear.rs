@@ -47,7 +47,11 @@ pub fn linear_forward(x: &[f32], m: usize, w: &QTensor, bias: Option<&[f32]>, y:
             let n = o1 - o0;
             let mut panel = scratch::take(n * inp);
             dequantize_rows(w, o0, o1, &mut panel);
-            // SAFETY: this task owns columns o0..o1 of y.
+            // SAFETY: in bounds: y holds m·out values (asserted) and the slice ends
+            // at o0 + (m − 1)·out + n = (m − 1)·out + o1 ≤ m·out. This task owns
+            // columns o0..o1 of y and gemm_nt_serial writes only those (ldc =
+            // out), but the `&mut` slices of the panels overlap (each spans the
+            // others' columns between its rows).
             let yc = unsafe { std::slice::from_raw_parts_mut(yp.ptr().add(o0), (m - 1) * out + n) };
             gemm_nt_serial(m, n, inp, x, &panel, yc, out);
         });

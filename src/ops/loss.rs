@@ -160,7 +160,9 @@ crate::simd_dispatch!(fn softmax_grad_row(row: &mut [f32], lse: &[f32], scale: f
 fn add_exp_row_kernel<S: Simd>(row: &[f32], max: &[f32], sum: &mut [f32]) {
     let n = row.len().min(max.len()).min(sum.len());
     let nv = n - n % S::LANES;
-    // SAFETY: indices below nv ≤ n.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤ n,
+    // the length of the shortest slice; S is the level simd_dispatch! checked
+    // the CPU runs (this private kernel is only instantiated by it).
     unsafe {
         let mut i = 0;
         while i < nv {
@@ -179,7 +181,9 @@ fn add_exp_row_kernel<S: Simd>(row: &[f32], max: &[f32], sum: &mut [f32]) {
 fn softmax_grad_row_kernel<S: Simd>(row: &mut [f32], lse: &[f32], scale: f32) {
     let n = row.len().min(lse.len());
     let nv = n - n % S::LANES;
-    // SAFETY: indices below nv ≤ n.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤ n,
+    // the length of the shortest slice; S is the level simd_dispatch! checked
+    // the CPU runs (this private kernel is only instantiated by it).
     unsafe {
         let sv = S::splat(scale);
         let mut i = 0;

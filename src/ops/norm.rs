@@ -65,7 +65,9 @@ crate::simd_dispatch!(fn scale_mul(x: &[f32], w: &[f32], r: f32, y: &mut [f32]) 
 fn scale_mul_kernel<S: Simd>(x: &[f32], w: &[f32], r: f32, y: &mut [f32]) {
     let n = x.len().min(w.len()).min(y.len());
     let nv = n - n % S::LANES;
-    // SAFETY: indices stay below n, the shortest length.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤ n,
+    // the length of the shortest slice; S is the level simd_dispatch! checked
+    // the CPU runs (this private kernel is only instantiated by it).
     unsafe {
         let rv = S::splat(r);
         let mut i = 0;
@@ -108,7 +110,9 @@ crate::simd_dispatch!(fn norm_backward_row(x: &[f32], w: &[f32], dy: &[f32], r: 
 fn norm_backward_row_kernel<S: Simd>(x: &[f32], w: &[f32], dy: &[f32], r: f32, dx: &mut [f32], accumulate: bool) {
     let d = x.len().min(w.len()).min(dy.len()).min(dx.len());
     let nv = d - d % S::LANES;
-    // SAFETY: every index is below d, the shortest length.
+    // SAFETY: each vector access covers i..i + LANES with i + LANES ≤ nv ≤ d,
+    // the length of the shortest slice; S is the level simd_dispatch! checked
+    // the CPU runs (this private kernel is only instantiated by it).
     unsafe {
         let mut acc = S::zero();
         let mut i = 0;

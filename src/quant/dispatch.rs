@@ -125,8 +125,10 @@ pub(crate) fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mu
         use super::x86::{avx2, avx512};
         use GgmlType::*;
         let level = level.min(detected_level());
-        // SAFETY: `level` is at most what the CPU supports (checked above),
-        // and the caller passes whole blocks with `dst` sized to match.
+        // SAFETY: `level` is at most what the CPU supports (lowered above); the
+        // `Avx512` level also has AVX2, FMA and F16C (`detect`), so the AVX2
+        // kernels in its arm may run too. The only caller, `dequantize_with`,
+        // ran `check_lengths`: `src` is whole blocks and `dst` exactly their values.
         unsafe {
             match level {
                 SimdLevel::Avx512 => {
@@ -246,7 +248,9 @@ pub(crate) fn dot_kernel(level: SimdLevel, ty: GgmlType) -> Option<DotKernel> {
 /// `row` and `x` are trimmed to the same whole number of blocks by the caller.
 pub(crate) fn dot_at(level: SimdLevel, ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
     match dot_kernel(level, ty) {
-        // SAFETY: see `dot_kernel`; the caller passes whole blocks and a matching `x`.
+        // SAFETY: `dot_kernel` lowered the level to what the CPU supports; the
+        // only caller, `dot_with`, trimmed `row` and `x` to the same whole blocks
+        // (`common_blocks`).
         Some(k) => unsafe { k(row, x) },
         None => scalar::dot_blocks(ty, row, x),
     }

@@ -25,6 +25,9 @@ fn f16_splat(b: [u8; 2]) -> __m256 {
 }
 
 /// 8 signed bytes at `p` as f32 (exact).
+///
+/// # Safety
+/// `p` is valid for reads of 8 bytes; the CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn i8x8(p: *const i8) -> __m256 {
@@ -32,6 +35,9 @@ unsafe fn i8x8(p: *const i8) -> __m256 {
 }
 
 /// 8 unsigned bytes at `p` as f32 (exact).
+///
+/// # Safety
+/// `p` is valid for reads of 8 bytes; the CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn u8x8(p: *const u8) -> __m256 {
@@ -40,6 +46,9 @@ unsafe fn u8x8(p: *const u8) -> __m256 {
 
 /// The 32 nibbles of 16 bytes in ggml's `_0`/`_1` order: low nibbles
 /// (elements 0..16), then high nibbles (elements 16..32).
+///
+/// # Safety
+/// `qs` is valid for reads of 16 bytes; the CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn nibbles32(qs: *const u8) -> __m256i {
@@ -63,6 +72,9 @@ fn bits_to_bytes(bits: u32) -> __m256i {
 
 // ---------------------------------------------------------------- decoders
 
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C. (Every decoder below has this contract; each
+/// reads only its block and calls `emit(off, v)` with `off + 8 ≤` its size.)
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q8_0<E: FnMut(usize, __m256)>(b: &BlockQ8_0, mut emit: E) {
@@ -73,6 +85,9 @@ unsafe fn q8_0<E: FnMut(usize, __m256)>(b: &BlockQ8_0, mut emit: E) {
 }
 
 /// Q8_1 is Q8_0 with a precomputed sum beside the scale: x = d * q.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q8_1<E: FnMut(usize, __m256)>(b: &BlockQ8_1, mut emit: E) {
@@ -82,6 +97,8 @@ unsafe fn q8_1<E: FnMut(usize, __m256)>(b: &BlockQ8_1, mut emit: E) {
     }
 }
 
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4_0<E: FnMut(usize, __m256)>(b: &BlockQ4_0, mut emit: E) {
@@ -93,6 +110,8 @@ unsafe fn q4_0<E: FnMut(usize, __m256)>(b: &BlockQ4_0, mut emit: E) {
     }
 }
 
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4_1<E: FnMut(usize, __m256)>(b: &BlockQ4_1, mut emit: E) {
@@ -105,6 +124,8 @@ unsafe fn q4_1<E: FnMut(usize, __m256)>(b: &BlockQ4_1, mut emit: E) {
     }
 }
 
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q5_0<E: FnMut(usize, __m256)>(b: &BlockQ5_0, mut emit: E) {
@@ -118,6 +139,8 @@ unsafe fn q5_0<E: FnMut(usize, __m256)>(b: &BlockQ5_0, mut emit: E) {
     }
 }
 
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q5_1<E: FnMut(usize, __m256)>(b: &BlockQ5_1, mut emit: E) {
@@ -133,6 +156,9 @@ unsafe fn q5_1<E: FnMut(usize, __m256)>(b: &BlockQ5_1, mut emit: E) {
 
 /// The 8 (scale, min) pairs of a Q4_K/Q5_K block as f32 `d * sc` and
 /// `dmin * m` (ggml's `d1`, `m1`...), computed 8 at a time.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn k4_scales(d: [u8; 2], dmin: [u8; 2], scales: &[u8; K_SCALE_SIZE]) -> ([f32; 8], [f32; 8]) {
@@ -149,6 +175,9 @@ unsafe fn k4_scales(d: [u8; 2], dmin: [u8; 2], scales: &[u8; K_SCALE_SIZE]) -> (
 }
 
 /// Emits 64 weights `d_j * q - m_j` of sub-blocks j = 2k, 2k+1 from their 64 quant bytes.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn k_pair<E: FnMut(usize, __m256)>(q: &[u8; 64], k: usize, ds: &[f32; 8], ms: &[f32; 8], emit: &mut E) {
@@ -162,6 +191,8 @@ unsafe fn k_pair<E: FnMut(usize, __m256)>(q: &[u8; 64], k: usize, ds: &[f32; 8],
     }
 }
 
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4_k<E: FnMut(usize, __m256)>(b: &BlockQ4K, mut emit: E) {
@@ -176,6 +207,8 @@ unsafe fn q4_k<E: FnMut(usize, __m256)>(b: &BlockQ4K, mut emit: E) {
     }
 }
 
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q5_k<E: FnMut(usize, __m256)>(b: &BlockQ5K, mut emit: E) {
@@ -196,6 +229,8 @@ unsafe fn q5_k<E: FnMut(usize, __m256)>(b: &BlockQ5K, mut emit: E) {
     }
 }
 
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q6_k<E: FnMut(usize, __m256)>(b: &BlockQ6K, mut emit: E) {
@@ -231,6 +266,9 @@ unsafe fn q6_k<E: FnMut(usize, __m256)>(b: &BlockQ6K, mut emit: E) {
 
 /// Per-run scales of a Q2_K block: `d * (sc & 0xF)` and `dmin * (sc >> 4)`
 /// for its 16 runs of 16 (ggml's `dl`, `ml`).
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q2k_scales(b: &BlockQ2K) -> ([f32; 16], [f32; 16]) {
@@ -248,6 +286,8 @@ unsafe fn q2k_scales(b: &BlockQ2K) -> ([f32; 16], [f32; 16]) {
     (dl, ml)
 }
 
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q2_k<E: FnMut(usize, __m256)>(b: &BlockQ2K, mut emit: E) {
@@ -269,6 +309,8 @@ pub(crate) unsafe fn q2_k<E: FnMut(usize, __m256)>(b: &BlockQ2K, mut emit: E) {
     }
 }
 
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q3_k<E: FnMut(usize, __m256)>(b: &BlockQ3K, mut emit: E) {
@@ -301,6 +343,10 @@ pub(crate) unsafe fn q3_k<E: FnMut(usize, __m256)>(b: &BlockQ3K, mut emit: E) {
 }
 
 /// Formats without a dedicated decoder: the scalar reference into a stack buffer.
+///
+/// # Safety
+/// `N` is a multiple of 8 (the buffer is read 8 values at a time); the CPU supports AVX2, FMA
+/// and F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn via_reference<B, const N: usize, E: FnMut(usize, __m256)>(b: &B, f: fn(&B, &mut [f32; N]), mut emit: E) {
@@ -328,6 +374,9 @@ fn reduce(acc: [__m256; 4]) -> f32 {
 
 macro_rules! block_dequant {
     ($dequant:ident, $Block:ty, $n:expr, |$b:ident, $emit:ident| $decode:expr) => {
+        /// # Safety
+        /// The CPU supports AVX2, FMA and F16C; `src` is whole blocks and `dst`
+        /// holds (at least) their values, blocks × block size.
         #[target_feature(enable = "avx2,fma,f16c")]
         pub unsafe fn $dequant(src: &[u8], dst: &mut [f32]) {
             let blocks: &[$Block] = bytemuck::cast_slice(src);
@@ -344,6 +393,9 @@ macro_rules! block_dequant {
 
 macro_rules! block_dot {
     ($dot:ident, $Block:ty, $n:expr, |$b:ident, $emit:ident| $decode:expr) => {
+        /// # Safety
+        /// The CPU supports AVX2, FMA and F16C; `row` is whole blocks and `x`
+        /// holds at least their values, blocks × block size.
         #[target_feature(enable = "avx2,fma,f16c")]
         pub unsafe fn $dot(row: &[u8], x: &[f32]) -> f32 {
             let blocks: &[$Block] = bytemuck::cast_slice(row);
@@ -398,6 +450,9 @@ block_dot!(dot_q8_k, BlockQ8K, QK_K, |b, emit| via_reference(b, reference::q8_k,
 
 macro_rules! float_kernels {
     ($dequant:ident, $dot:ident, $bytes:expr, |$p:ident| $load:expr, $scalar:path) => {
+        /// # Safety
+        /// The CPU supports AVX2, FMA and F16C; `src` holds (at least)
+        /// `dst.len()` values of the element size.
         #[target_feature(enable = "avx2,fma,f16c")]
         pub unsafe fn $dequant(src: &[u8], dst: &mut [f32]) {
             let n = dst.len();
@@ -414,6 +469,9 @@ macro_rules! float_kernels {
             }
         }
 
+        /// # Safety
+        /// The CPU supports AVX2, FMA and F16C; `x` holds at least as many
+        /// values as `row` holds whole elements.
         #[target_feature(enable = "avx2,fma,f16c")]
         pub unsafe fn $dot(row: &[u8], x: &[f32]) -> f32 {
             let n = row.len() / $bytes;

@@ -32,6 +32,9 @@ fn iota() -> __m512 {
 }
 
 /// 16 bytes at `p` zero-extended to 16 u32 lanes.
+///
+/// # Safety
+/// `p` is valid for reads of 16 bytes; the CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn u8x16_to_u32(p: *const u8) -> __m512i {
@@ -39,6 +42,9 @@ unsafe fn u8x16_to_u32(p: *const u8) -> __m512i {
 }
 
 /// 16 bytes at `p` sign-extended and converted to f32 (exact).
+///
+/// # Safety
+/// `p` is valid for reads of 16 bytes; the CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn i8x16_to_f32(p: *const i8) -> __m512 {
@@ -75,6 +81,10 @@ const CHUNK: usize = 64;
 const CHUNK_K: usize = 16;
 
 /// The f32 values of the f16 at byte `at` of each block (at most CHUNK blocks).
+///
+/// # Safety
+/// `blocks.len() ≤ CHUNK` and `at + 2 ≤ size_of::<B>()` (only checked in debug
+/// builds); the CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn halves<B: bytemuck::Pod>(blocks: &[B], at: usize, out: &mut [f32; CHUNK]) {
@@ -108,6 +118,10 @@ impl ScaleMin {
 /// For each Q4_K/Q5_K block (same first 16 bytes: d, dmin, 12 bytes of packed
 /// 6-bit scales and mins): `d * sc_j` in lanes 0..8 and `dmin * m_j` in 8..16,
 /// ggml's `d1`/`m1`... with the same single rounding.
+///
+/// # Safety
+/// `blocks.len() ≤ CHUNK` (for `halves`; more than CHUNK_K panics on `out`); the CPU supports
+/// AVX-512 F, BW and VL, FMA and F16C.
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn k4_pass<B: bytemuck::Pod>(blocks: &[B], out: &mut [[f32; 16]; CHUNK_K]) {
@@ -133,6 +147,10 @@ unsafe fn k4_pass<B: bytemuck::Pod>(blocks: &[B], out: &mut [[f32; 16]; CHUNK_K]
 }
 
 /// For each Q6_K block: the 16 sub-block scales `d * sc` (ggml's `d * sc[is]`).
+///
+/// # Safety
+/// `blocks.len() ≤ CHUNK` (for `halves`; more than CHUNK_K panics on `out`); the CPU supports
+/// AVX-512 F, BW and VL, FMA and F16C.
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q6k_pass(blocks: &[BlockQ6K], out: &mut [[f32; 16]; CHUNK_K]) {
@@ -145,6 +163,9 @@ unsafe fn q6k_pass(blocks: &[BlockQ6K], out: &mut [[f32; 16]; CHUNK_K]) {
 
 // ---------------------------------------------------------------- decoders
 
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C. (Every decoder below has this contract;
+/// each reads only its block and calls `emit(off, v)` with `off + 16 ≤` its size.)
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q8_0<E: FnMut(usize, __m512)>(b: &BlockQ8_0, d: &f32, mut emit: E) {
@@ -154,6 +175,9 @@ unsafe fn q8_0<E: FnMut(usize, __m512)>(b: &BlockQ8_0, d: &f32, mut emit: E) {
 }
 
 /// Q8_1 is Q8_0 with a precomputed sum beside the scale: x = d * q.
+///
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q8_1<E: FnMut(usize, __m512)>(b: &BlockQ8_1, d: &f32, mut emit: E) {
@@ -162,6 +186,8 @@ unsafe fn q8_1<E: FnMut(usize, __m512)>(b: &BlockQ8_1, d: &f32, mut emit: E) {
     emit(16, _mm512_mul_ps(i8x16_to_f32(p.add(16)), _mm512_set1_ps(*d)));
 }
 
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q4_0<E: FnMut(usize, __m512)>(b: &BlockQ4_0, d: &f32, mut emit: E) {
@@ -172,6 +198,8 @@ unsafe fn q4_0<E: FnMut(usize, __m512)>(b: &BlockQ4_0, d: &f32, mut emit: E) {
     emit(16, lut16(_mm512_srli_epi32::<4>(v), t));
 }
 
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q4_1<E: FnMut(usize, __m512)>(b: &BlockQ4_1, d: &f32, m: &f32, mut emit: E) {
@@ -183,12 +211,17 @@ unsafe fn q4_1<E: FnMut(usize, __m512)>(b: &BlockQ4_1, d: &f32, m: &f32, mut emi
 }
 
 /// The 32 fifth bits of a Q5 block as two lane masks (elements 0..16, 16..32).
+///
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q5_masks(qh: &[u8; 4]) -> (__mmask16, __mmask16) {
     (u16::from_le_bytes([qh[0], qh[1]]), u16::from_le_bytes([qh[2], qh[3]]))
 }
 
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q5_0<E: FnMut(usize, __m512)>(b: &BlockQ5_0, d: &f32, mut emit: E) {
@@ -204,6 +237,8 @@ unsafe fn q5_0<E: FnMut(usize, __m512)>(b: &BlockQ5_0, d: &f32, mut emit: E) {
     emit(16, lut32(_mm512_mask_or_epi32(hi_idx, k1, hi_idx, sixteen), lo, hi));
 }
 
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q5_1<E: FnMut(usize, __m512)>(b: &BlockQ5_1, d: &f32, m: &f32, mut emit: E) {
@@ -219,6 +254,8 @@ unsafe fn q5_1<E: FnMut(usize, __m512)>(b: &BlockQ5_1, d: &f32, m: &f32, mut emi
     emit(16, lut32(_mm512_mask_or_epi32(hi_idx, k1, hi_idx, sixteen), lo, hi));
 }
 
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q4_k<E: FnMut(usize, __m512)>(b: &BlockQ4K, s: &[f32; 16], mut emit: E) {
@@ -236,6 +273,8 @@ unsafe fn q4_k<E: FnMut(usize, __m512)>(b: &BlockQ4K, s: &[f32; 16], mut emit: E
     }
 }
 
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q5_k<E: FnMut(usize, __m512)>(b: &BlockQ5K, s: &[f32; 16], mut emit: E) {
@@ -264,6 +303,8 @@ unsafe fn q5_k<E: FnMut(usize, __m512)>(b: &BlockQ5K, s: &[f32; 16], mut emit: E
     }
 }
 
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn q6_k<E: FnMut(usize, __m512)>(b: &BlockQ6K, scale: &[f32; 16], mut emit: E) {
@@ -293,6 +334,10 @@ unsafe fn q6_k<E: FnMut(usize, __m512)>(b: &BlockQ6K, scale: &[f32; 16], mut emi
 
 /// Formats without a dedicated decoder: the scalar reference into a stack
 /// buffer, then vectors from it.
+///
+/// # Safety
+/// `N` is a multiple of 16 (the buffer is read 16 values at a time); the CPU supports AVX-512
+/// F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn via_reference<B, const N: usize, E: FnMut(usize, __m512)>(b: &B, f: fn(&B, &mut [f32; N]), mut emit: E) {
@@ -304,6 +349,9 @@ unsafe fn via_reference<B, const N: usize, E: FnMut(usize, __m512)>(b: &B, f: fn
 }
 
 /// Formats whose AVX2 decoder is good enough: its 8-lane vectors, paired.
+///
+/// # Safety
+/// The CPU supports AVX-512 F, BW and VL, FMA and F16C.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
 unsafe fn via_avx2<E: FnMut(usize, __m512)>(decode: impl FnOnce(&mut [f32; QK_K]), mut emit: E) {
@@ -347,6 +395,10 @@ macro_rules! kernels {
     ($(dequant: $dequant:ident,)? dot: $dot:ident, $Block:ty, $n:expr, $chunk:expr, $s:ident = $init:expr, $pass:expr,
      |$b:ident, $j:ident, $emit:ident| $decode:expr) => {
         $(
+        /// # Safety
+        /// The CPU supports AVX-512 F, BW and VL, AVX2, FMA and F16C (the
+        /// `Avx512` level); `src` is whole blocks and `dst` holds (at least)
+        /// their values, blocks × block size.
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
         pub unsafe fn $dequant(src: &[u8], dst: &mut [f32]) {
             let blocks: &[$Block] = bytemuck::cast_slice(src);
@@ -365,6 +417,10 @@ macro_rules! kernels {
         }
         )?
 
+        /// # Safety
+        /// The CPU supports AVX-512 F, BW and VL, AVX2, FMA and F16C (the
+        /// `Avx512` level; dot_q2_k and dot_q3_k run the AVX2 decoders); `row`
+        /// is whole blocks and `x` holds at least their values.
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
         pub unsafe fn $dot(row: &[u8], x: &[f32]) -> f32 {
             let blocks: &[$Block] = bytemuck::cast_slice(row);
@@ -445,6 +501,9 @@ kernels!(dot: dot_q8_k, BlockQ8K, QK_K, CHUNK_K, s = (), |_, _| {},
 
 macro_rules! float_kernels {
     ($dequant:ident, $dot:ident, $bytes:expr, |$p:ident| $load:expr, |$pm:ident, $k:ident| $load_masked:expr) => {
+        /// # Safety
+        /// The CPU supports AVX-512 F, BW and VL, FMA and F16C; `src` holds
+        /// (at least) `dst.len()` values of the element size.
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
         pub unsafe fn $dequant(src: &[u8], dst: &mut [f32]) {
             let n = dst.len();
@@ -463,6 +522,9 @@ macro_rules! float_kernels {
             }
         }
 
+        /// # Safety
+        /// The CPU supports AVX-512 F, BW and VL, FMA and F16C; `x` holds at
+        /// least as many values as `row` holds whole elements.
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma,f16c")]
         pub unsafe fn $dot(row: &[u8], x: &[f32]) -> f32 {
             let n = row.len() / $bytes;
