@@ -36,7 +36,7 @@ timed() {
 }
 
 cd "$ROOT"
-timed "cargo build (libdyag.a + dyag CLI, $PROFILE)" cargo build $CARGO_PROFILE --lib --bin dyag
+timed "cargo build (the lean libdyag.a, then the dyag CLI, $PROFILE)" sh -c "scripts/build-lib.sh $PROFILE >/dev/null && cargo build $CARGO_PROFILE --bin dyag"
 
 timed "C: build" make -C bindings/c --no-print-directory PROFILE="$PROFILE" all
 timed "C: test_capi under $MEMCHECK" make -C bindings/c --no-print-directory PROFILE="$PROFILE" "check-$MEMCHECK"
@@ -52,7 +52,7 @@ fi
 export GOCACHE="${GOCACHE:-$CARGO_TARGET_DIR/go/cache}"
 export GOPATH="${GOPATH:-$CARGO_TARGET_DIR/go/path}"
 export GOPROXY=off GOFLAGS=-mod=mod
-export CGO_ENABLED=1 CGO_LDFLAGS="-L$LIBDIR ${CGO_LDFLAGS:-}"
+export CGO_ENABLED=1 CGO_LDFLAGS="-L$LIBDIR/lean ${CGO_LDFLAGS:-}"
 export DYAG_CLI="$LIBDIR/dyag"
 cd "$ROOT/bindings/go"
 timed "Go: vet + build the example" sh -c 'go vet ./... && go build -o "$CARGO_TARGET_DIR/go/dyag-go-example" ./example'

@@ -26,6 +26,7 @@ step "lint: cargo clippy -D warnings (default features and cuda)"
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --features cuda -- -D warnings
+cargo clippy --lib --no-default-features -- -D warnings
 
 step "Rust tests (release build)"
 cargo test --release

@@ -8,6 +8,7 @@
 //! `data` builds training sets, `rag` retrieves records for a question (RAG,
 //! the hybrid and its training data), `cli` is the command-line driver and `ffi` the C ABI.
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod cpu;
 #[cfg(feature = "cuda")]
@@ -22,6 +23,7 @@ pub mod infer;
 pub mod model;
 pub mod ops;
 pub mod quant;
+#[cfg(feature = "rag")]
 pub mod rag;
 pub mod tokenizer;
 pub mod train;

@@ -2,10 +2,10 @@
 // model, attach LoRA adapters, generate text with streaming, train an adapter
 // with progress and context cancellation, save it.
 //
-// It links the static library libdyag.a. By default it looks in
-// ../../target/debug (the optimised dev profile of `cargo build`); for
-// another folder (a release build, an install) set
-// CGO_LDFLAGS=-L/path/to/dir before `go build`.
+// It links the lean static library libdyag.a that scripts/build-lib.sh
+// builds (no CLI dependencies). By default it looks in ../../target/debug/lean
+// (the optimised dev profile); for another folder (a release build, an
+// install) set CGO_LDFLAGS=-L/path/to/dir before `go build`.
 //
 // Every function that can fail returns an *Error carrying dyag's status and
 // message; compare with errors.Is(err, dyag.ErrInvalidHandle) and the other
@@ -15,7 +15,7 @@ package dyag
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/debug -l:libdyag.a -lgcc_s -lutil -lrt -lpthread -lm -ldl
+#cgo LDFLAGS: -L${SRCDIR}/../../target/debug/lean -l:libdyag.a -lgcc_s -lutil -lrt -lpthread -lm -ldl
 #include <stdlib.h>
 #include "dyag.h"
 */

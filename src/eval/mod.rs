@@ -11,11 +11,13 @@
 //! - [`compare`]: side-by-side comparison and its JSON, Markdown and HTML reports.
 
 pub mod aggregate;
+#[cfg(feature = "reports")]
 pub mod compare;
 pub mod judge;
 pub mod metrics;
 pub mod prompt;
 pub mod questions;
+#[cfg(feature = "rag")]
 pub mod rag_prompt;
 pub mod results;
 pub mod runner;

@@ -10,7 +10,8 @@ use crate::rag::{Bm25Index, ContextLang, Document};
 use crate::Result;
 
 /// How the records and the question are put to the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum PromptStyle {
     /// A chat turn through the model's template: for instruct models and
     /// adapters trained on chat data (the hybrid).

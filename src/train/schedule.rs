@@ -2,7 +2,8 @@
 //! then cosine or linear decay to zero. Optimiser step k (0-based) uses
 //! lr · λ(k), so with warm-up the very first step has lr 0, as in transformers.
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
     Cosine,

@@ -12,7 +12,8 @@ mod fr;
 use crate::data::catalogue::{Field, FieldKind};
 use crate::data::text::{fold, lower_first, strip_final_period, upper_first, words};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     Fr,

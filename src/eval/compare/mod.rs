@@ -245,7 +245,8 @@ pub fn compare(inputs: &[Input], rule: CorrectnessRule, lang: Lang) -> crate::Re
 }
 
 /// Which reports to write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     Json,
     Markdown,
