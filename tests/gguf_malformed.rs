@@ -505,3 +505,39 @@ fn invalid_utf8_inside_a_string_array_names_the_string() {
     let items = [gguf_str(b"a"), gguf_str(b"b"), gguf_str(&[0xff])];
     expect_err(&Builder::new().kv("t", T_ARRAY, array_payload(T_STRING, &items)).build(), &["'t'", "string #2", "not valid UTF-8"]);
 }
+
+/// Gemma 3's attention scale on the GGUF path, which has no
+/// query_pre_attn_scalar key, is llama.cpp's: 1/√(hidden/heads) for the 27B
+/// model (62 layers: 5376/32 = 168, not its head_dim 128), 1/√head_dim for
+/// the others (270M: 256); the local rope base comes from
+/// rope.freq_base_swa when the file has it.
+#[test]
+fn gemma3_attention_scale_and_local_rope_base_follow_llama_cpp() {
+    let header = |layers: u32, hidden: u32, heads: u32, head_dim: u32, swa_base: Option<f32>| {
+        let mut b = Builder::new()
+            .kv("general.architecture", T_STRING, gguf_str(b"gemma3"))
+            .kv("gemma3.block_count", T_U32, layers.to_le_bytes().to_vec())
+            .kv("gemma3.embedding_length", T_U32, hidden.to_le_bytes().to_vec())
+            .kv("gemma3.attention.head_count", T_U32, heads.to_le_bytes().to_vec())
+            .kv("gemma3.attention.head_count_kv", T_U32, (heads / 2).to_le_bytes().to_vec())
+            .kv("gemma3.attention.key_length", T_U32, head_dim.to_le_bytes().to_vec())
+            .kv("gemma3.feed_forward_length", T_U32, 64u32.to_le_bytes().to_vec())
+            .kv("gemma3.attention.sliding_window", T_U32, 512u32.to_le_bytes().to_vec());
+        if let Some(base) = swa_base {
+            b = b.kv("gemma3.rope.freq_base_swa", T_F32, base.to_le_bytes().to_vec());
+        }
+        // The embedding's shape gives the vocabulary (here 1 token).
+        b.tensor(Tensor::new("token_embd.weight", &[hidden as u64, 1], GgmlType::F32, f32_bytes(&vec![0.0; hidden as usize]))).build()
+    };
+    let config = |bytes: Vec<u8>| {
+        let (_dir, _path, f) = open(&bytes);
+        dyag::model::load::config_from_gguf(&f.unwrap()).unwrap()
+    };
+    let c27 = config(header(62, 5376, 32, 128, None));
+    assert_eq!(c27.attn_scale, (1.0 / 168f64.sqrt()) as f32);
+    assert_ne!(c27.attn_scale, (1.0 / 128f64.sqrt()) as f32);
+    assert_eq!(c27.rope_local.theta, 1e4);
+    let c270 = config(header(18, 640, 4, 256, Some(2e4)));
+    assert_eq!(c270.attn_scale, 1.0 / 16.0);
+    assert_eq!(c270.rope_local.theta, 2e4);
+}

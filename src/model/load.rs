@@ -98,7 +98,8 @@ fn cfg_family(f: &GgufFile) -> Result<Family> {
 
 /// The config of a GGUF model from its metadata, with llama.cpp's
 /// conventions where the file is silent (Gemma 3: every 6th layer global,
-/// local rope base 10000, attention scale 1/√key_length).
+/// local rope base 10000 unless `rope.freq_base_swa` says otherwise, and the
+/// attention scale of [`gemma3_attn_scale`]).
 pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
     let family = cfg_family(f)?;
     let arch = f.get_str("general.architecture")?.unwrap_or_default().to_string();
@@ -132,7 +133,10 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
         _ => vec![AttnKind::Full; n_layers],
     };
     let global = Rope { theta, scaling };
-    let local = if gemma { Rope { theta: 1e4, scaling: None } } else { global.clone() };
+    let local = match gemma {
+        true => Rope { theta: f.get_f32(&key("rope.freq_base_swa"))?.map_or(1e4, |v| v as f64), scaling: None },
+        false => global.clone(),
+    };
     let cfg = ModelConfig {
         family,
         hidden,
@@ -146,7 +150,7 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
         rope_global: global,
         rope_local: local,
         layer_kinds,
-        attn_scale: (1.0 / (head_dim as f64).sqrt()) as f32,
+        attn_scale: if gemma { gemma3_attn_scale(n_layers, hidden, n_heads, head_dim) } else { (1.0 / (head_dim as f64).sqrt()) as f32 },
         embed_scale: gemma.then(|| (hidden as f32).sqrt()),
         qk_norm: gemma,
         sandwich_norms: gemma,
@@ -158,6 +162,17 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
     };
     cfg.validate().map_err(|e| Error::format(&f.path, e.to_string()))?;
     Ok(cfg)
+}
+
+/// Gemma 3's attention scale from GGUF metadata, which has no
+/// `query_pre_attn_scalar` key: as llama.cpp does (models/gemma3.cpp, after
+/// Google's gemma_pytorch config), 1/√(hidden/heads) for the 27B model (the
+/// one with 62 layers, whose query_pre_attn_scalar is 5376/32 = 168, not its
+/// head_dim 128), 1/√head_dim for every other size. The division is integral,
+/// as in llama.cpp.
+pub fn gemma3_attn_scale(n_layers: usize, hidden: usize, n_heads: usize, head_dim: usize) -> f32 {
+    let d = if n_layers == 62 { hidden / n_heads } else { head_dim };
+    (1.0 / (d as f64).sqrt()) as f32
 }
 
 fn vocab_from_gguf(f: &GgufFile) -> Result<GgufVocab> {
