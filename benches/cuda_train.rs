@@ -16,8 +16,8 @@ use dyag::model::lora::{LoraAdapter, LoraConfig};
 use dyag::ops::adamw::{clip_coefficient, AdamW};
 use dyag::quant::Quantization;
 use dyag::train::checkpoint::Moments;
-use dyag::train::engine::StepEngine;
-use dyag::train::engine_cuda::GpuEngine;
+use dyag::train::backend::StepBackend;
+use dyag::train::backend_cuda::GpuStepBackend;
 use dyag::train::step::{Batch, StepOptions};
 use dyag::util::rng::Rng;
 use std::path::PathBuf;
@@ -68,7 +68,7 @@ fn main() {
     println!("GPU: {}", gpu.describe());
     for quant in [Quantization::Nf4, Quantization::Bf16] {
         let prepared = PreparedModel::prepare(&model, quant).expect("quantisation");
-        let mut engine = GpuEngine::new(gpu.clone(), &prepared, seq).expect("upload");
+        let mut engine = GpuStepBackend::new(gpu.clone(), &prepared, seq).expect("upload");
         let cfg = LoraConfig { r: 16, alpha: 32.0, dropout: 0.05, use_rslora: false, targets: LoraConfig::all_linear(&model) };
         let mut adapter = LoraAdapter::init(&model, cfg, &mut Rng::new(42)).unwrap();
         let mut moments = Moments::zeros(&adapter);

@@ -71,7 +71,7 @@ pub fn attach(engine: &mut Engine, device: Device, quant: Quantization) -> Resul
     }
 }
 
-/// Fine-tunes on `device`: the CPU trainer, or the GPU engine with the base
+/// Fine-tunes on `device`: the CPU trainer, or the GPU step backend with the base
 /// weights stored as `quant`.
 pub fn train(
     device: Device,
@@ -82,7 +82,7 @@ pub fn train(
     match device {
         Device::Cpu => crate::train::trainer::train(job, on_step),
         #[cfg(feature = "cuda")]
-        Device::Cuda => crate::train::engine_cuda::train_gpu(quant, job, on_step),
+        Device::Cuda => crate::train::backend_cuda::train_gpu(quant, job, on_step),
         #[cfg(not(feature = "cuda"))]
         Device::Cuda => {
             let _ = quant;

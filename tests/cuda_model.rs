@@ -29,8 +29,8 @@ use dyag::model::Model;
 use dyag::ops::adamw::AdamW;
 use dyag::quant::Quantization;
 use dyag::train::checkpoint::Moments;
-use dyag::train::engine::{CpuEngine, StepEngine};
-use dyag::train::engine_cuda::GpuEngine;
+use dyag::train::backend::{CpuStepBackend, StepBackend};
+use dyag::train::backend_cuda::GpuStepBackend;
 use dyag::train::step::{Batch, StepOptions};
 use dyag::util::rng::Rng;
 use std::sync::Arc;
@@ -119,10 +119,10 @@ fn training_step_matches_cpu_on_every_family() {
             let n = batch.num_targets();
             for dropout in [None, Some((0.1f32, 77u64))] {
                 let opts = StepOptions { loss_scale: 1.0 / n as f32, dropout, gradient_checkpointing: false, want_embed_grad: true };
-                let mut cpu = CpuEngine::new(&reference, &rope);
+                let mut cpu = CpuStepBackend::new(&reference, &rope);
                 cpu.zero_grads(&adapter).unwrap();
                 let want = cpu.forward_backward(&adapter, &batch, &opts).unwrap();
-                let mut gpu_engine = GpuEngine::new(g.clone(), &prepared, batch.longest()).unwrap();
+                let mut gpu_engine = GpuStepBackend::new(g.clone(), &prepared, batch.longest()).unwrap();
                 gpu_engine.zero_grads(&adapter).unwrap();
                 let got = gpu_engine.forward_backward(&adapter, &batch, &opts).unwrap();
                 let tag = format!("{tag} dropout={dropout:?}");
@@ -157,7 +157,7 @@ fn training_step_matches_cpu_on_every_family() {
 
                 // Gradient checkpointing recomputes the same activations: identical gradients.
                 let ck = StepOptions { gradient_checkpointing: true, ..opts };
-                let mut e2 = GpuEngine::new(g.clone(), &prepared, batch.longest()).unwrap();
+                let mut e2 = GpuStepBackend::new(g.clone(), &prepared, batch.longest()).unwrap();
                 e2.zero_grads(&adapter).unwrap();
                 let s2 = e2.forward_backward(&adapter, &batch, &ck).unwrap();
                 assert_eq!(s2.loss_sum.to_bits(), got.loss_sum.to_bits(), "{tag}: checkpointing changed the loss");
@@ -181,7 +181,7 @@ fn training_step_matches_cpu_on_every_family() {
     }
 }
 
-fn download_grads(e: &mut GpuEngine, _adapter: &LoraAdapter) -> AdapterGrads {
+fn download_grads(e: &mut GpuStepBackend, _adapter: &LoraAdapter) -> AdapterGrads {
     e.gradients().unwrap()
 }
 
@@ -236,8 +236,8 @@ fn gemma_finetune_loss_curve_matches_cpu() {
         })
         .collect();
     let rope = RopeTables::new(&reference.config, 48);
-    let mut cpu = CpuEngine::new(&reference, &rope);
-    let mut gpu_engine = GpuEngine::new(g, &prepared, 48).unwrap();
+    let mut cpu = CpuStepBackend::new(&reference, &rope);
+    let mut gpu_engine = GpuStepBackend::new(g, &prepared, 48).unwrap();
     let opt = AdamW::default();
     let (mut ac, mut mc) = (adapter.clone(), Moments::zeros(&adapter));
     let (mut ag, mut mg) = (adapter.clone(), Moments::zeros(&adapter));
@@ -250,7 +250,7 @@ fn gemma_finetune_loss_curve_matches_cpu() {
         };
         let mut losses = [0f64; 2];
         for (i, (e, a, m)) in
-            [(&mut cpu as &mut dyn StepEngine, &mut ac, &mut mc), (&mut gpu_engine as &mut dyn StepEngine, &mut ag, &mut mg)]
+            [(&mut cpu as &mut dyn StepBackend, &mut ac, &mut mc), (&mut gpu_engine as &mut dyn StepBackend, &mut ag, &mut mg)]
                 .into_iter()
                 .enumerate()
         {

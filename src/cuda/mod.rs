@@ -16,7 +16,7 @@
 //! This folder is the runtime only. What runs on it sits beside the CPU code
 //! it mirrors: each op's launchers in `ops::*_cuda`, the GPU model and its
 //! forward/backward in `model::{cuda, lora_cuda, forward_cuda, backward_cuda}`,
-//! the training engine in `train::engine_cuda` and the generation session in
+//! the training step backend in `train::backend_cuda` and the generation session in
 //! `infer::session_cuda`.
 
 pub mod cache;

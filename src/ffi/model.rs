@@ -49,7 +49,7 @@ pub struct DyagModelOptions {
 /// An engine whose sessions run on the CPU. The C ABI never gives it a GPU
 /// backend (`DYAG_DEVICE_CUDA` is refused: the GPU path is not verified on a
 /// device yet), and exposes no `&mut Engine` through which one could be set.
-pub(crate) struct CpuEngine(Engine);
+pub(crate) struct CpuStepBackend(Engine);
 
 // Handles are shared between threads: everything they hold must be Send + Sync.
 const _: fn() = || {
@@ -60,13 +60,13 @@ const _: fn() = || {
     shared_between_threads::<ModelObj>();
 };
 
-impl CpuEngine {
+impl CpuStepBackend {
     pub fn new(engine: Engine) -> Self {
-        CpuEngine(engine)
+        CpuStepBackend(engine)
     }
 }
 
-impl Deref for CpuEngine {
+impl Deref for CpuStepBackend {
     type Target = Engine;
     fn deref(&self) -> &Engine {
         &self.0
@@ -76,7 +76,7 @@ impl Deref for CpuEngine {
 /// A model handle's state: the engine, and the system prompt its adapter
 /// was trained with (asked with by default, as query-finetuned does).
 pub(crate) struct ModelState {
-    pub engine: CpuEngine,
+    pub engine: CpuStepBackend,
     pub trained_system_prompt: Option<String>,
 }
 
@@ -182,7 +182,7 @@ unsafe fn open_with(
     let out = out_arg(out_model, "out_model")?;
     *out = DyagModel::default();
     let pool = pool_for(options)?;
-    let load = || load().map(CpuEngine::new);
+    let load = || load().map(CpuStepBackend::new);
     let engine = match &pool {
         Some(p) => p.install(load),
         None => load(),

@@ -3,9 +3,9 @@
 
 pub mod checkpoint;
 pub mod data;
-pub mod engine;
+pub mod backend;
 #[cfg(feature = "cuda")]
-pub mod engine_cuda;
+pub mod backend_cuda;
 pub mod export;
 pub mod recipe;
 pub mod schedule;

@@ -7,7 +7,7 @@
 
 use super::checkpoint::{load_checkpoint, save_checkpoint, Moments, TrainerState};
 use super::data::{batch_of, Prepared};
-use super::engine::{CpuEngine, StepEngine};
+use super::backend::{CpuStepBackend, StepBackend};
 use super::schedule::{LrSchedule, Schedule};
 use super::step::{evaluate_loss, StepOptions};
 use crate::model::forward::RopeTables;
@@ -131,13 +131,13 @@ pub struct TrainJob<'a> {
 /// Trains a LoRA adapter on the CPU.
 pub fn train(job: &TrainJob, on_step: &mut dyn FnMut(&Progress) -> bool) -> Result<(LoraAdapter, TrainSummary)> {
     let rope = RopeTables::new(&job.model.config, longest_example(job.data, job.val));
-    let mut engine = CpuEngine::new(job.model, &rope);
-    train_on(&mut engine, job, on_step)
+    let mut backend = CpuStepBackend::new(job.model, &rope);
+    train_on(&mut backend, job, on_step)
 }
 
-/// [`train`] with the steps run by `engine` (the CPU's or the GPU's).
+/// [`train`] with the steps run by `backend` (the CPU's or the GPU's).
 pub fn train_on(
-    engine: &mut dyn StepEngine,
+    backend: &mut dyn StepBackend,
     job: &TrainJob,
     on_step: &mut dyn FnMut(&Progress) -> bool,
 ) -> Result<(LoraAdapter, TrainSummary)> {
@@ -204,7 +204,7 @@ pub fn train_on(
                 micro_batches[state.micro_in_epoch..(state.micro_in_epoch + opts.gradient_accumulation).min(micro_batches.len())].to_vec();
             let batches: Vec<_> = group.iter().map(|idx| batch_of(idx.iter().map(|&i| &data.examples[i]))).collect();
             let step_targets: usize = batches.iter().map(|b| b.num_targets()).sum();
-            engine.zero_grads(&adapter)?;
+            backend.zero_grads(&adapter)?;
             let (mut loss_sum, mut step_tokens) = (0.0, 0usize);
             let t0 = Instant::now();
             for b in &batches {
@@ -215,7 +215,7 @@ pub fn train_on(
                     gradient_checkpointing: opts.gradient_checkpointing,
                     want_embed_grad: false,
                 };
-                let s = engine.forward_backward(&adapter, b, &step_opts)?;
+                let s = backend.forward_backward(&adapter, b, &step_opts)?;
                 loss_sum += s.loss_sum;
                 if s.targets > 0 {
                     state.accuracy_sum += s.correct as f64 / s.targets as f64;
@@ -226,10 +226,10 @@ pub fn train_on(
                 state.samples_seen += b.spans.len() as u64;
             }
             state.tokens_seen += step_tokens as u64;
-            let grad_norm = engine.grad_norm()?;
+            let grad_norm = backend.grad_norm()?;
             let coef = clip_coefficient(grad_norm, opts.max_grad_norm as f32);
             let lr = schedule.lr(state.global_step);
-            engine.apply_update(&optimizer, state.global_step as u64 + 1, lr, coef, &mut adapter, &mut moments)?;
+            backend.apply_update(&optimizer, state.global_step as u64 + 1, lr, coef, &mut adapter, &mut moments)?;
             state.global_step += 1;
             state.micro_in_epoch += group.len();
             let step_loss = loss_sum / step_targets.max(1) as f64;
@@ -241,7 +241,7 @@ pub fn train_on(
             let epoch_done = state.micro_in_epoch >= micro_batches.len();
             if epoch_done {
                 if let Some(v) = val {
-                    state.val_losses.push(validation_loss_on(engine, &adapter, v, opts.batch_size)?);
+                    state.val_losses.push(validation_loss_on(backend, &adapter, v, opts.batch_size)?);
                 }
                 state.epoch += 1;
                 state.micro_in_epoch = 0;
@@ -300,11 +300,11 @@ pub fn validation_loss(model: &Model, adapter: &LoraAdapter, data: &Prepared, ro
     Ok(sum / count.max(1) as f64)
 }
 
-/// [`validation_loss`] with the batches run by `engine`.
-pub fn validation_loss_on(engine: &mut dyn StepEngine, adapter: &LoraAdapter, data: &Prepared, batch_size: usize) -> Result<f64> {
+/// [`validation_loss`] with the batches run by `backend`.
+pub fn validation_loss_on(backend: &mut dyn StepBackend, adapter: &LoraAdapter, data: &Prepared, batch_size: usize) -> Result<f64> {
     let (mut sum, mut count) = (0.0, 0usize);
     for chunk in data.examples.chunks(batch_size.max(1)) {
-        let s = engine.evaluate_loss(adapter, &batch_of(chunk))?;
+        let s = backend.evaluate_loss(adapter, &batch_of(chunk))?;
         sum += s.loss_sum;
         count += s.targets;
     }

@@ -1,7 +1,8 @@
-//! Small helpers shared by every module: atomic file writes, progress bars,
-//! a reproducible random number generator.
+//! Small helpers shared by every module: atomic file writes, text folding,
+//! progress bars, a reproducible random number generator.
 
 pub mod atomic;
+pub mod fold;
 pub mod progress;
 pub mod rng;
 

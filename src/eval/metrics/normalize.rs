@@ -3,48 +3,20 @@
 //! Two answers that differ only by case, accents, punctuation or spacing
 //! should count as the same answer: "L'hébergeur est « DSI »." and
 //! "l hebergeur est dsi" normalise to the same string. Compatibility
-//! decomposition (NFKD) is used rather than plain NFD so that typographic
-//! variants (non-breaking spaces, ligatures such as "ﬁ", superscripts) fold too;
-//! the combining marks it separates (accents, cedillas) are then dropped.
+//! decomposition (NFKD, in [`crate::util::fold`]) is used rather than plain NFD
+//! so that typographic variants (non-breaking spaces, ligatures such as "ﬁ",
+//! superscripts) fold too; the combining marks it separates (accents, cedillas)
+//! are then dropped.
 
-use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
+use crate::util::fold::fold;
 
-/// Lower-cased, accent-free text where every run of characters that are not
-/// letters or digits (punctuation such as `« » ’ – …`, symbols, whitespace)
-/// becomes one space, with no leading or trailing space.
+/// Lower-cased, accent-free text ([`fold`]) where every run of characters
+/// that are not letters or digits (punctuation such as `« » ’ – …`, symbols,
+/// whitespace) becomes one space, with no leading or trailing space.
 pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    // A separator is only written once a following word starts, which both
-    // collapses runs of separators and trims the ends.
-    let mut pending_space = false;
-    let push_word_char = |out: &mut String, pending: &mut bool, c: char| {
-        if *pending && !out.is_empty() {
-            out.push(' ');
-        }
-        *pending = false;
-        out.push(c);
-    };
-    for c in text.nfkd() {
-        if is_combining_mark(c) {
-            continue;
-        }
-        // Lower-casing can itself produce combining marks ("İ" → "i" + U+0307).
-        for lc in c.to_lowercase() {
-            if is_combining_mark(lc) {
-                continue;
-            }
-            match lc {
-                // Ligatures that no Unicode decomposition splits, common in French.
-                'œ' => "oe".chars().for_each(|x| push_word_char(&mut out, &mut pending_space, x)),
-                'æ' => "ae".chars().for_each(|x| push_word_char(&mut out, &mut pending_space, x)),
-                'ß' => "ss".chars().for_each(|x| push_word_char(&mut out, &mut pending_space, x)),
-                x if x.is_alphanumeric() => push_word_char(&mut out, &mut pending_space, x),
-                _ => pending_space = true,
-            }
-        }
-    }
-    out
+    let folded = fold(text);
+    let words = folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty());
+    words.collect::<Vec<_>>().join(" ")
 }
 
 /// The words of the normalised text.

@@ -1,6 +1,6 @@
-//! What runs the steps of the training loop: the CPU engine (`model::forward`,
+//! What runs the steps of the training loop: the CPU backend (`model::forward`,
 //! `model::backward`, AdamW on the host) or, with the `cuda` feature, the GPU
-//! one (`train::engine_cuda`). The loop in `trainer.rs` only talks to this trait, so
+//! one (`train::backend_cuda`). The loop in `trainer.rs` only talks to this trait, so
 //! both devices share batching, accumulation, clipping, schedule, validation
 //! and checkpoints.
 
@@ -13,7 +13,7 @@ use crate::model::Model;
 use crate::ops::adamw::{global_norm, AdamW};
 use crate::Result;
 
-pub trait StepEngine {
+pub trait StepBackend {
     /// Clears the accumulated gradients (start of an optimiser step).
     fn zero_grads(&mut self, adapter: &LoraAdapter) -> Result<()>;
     /// Forward and backward of one micro-batch; gradients are added.
@@ -29,17 +29,17 @@ pub trait StepEngine {
     fn describe(&self) -> String;
 }
 
-/// The CPU engine.
-pub struct CpuEngine<'a> {
+/// The CPU backend.
+pub struct CpuStepBackend<'a> {
     model: &'a Model,
     rope: &'a RopeTables,
     grads: AdapterGrads,
     workspace: StepWorkspace,
 }
 
-impl<'a> CpuEngine<'a> {
+impl<'a> CpuStepBackend<'a> {
     pub fn new(model: &'a Model, rope: &'a RopeTables) -> Self {
-        CpuEngine { model, rope, grads: Vec::new(), workspace: StepWorkspace::default() }
+        CpuStepBackend { model, rope, grads: Vec::new(), workspace: StepWorkspace::default() }
     }
 
     pub fn grads(&self) -> &AdapterGrads {
@@ -47,7 +47,7 @@ impl<'a> CpuEngine<'a> {
     }
 }
 
-impl StepEngine for CpuEngine<'_> {
+impl StepBackend for CpuStepBackend<'_> {
     fn zero_grads(&mut self, adapter: &LoraAdapter) -> Result<()> {
         self.grads = zero_grads(adapter);
         Ok(())

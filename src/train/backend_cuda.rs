@@ -2,7 +2,7 @@
 //! (embedding, blocks keeping their activations or only their inputs with
 //! gradient checkpointing, final norm, the fused output layer + cross-entropy
 //! at labelled rows, then the blocks in reverse), behind the trainer's
-//! [`StepEngine`] trait. LoRA gradients and AdamW moments live on the GPU;
+//! [`StepBackend`] trait. LoRA gradients and AdamW moments live on the GPU;
 //! the fused AdamW kernel updates them, and parameters and moments are copied
 //! back to the host after each update (the host adapter feeds checkpoints and
 //! the PEFT export).
@@ -23,14 +23,14 @@ use crate::ops::loss_cuda::fused_linear_cross_entropy_gpu;
 use crate::ops::norm_cuda::{rmsnorm_backward_gpu, rmsnorm_forward_gpu};
 use crate::ops::rope_cuda::GpuRope;
 use crate::train::checkpoint::Moments;
-use crate::train::engine::StepEngine;
+use crate::train::backend::StepBackend;
 use crate::train::step::{Batch, StepOptions, StepStats};
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 use std::sync::Arc;
 
-/// The GPU training engine.
-pub struct GpuEngine {
+/// The GPU training backend.
+pub struct GpuStepBackend {
     gpu: Arc<Gpu>,
     model: GpuModel,
     host_rope: RopeTables,
@@ -51,7 +51,7 @@ struct BatchDev {
     seqs: GpuSeqs,
 }
 
-impl GpuEngine {
+impl GpuStepBackend {
     /// Uploads the prepared model; rope tables cover `max_len` positions.
     pub fn new(gpu: Arc<Gpu>, prepared: &PreparedModel, max_len: usize) -> Result<Self> {
         let model = GpuModel::upload(&gpu, prepared)?;
@@ -59,7 +59,7 @@ impl GpuEngine {
         let rope_global = GpuRope::new(&gpu, &host_rope.global)?;
         let rope_local = GpuRope::new(&gpu, &host_rope.local)?;
         let n = model.config.n_layers;
-        Ok(GpuEngine {
+        Ok(GpuStepBackend {
             gpu,
             model,
             host_rope,
@@ -134,7 +134,7 @@ impl GpuEngine {
         checkpointing: bool,
         inputs: &mut Vec<CudaSlice<f32>>,
     ) -> Result<(CudaSlice<f32>, CudaSlice<f32>, CudaSlice<f32>)> {
-        let GpuEngine { gpu, model, host_rope, rope_global, rope_local, adapter, acts, scratch, .. } = self;
+        let GpuStepBackend { gpu, model, host_rope, rope_global, rope_local, adapter, acts, scratch, .. } = self;
         let c: &ModelConfig = &model.config;
         let (t, hd) = (bd.t, c.hidden);
         let x = gpu.zeros::<f32>(t * hd)?;
@@ -176,7 +176,7 @@ impl GpuEngine {
     }
 }
 
-impl StepEngine for GpuEngine {
+impl StepBackend for GpuStepBackend {
     fn zero_grads(&mut self, adapter: &LoraAdapter) -> Result<()> {
         self.sync_params(adapter)?;
         let gpu = self.gpu.clone();
@@ -209,7 +209,7 @@ impl StepEngine for GpuEngine {
         scatter_rows_gpu(&self.gpu, &dh_lab, &rows_dev, n, d, &dh)?;
 
         // Backward.
-        let GpuEngine { gpu, model, host_rope, rope_global, rope_local, adapter, acts, scratch, grads, .. } = self;
+        let GpuStepBackend { gpu, model, host_rope, rope_global, rope_local, adapter, acts, scratch, grads, .. } = self;
         let c: &ModelConfig = &model.config;
         let dx = gpu.zeros::<f32>(t * d)?;
         rmsnorm_backward_gpu(gpu, Mat::new(&x, t, d)?, &model.final_norm, &rstd, Mat::new(&dh, t, d)?, Mat::new(&dx, t, d)?, false)?;
@@ -283,7 +283,7 @@ impl StepEngine for GpuEngine {
 }
 
 /// Fine-tunes on the GPU: quantises the base model as asked, uploads it and
-/// runs the trainer's loop with the [`GpuEngine`].
+/// runs the trainer's loop with the [`GpuStepBackend`].
 pub fn train_gpu(
     quant: crate::quant::Quantization,
     job: &crate::train::trainer::TrainJob,
@@ -291,11 +291,11 @@ pub fn train_gpu(
 ) -> Result<(LoraAdapter, crate::train::trainer::TrainSummary)> {
     let gpu = Gpu::global().map_err(Error::Device)?;
     let prepared = PreparedModel::prepare(job.model, quant)?;
-    let mut engine = GpuEngine::new(gpu, &prepared, crate::train::trainer::longest_example(job.data, job.val))?;
+    let mut backend = GpuStepBackend::new(gpu, &prepared, crate::train::trainer::longest_example(job.data, job.val))?;
     eprintln!(
         "[INFO] Entraînement sur {} ({:.0} MiB de poids sur le GPU)",
-        engine.describe(),
-        engine.model().weight_bytes() as f64 / (1 << 20) as f64
+        backend.describe(),
+        backend.model().weight_bytes() as f64 / (1 << 20) as f64
     );
-    crate::train::trainer::train_on(&mut engine, job, on_step)
+    crate::train::trainer::train_on(&mut backend, job, on_step)
 }
