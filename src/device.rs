@@ -32,7 +32,7 @@ pub fn resolve(choice: DeviceChoice, force_cpu: bool) -> Result<Device> {
     if force_cpu || choice == DeviceChoice::Cpu {
         return Ok(Device::Cpu);
     }
-    match (choice, gpu_status()) {
+    match (choice, gpu_status().map_err(|e| e.reason())) {
         (_, Ok(())) => Ok(Device::Cuda),
         (DeviceChoice::Cuda, Err(why)) => Err(Error::Device(format!("--device cuda: {why}"))),
         (_, Err(why)) => {
@@ -45,14 +45,14 @@ pub fn resolve(choice: DeviceChoice, force_cpu: bool) -> Result<Device> {
 }
 
 /// Ok if a CUDA GPU can be used, else why not.
-fn gpu_status() -> std::result::Result<(), String> {
+fn gpu_status() -> Result<()> {
     #[cfg(feature = "cuda")]
     {
         crate::cuda::probe()
     }
     #[cfg(not(feature = "cuda"))]
     {
-        Err("this dyag was built without CUDA support (rebuild with `cargo build --release --features cuda`)".into())
+        Err(Error::Device("this dyag was built without CUDA support (rebuild with `cargo build --release --features cuda`)".into()))
     }
 }
 
@@ -66,7 +66,7 @@ pub fn attach(engine: &mut Engine, device: Device, quant: Quantization) -> Resul
         #[cfg(not(feature = "cuda"))]
         Device::Cuda => {
             let _ = (engine, quant);
-            Err(Error::Device(gpu_status().err().unwrap_or_default()))
+            gpu_status()
         }
     }
 }
@@ -85,8 +85,8 @@ pub fn train(
         Device::Cuda => crate::train::backend_cuda::train_gpu(quant, job, on_step),
         #[cfg(not(feature = "cuda"))]
         Device::Cuda => {
-            let _ = quant;
-            Err(Error::Device(gpu_status().err().unwrap_or_default()))
+            let _ = (quant, job, on_step);
+            Err(gpu_status().err().unwrap_or_else(|| Error::Device("CUDA is not available".into())))
         }
     }
 }

@@ -71,6 +71,18 @@ impl Error {
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::InvalidArgument(msg.into())
     }
+    /// The message without its kind's prefix ("device: ", "invalid argument: "),
+    /// for quoting the error inside another sentence.
+    pub fn reason(&self) -> String {
+        match self {
+            Error::InvalidArgument(msg) | Error::Device(msg) | Error::Msg(msg) => msg.clone(),
+            other => other.to_string(),
+        }
+    }
+    /// The same problem, said of tensor `name`.
+    pub fn in_tensor(self, name: impl Into<String>) -> Self {
+        Error::tensor(name, self.reason())
+    }
 }
 
 /// `Err(Error::Msg(format!(...)))` in one word.

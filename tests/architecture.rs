@@ -393,3 +393,23 @@ fn the_checks_catch_what_they_are_for() {
     );
     assert!(file_cycles(&src).is_empty());
 }
+
+/// One error convention: the library returns `dyag::Error` (which carries the
+/// file, line, tensor or field), never a bare `String` error; only the CLI,
+/// which presents errors, may (clap's value parsers want one).
+#[test]
+fn the_library_returns_dyag_errors() {
+    let mut files = Vec::new();
+    rust_files(&src_dir(), &mut files);
+    let mut bad = Vec::new();
+    for f in files.iter().filter(|f| !f.starts_with(src_dir().join("cli"))) {
+        let code = code_only(&std::fs::read_to_string(f).unwrap());
+        for (i, line) in code.lines().enumerate() {
+            let squeezed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            if squeezed.contains("Result<") && squeezed.contains(",String>") {
+                bad.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "String errors in the library (return dyag::Error):\n{}", bad.join("\n"));
+}

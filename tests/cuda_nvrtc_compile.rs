@@ -67,7 +67,7 @@ fn compile_errors_come_back_with_the_log() {
         source: "#include \"common.cuh\"\nextern \"C\" __global__ void k(float* x) { x[0] = undefined_name; }\n",
         entries: &["k"],
     };
-    let e = nvrtc::compile(&broken, 80).unwrap_err();
+    let e = nvrtc::compile(&broken, 80).unwrap_err().to_string();
     assert!(e.contains("broken.cu") && e.contains("undefined_name"), "{e}");
 }
 

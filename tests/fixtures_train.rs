@@ -23,8 +23,8 @@ use dyag::model::lora::LoraAdapter;
 use dyag::model::peft::{load_adapter_weights, peft_key, read_adapter_config};
 use dyag::model::Model;
 use dyag::ops::adamw::{clip_coefficient, global_norm, AdamW};
-use dyag::train::checkpoint::Moments;
 use dyag::train::backend::apply_update;
+use dyag::train::checkpoint::Moments;
 use dyag::train::step::{evaluate_loss, forward_backward, Batch, StepOptions};
 use std::collections::HashMap;
 

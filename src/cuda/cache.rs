@@ -57,7 +57,7 @@ pub enum Origin {
 /// The CUBIN of `src` for `sm_{arch}`: from the cache if present, else compiled
 /// (and stored). `reject` names a cached file that failed to load: it is
 /// compiled again and overwritten.
-pub fn cubin(src: &KernelSource, arch: u32, reject_cached: bool) -> Result<(Vec<u8>, Origin), String> {
+pub fn cubin(src: &KernelSource, arch: u32, reject_cached: bool) -> crate::Result<(Vec<u8>, Origin)> {
     let version = nvrtc::version()?;
     let path = cache_dir().map(|d| d.join(cache_key(src, arch, version)));
     if let (Some(p), false) = (&path, reject_cached) {

@@ -66,28 +66,30 @@ pub fn i32_arg(name: &str, v: usize) -> Result<KArg> {
 
 impl Gpu {
     /// Device 0, opened once per process; Err says why the GPU cannot be used.
-    pub fn global() -> std::result::Result<Arc<Gpu>, String> {
-        static GPU: OnceLock<std::result::Result<Arc<Gpu>, String>> = OnceLock::new();
-        GPU.get_or_init(|| Gpu::open(0)).clone()
+    pub fn global() -> Result<Arc<Gpu>> {
+        static GPU: OnceLock<loader::Once<Arc<Gpu>>> = OnceLock::new();
+        GPU.get_or_init(|| loader::Once::from_result(Gpu::open(0))).get()
     }
 
     /// Opens device `ordinal` after checking the driver, the architecture and NVRTC.
-    pub fn open(ordinal: usize) -> std::result::Result<Arc<Gpu>, String> {
+    pub fn open(ordinal: usize) -> Result<Arc<Gpu>> {
         loader::ensure_driver()?;
-        let count = CudaContext::device_count().map_err(|e| format!("the NVIDIA driver reports no usable device ({e})"))?;
+        let count = CudaContext::device_count().map_err(|e| Error::Device(format!("the NVIDIA driver reports no usable device ({e})")))?;
         if count <= ordinal as i32 {
-            return Err(if count == 0 {
+            return Err(Error::Device(if count == 0 {
                 "no CUDA device found".to_string()
             } else {
                 format!("CUDA device {ordinal} does not exist ({count} found)")
-            });
+            }));
         }
-        let ctx = CudaContext::new(ordinal).map_err(|e| format!("cannot open CUDA device {ordinal}: {e}"))?;
-        let (major, minor) = ctx.compute_capability().map_err(|e| format!("cannot read the compute capability: {e}"))?;
+        let ctx = CudaContext::new(ordinal).map_err(|e| Error::Device(format!("cannot open CUDA device {ordinal}: {e}")))?;
+        let (major, minor) = ctx.compute_capability().map_err(|e| Error::Device(format!("cannot read the compute capability: {e}")))?;
         let arch = (major * 10 + minor) as u32;
         let name = ctx.name().unwrap_or_else(|_| format!("CUDA device {ordinal}"));
         if arch < MIN_ARCH {
-            return Err(format!("{name} has compute capability {major}.{minor}; dyag's kernels need 8.0 or newer (bf16 tensor cores)"));
+            return Err(Error::Device(format!(
+                "{name} has compute capability {major}.{minor}; dyag's kernels need 8.0 or newer (bf16 tensor cores)"
+            )));
         }
         loader::ensure_nvrtc()?;
         let total_mem = ctx.total_mem().unwrap_or(0);
@@ -148,12 +150,12 @@ impl Gpu {
         if let Some(m) = mods.get(src.name) {
             return Ok(m.clone());
         }
-        let (cubin, origin) = cache::cubin(src, self.arch, false).map_err(Error::Device)?;
+        let (cubin, origin) = cache::cubin(src, self.arch, false)?;
         let module = match self.ctx.load_module(cudarc::nvrtc::Ptx::from_binary(cubin)) {
             Ok(m) => m,
             Err(e) if origin == Origin::Cache => {
                 // A stale or damaged cache entry: compile again.
-                let (cubin, _) = cache::cubin(src, self.arch, true).map_err(Error::Device)?;
+                let (cubin, _) = cache::cubin(src, self.arch, true)?;
                 self.ctx
                     .load_module(cudarc::nvrtc::Ptx::from_binary(cubin))
                     .map_err(|e2| dev_err(&format!("loading {}.cu (cached: {e}; recompiled)", src.name), e2))?

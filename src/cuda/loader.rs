@@ -10,6 +10,7 @@
 //! opened first; the loader then resolves cudarc's `libnvrtc.so.12` to it by
 //! its soname, so cudarc uses that very copy.
 
+use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -35,57 +36,79 @@ fn nvrtc_candidates() -> Vec<PathBuf> {
     out
 }
 
+/// The outcome of a one-time lookup, kept for the life of the process: the
+/// value found, or why it is unavailable (asked again, the same answer).
+pub enum Once<T> {
+    Found(T),
+    Unavailable(String),
+}
+
+impl<T: Clone> Once<T> {
+    pub fn from_result(r: Result<T>) -> Self {
+        r.map_or_else(|e| Once::Unavailable(e.reason()), Once::Found)
+    }
+    pub fn get(&self) -> Result<T> {
+        match self {
+            Once::Found(v) => Ok(v.clone()),
+            Once::Unavailable(why) => Err(Error::Device(why.clone())),
+        }
+    }
+}
+
 /// Opens libnvrtc once; Ok with the file or name used, Err with the places tried.
-pub fn ensure_nvrtc() -> Result<String, String> {
-    static DONE: OnceLock<Result<String, String>> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let explicit = std::env::var_os("DYAG_NVRTC_LIB").map(PathBuf::from);
-        let mut tried = Vec::new();
-        for path in nvrtc_candidates() {
-            if !path.is_file() {
-                if explicit.as_ref() == Some(&path) {
-                    return Err(format!("DYAG_NVRTC_LIB={} is not a file", path.display()));
-                }
-                continue;
+pub fn ensure_nvrtc() -> Result<String> {
+    static DONE: OnceLock<Once<String>> = OnceLock::new();
+    DONE.get_or_init(|| Once::from_result(find_nvrtc())).get()
+}
+
+fn find_nvrtc() -> Result<String> {
+    let explicit = std::env::var_os("DYAG_NVRTC_LIB").map(PathBuf::from);
+    let mut tried = Vec::new();
+    for path in nvrtc_candidates() {
+        if !path.is_file() {
+            if explicit.as_ref() == Some(&path) {
+                return Err(Error::Device(format!("DYAG_NVRTC_LIB={} is not a file", path.display())));
             }
-            // SAFETY: loading NVIDIA's NVRTC runs its initialisers, which have no preconditions.
-            match unsafe { libloading::Library::new(&path) } {
-                Ok(lib) => {
-                    // Kept open for the life of the process; cudarc's own dlopen by soname now finds it.
-                    std::mem::forget(lib);
-                    // SAFETY: only dlopen()s candidate names.
-                    return if unsafe { cudarc::nvrtc::sys::is_culib_present() } {
-                        Ok(path.display().to_string())
-                    } else {
-                        Err(format!("{} was opened but does not provide {NVRTC_FILE} (wrong CUDA major version?)", path.display()))
-                    };
-                }
-                Err(e) => tried.push(format!("{}: {e}", path.display())),
+            continue;
+        }
+        // SAFETY: loading NVIDIA's NVRTC runs its initialisers, which have no preconditions.
+        match unsafe { libloading::Library::new(&path) } {
+            Ok(lib) => {
+                // Kept open for the life of the process; cudarc's own dlopen by soname now finds it.
+                std::mem::forget(lib);
+                // SAFETY: only dlopen()s candidate names.
+                return if unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+                    Ok(path.display().to_string())
+                } else {
+                    Err(Error::Device(format!(
+                        "{} was opened but does not provide {NVRTC_FILE} (wrong CUDA major version?)",
+                        path.display()
+                    )))
+                };
             }
+            Err(e) => tried.push(format!("{}: {e}", path.display())),
         }
-        // SAFETY: only dlopen()s candidate names.
-        if unsafe { cudarc::nvrtc::sys::is_culib_present() } {
-            return Ok(format!("{NVRTC_FILE} (system search path)"));
-        }
-        let mut why = String::from("the CUDA run-time compiler (libnvrtc.so.12) was not found; run scripts/setup-nvrtc.sh, or set DYAG_NVRTC_LIB to libnvrtc.so.12, or add its folder to LD_LIBRARY_PATH");
-        if !tried.is_empty() {
-            why.push_str(&format!(" (could not open: {})", tried.join("; ")));
-        }
-        Err(why)
-    })
-    .clone()
+    }
+    // SAFETY: only dlopen()s candidate names.
+    if unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Ok(format!("{NVRTC_FILE} (system search path)"));
+    }
+    let mut why = String::from("the CUDA run-time compiler (libnvrtc.so.12) was not found; run scripts/setup-nvrtc.sh, or set DYAG_NVRTC_LIB to libnvrtc.so.12, or add its folder to LD_LIBRARY_PATH");
+    if !tried.is_empty() {
+        why.push_str(&format!(" (could not open: {})", tried.join("; ")));
+    }
+    Err(Error::Device(why))
 }
 
 /// Ok if the CUDA driver library (libcuda) can be opened.
-pub fn ensure_driver() -> Result<(), String> {
-    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+pub fn ensure_driver() -> Result<()> {
+    static DONE: OnceLock<Once<()>> = OnceLock::new();
     DONE.get_or_init(|| {
         // SAFETY: only dlopen()s candidate names.
-        if unsafe { cudarc::driver::sys::is_culib_present() } {
-            Ok(())
-        } else {
-            Err("no NVIDIA driver found (libcuda.so.1 cannot be opened)".into())
+        match unsafe { cudarc::driver::sys::is_culib_present() } {
+            true => Once::Found(()),
+            false => Once::Unavailable("no NVIDIA driver found (libcuda.so.1 cannot be opened)".into()),
         }
     })
-    .clone()
+    .get()
 }

@@ -31,6 +31,6 @@ pub use device::Gpu;
 
 /// Ok if a CUDA GPU can be used by dyag (driver, device of compute capability
 /// 8.0 or newer, NVRTC), else a sentence saying why not. Opens the device.
-pub fn probe() -> std::result::Result<(), String> {
+pub fn probe() -> crate::Result<()> {
     Gpu::global().map(|_| ())
 }

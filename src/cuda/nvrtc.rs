@@ -6,6 +6,7 @@
 
 use super::kernels::{KernelSource, COMMON};
 use super::loader::ensure_nvrtc;
+use crate::{Error, Result};
 use cudarc::nvrtc::sys;
 use std::ffi::{c_char, c_int, CString};
 
@@ -31,7 +32,7 @@ pub fn options(arch: u32) -> Vec<String> {
 }
 
 /// NVRTC's (major, minor) version.
-pub fn version() -> Result<(i32, i32), String> {
+pub fn version() -> Result<(i32, i32)> {
     ensure_nvrtc()?;
     let (mut major, mut minor): (c_int, c_int) = (0, 0);
     // SAFETY: two valid out-pointers.
@@ -40,11 +41,11 @@ pub fn version() -> Result<(i32, i32), String> {
     Ok((major, minor))
 }
 
-fn check(r: sys::nvrtcResult, what: &str) -> Result<(), String> {
+fn check(r: sys::nvrtcResult, what: &str) -> Result<()> {
     if r == sys::nvrtcResult::NVRTC_SUCCESS {
         Ok(())
     } else {
-        Err(format!("{what} failed: {r:?}"))
+        Err(Error::Device(format!("{what} failed: {r:?}")))
     }
 }
 
@@ -78,11 +79,11 @@ impl Program {
 }
 
 /// Compiles `src` for `sm_{arch}` (e.g. 80, 90) into a CUBIN.
-pub fn compile(src: &KernelSource, arch: u32) -> Result<Compiled, String> {
+pub fn compile(src: &KernelSource, arch: u32) -> Result<Compiled> {
     ensure_nvrtc()?;
-    let source = CString::new(src.source).map_err(|_| format!("{}.cu contains a NUL byte", src.name))?;
+    let source = CString::new(src.source).map_err(|_| Error::Device(format!("{}.cu contains a NUL byte", src.name)))?;
     let name = CString::new(format!("{}.cu", src.name)).expect("no NUL in a file name");
-    let header = CString::new(COMMON).map_err(|_| "common.cuh contains a NUL byte".to_string())?;
+    let header = CString::new(COMMON).map_err(|_| Error::Device("common.cuh contains a NUL byte".into()))?;
     let header_name = CString::new("common.cuh").expect("no NUL");
     let headers = [header.as_ptr()];
     let include_names = [header_name.as_ptr()];
@@ -97,13 +98,13 @@ pub fn compile(src: &KernelSource, arch: u32) -> Result<Compiled, String> {
     let r = unsafe { sys::nvrtcCompileProgram(prog.0, opt_ptrs.len() as c_int, opt_ptrs.as_ptr()) };
     let log = prog.log();
     if r != sys::nvrtcResult::NVRTC_SUCCESS {
-        return Err(format!("NVRTC could not compile {}.cu for sm_{arch} ({r:?}):\n{log}", src.name));
+        return Err(Error::Device(format!("NVRTC could not compile {}.cu for sm_{arch} ({r:?}):\n{log}", src.name)));
     }
     let mut n = 0usize;
     // SAFETY: valid program and out-pointer.
     check(unsafe { sys::nvrtcGetCUBINSize(prog.0, &mut n) }, "nvrtcGetCUBINSize")?;
     if n == 0 {
-        return Err(format!("NVRTC produced no CUBIN for {}.cu (sm_{arch})", src.name));
+        return Err(Error::Device(format!("NVRTC produced no CUBIN for {}.cu (sm_{arch})", src.name)));
     }
     let mut cubin = vec![0u8; n];
     // SAFETY: the buffer has the size NVRTC reported.

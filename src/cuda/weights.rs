@@ -41,7 +41,7 @@ fn for_each_row_panel(t: &QTensor, mut f: impl FnMut(usize, &[f32]) -> Result<()
         dst.par_chunks_mut(cols)
             .zip(t.bytes()[r0 * rb..(r0 + n) * rb].par_chunks(rb))
             .try_for_each(|(d, s)| crate::quant::dequantize(t.ty, s, d))
-            .map_err(|m| Error::tensor(&t.name, m))?;
+            .map_err(|e| e.in_tensor(&t.name))?;
         f(r0, dst)?;
     }
     Ok(())

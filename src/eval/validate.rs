@@ -30,7 +30,7 @@ pub fn parse_results(path: &Path, text: &str) -> Result<ResultsFile> {
         json_error(path, &field, e.into_inner())
     })?;
     de.end().map_err(|e| json_error(path, "", e))?;
-    check_values(&file).map_err(|msg| Error::format(path, msg))?;
+    check_values(path, &file)?;
     if file.aggregates.is_none() {
         file.aggregates = Some(crate::eval::aggregate::aggregate(&file.questions));
     }
@@ -85,69 +85,80 @@ fn check_version(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_unit(field: &str, v: Option<f64>) -> std::result::Result<(), String> {
+fn check_unit(path: &Path, field: &str, v: Option<f64>) -> Result<()> {
+    check_unit_noted(path, field, v, "")
+}
+
+/// BLEU scores are fractions in results files, where other tools print percentages.
+fn check_bleu(path: &Path, field: &str, v: Option<f64>) -> Result<()> {
+    check_unit_noted(path, field, v, " (BLEU is stored divided by 100)")
+}
+
+fn check_unit_noted(path: &Path, field: &str, v: Option<f64>, note: &str) -> Result<()> {
     // A little slack for other tools' rounding (sacreBLEU can return 100.00000000000004).
     match v {
-        Some(x) if !x.is_finite() || !(-1e-9..=1.0 + 1e-9).contains(&x) => Err(format!("{field}: {x} is outside [0, 1]")),
+        Some(x) if !x.is_finite() || !(-1e-9..=1.0 + 1e-9).contains(&x) => {
+            Err(Error::format(path, format!("{field}: {x} is outside [0, 1]{note}")))
+        }
         _ => Ok(()),
     }
 }
 
-fn check_non_negative(field: &str, v: Option<f64>) -> std::result::Result<(), String> {
+fn check_non_negative(path: &Path, field: &str, v: Option<f64>) -> Result<()> {
     match v {
-        Some(x) if !x.is_finite() || x < 0.0 => Err(format!("{field}: {x} is not a non-negative number")),
+        Some(x) if !x.is_finite() || x < 0.0 => Err(Error::format(path, format!("{field}: {x} is not a non-negative number"))),
         _ => Ok(()),
     }
 }
 
-fn check_distribution(field: &str, d: Option<&Distribution>) -> std::result::Result<(), String> {
+fn check_distribution(path: &Path, field: &str, d: Option<&Distribution>) -> Result<()> {
     if let Some(d) = d {
-        check_non_negative(&format!("{field}.mean"), Some(d.mean))?;
-        check_non_negative(&format!("{field}.p50"), Some(d.p50))?;
-        check_non_negative(&format!("{field}.p95"), Some(d.p95))?;
+        check_non_negative(path, &format!("{field}.mean"), Some(d.mean))?;
+        check_non_negative(path, &format!("{field}.p50"), Some(d.p50))?;
+        check_non_negative(path, &format!("{field}.p95"), Some(d.p95))?;
     }
     Ok(())
 }
 
 /// Ranges and consistency, with the JSON path of the first problem.
-fn check_values(file: &ResultsFile) -> std::result::Result<(), String> {
+fn check_values(path: &Path, file: &ResultsFile) -> Result<()> {
     if file.metadata.system.trim().is_empty() {
-        return Err("metadata.system: must name the system (\"finetuned\", \"rag\", \"hybrid\" or another name)".into());
+        return Err(Error::format(path, "metadata.system: must name the system (\"finetuned\", \"rag\", \"hybrid\" or another name)"));
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, q) in file.questions.iter().enumerate() {
         let at = format!("questions[{i}]");
         if q.id.trim().is_empty() {
-            return Err(format!("{at}.id: must not be empty"));
+            return Err(Error::format(path, format!("{at}.id: must not be empty")));
         }
         if let Some(first) = seen.insert(q.id.as_str(), i) {
-            return Err(format!("{at}.id: duplicate id \"{}\" (also questions[{first}])", q.id));
+            return Err(Error::format(path, format!("{at}.id: duplicate id \"{}\" (also questions[{first}])", q.id)));
         }
         if q.success && q.error.is_some() {
-            return Err(format!("{at}: success is true but error is set"));
+            return Err(Error::format(path, format!("{at}: success is true but error is set")));
         }
         let s = &q.scores;
-        check_unit(&format!("{at}.scores.keyword_recall"), s.keyword_recall)?;
-        check_unit(&format!("{at}.scores.f1"), s.f1)?;
-        check_unit(&format!("{at}.scores.rouge_l"), s.rouge_l)?;
-        check_unit(&format!("{at}.scores.bleu"), s.bleu).map_err(|e| format!("{e} (BLEU is stored divided by 100)"))?;
+        check_unit(path, &format!("{at}.scores.keyword_recall"), s.keyword_recall)?;
+        check_unit(path, &format!("{at}.scores.f1"), s.f1)?;
+        check_unit(path, &format!("{at}.scores.rouge_l"), s.rouge_l)?;
+        check_bleu(path, &format!("{at}.scores.bleu"), s.bleu)?;
         if let Some(l) = &q.latency {
-            check_non_negative(&format!("{at}.latency.time_to_first_token_ms"), l.time_to_first_token_ms)?;
-            check_non_negative(&format!("{at}.latency.total_ms"), l.total_ms)?;
+            check_non_negative(path, &format!("{at}.latency.time_to_first_token_ms"), l.time_to_first_token_ms)?;
+            check_non_negative(path, &format!("{at}.latency.total_ms"), l.total_ms)?;
         }
         for (j, src) in q.sources.iter().flatten().enumerate() {
             if let Some(x) = src.score.filter(|x| !x.is_finite()) {
-                return Err(format!("{at}.sources[{j}].score: {x} is not a number"));
+                return Err(Error::format(path, format!("{at}.sources[{j}].score: {x} is not a number")));
             }
         }
     }
     if let Some(a) = &file.aggregates {
-        check_aggregates(a)?;
+        check_aggregates(path, a)?;
     }
     Ok(())
 }
 
-fn check_aggregates(a: &Aggregates) -> std::result::Result<(), String> {
+fn check_aggregates(path: &Path, a: &Aggregates) -> Result<()> {
     for (name, v) in [
         ("success_rate", a.success_rate),
         ("exact_match_rate", a.exact_match_rate),
@@ -159,14 +170,14 @@ fn check_aggregates(a: &Aggregates) -> std::result::Result<(), String> {
         ("refusal_rate", a.refusal_rate),
         ("retrieval_hit_rate", a.retrieval_hit_rate),
     ] {
-        check_unit(&format!("aggregates.{name}"), v)?;
+        check_unit(path, &format!("aggregates.{name}"), v)?;
     }
     for (name, v) in [("mean_bleu", a.mean_bleu), ("corpus_bleu", a.corpus_bleu)] {
-        check_unit(&format!("aggregates.{name}"), v).map_err(|e| format!("{e} (BLEU is stored divided by 100)"))?;
+        check_bleu(path, &format!("aggregates.{name}"), v)?;
     }
-    check_distribution("aggregates.latency_total_ms", a.latency_total_ms.as_ref())?;
-    check_distribution("aggregates.latency_first_token_ms", a.latency_first_token_ms.as_ref())?;
-    check_non_negative("aggregates.tokens_per_second", a.tokens_per_second)?;
+    check_distribution(path, "aggregates.latency_total_ms", a.latency_total_ms.as_ref())?;
+    check_distribution(path, "aggregates.latency_first_token_ms", a.latency_first_token_ms.as_ref())?;
+    check_non_negative(path, "aggregates.tokens_per_second", a.tokens_per_second)?;
     for (kind, k) in &a.per_kind {
         for (name, v) in [
             ("correct_rate", k.correct_rate),
@@ -174,12 +185,15 @@ fn check_aggregates(a: &Aggregates) -> std::result::Result<(), String> {
             ("refusal_rate", k.refusal_rate),
             ("retrieval_hit_rate", k.retrieval_hit_rate),
         ] {
-            check_unit(&format!("aggregates.per_kind.{kind}.{name}"), v)?;
+            check_unit(path, &format!("aggregates.per_kind.{kind}.{name}"), v)?;
         }
         if k.correct > k.judged || k.judged > k.questions {
-            return Err(format!(
-                "aggregates.per_kind.{kind}: correct ({}) ≤ judged ({}) ≤ questions ({}) does not hold",
-                k.correct, k.judged, k.questions
+            return Err(Error::format(
+                path,
+                format!(
+                    "aggregates.per_kind.{kind}: correct ({}) ≤ judged ({}) ≤ questions ({}) does not hold",
+                    k.correct, k.judged, k.questions
+                ),
             ));
         }
     }

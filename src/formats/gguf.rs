@@ -372,7 +372,7 @@ impl GgufFile {
             return Err(Error::format(path, format!("file is {len} bytes, too small for a GGUF header (24 bytes)")));
         }
         let map = super::mapping::map_model_file(&file, path)?;
-        parse(path, Arc::new(map)).map_err(|msg| Error::format(path, msg))
+        parse(path, Arc::new(map))
     }
 
     /// Metadata in file order.
@@ -539,25 +539,31 @@ fn unsupported_type_name(id: u32) -> Option<&'static str> {
 
 /// A bounds-checked little-endian reader over the mapped file.
 struct Cursor<'a> {
+    path: &'a Path,
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Cursor<'a> {
+    /// A format error naming the file.
+    fn err(&self, msg: impl Into<String>) -> Error {
+        Error::format(self.path, msg)
+    }
+
     #[inline]
     fn remaining(&self) -> u64 {
         (self.buf.len() - self.pos) as u64
     }
 
     #[inline]
-    fn bytes(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&'a [u8], String> {
+    fn bytes(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&'a [u8]> {
         if n > self.remaining() {
-            return Err(format!(
+            return Err(self.err(format!(
                 "{}: needs {n} bytes at offset {} but the file ends {} bytes later (truncated?)",
                 what(),
                 self.pos,
                 self.remaining()
-            ));
+            )));
         }
         let s = &self.buf[self.pos..self.pos + n as usize];
         self.pos += n as usize;
@@ -565,61 +571,66 @@ impl<'a> Cursor<'a> {
     }
 
     #[inline]
-    fn array<const N: usize>(&mut self, what: &dyn Fn() -> String) -> Result<[u8; N], String> {
+    fn array<const N: usize>(&mut self, what: &dyn Fn() -> String) -> Result<[u8; N]> {
         Ok(self.bytes(N as u64, what)?.try_into().expect("N bytes"))
     }
 
-    fn u32(&mut self, what: &dyn Fn() -> String) -> Result<u32, String> {
+    fn u32(&mut self, what: &dyn Fn() -> String) -> Result<u32> {
         self.array(what).map(u32::from_le_bytes)
     }
 
-    fn u64(&mut self, what: &dyn Fn() -> String) -> Result<u64, String> {
+    fn u64(&mut self, what: &dyn Fn() -> String) -> Result<u64> {
         self.array(what).map(u64::from_le_bytes)
     }
 
     /// A length-prefixed UTF-8 string.
-    fn str(&mut self, what: &dyn Fn() -> String) -> Result<&'a str, String> {
+    fn str(&mut self, what: &dyn Fn() -> String) -> Result<&'a str> {
         let n = self.u64(what)?;
         if n > self.remaining() {
-            return Err(format!(
+            return Err(self.err(format!(
                 "{}: string length {n} at offset {} is larger than the {} bytes left in the file",
                 what(),
                 self.pos - 8,
                 self.remaining()
-            ));
+            )));
         }
         let b = self.bytes(n, what)?;
-        std::str::from_utf8(b).map_err(|e| format!("{}: string is not valid UTF-8 ({e})", what()))
+        std::str::from_utf8(b).map_err(|e| self.err(format!("{}: string is not valid UTF-8 ({e})", what())))
     }
 
     /// Checks that `n` items of at least `min_bytes` each can fit in the rest of the file.
-    fn check_count(&self, n: u64, min_bytes: u64, what: &dyn Fn() -> String) -> Result<usize, String> {
+    fn check_count(&self, n: u64, min_bytes: u64, what: &dyn Fn() -> String) -> Result<usize> {
         if n.checked_mul(min_bytes).is_none_or(|b| b > self.remaining()) {
-            return Err(format!(
+            return Err(self.err(format!(
                 "{}: count {n} cannot fit in the {} bytes left in the file (at least {min_bytes} bytes each)",
                 what(),
                 self.remaining()
-            ));
+            )));
         }
         Ok(n as usize)
     }
 }
 
-fn parse(path: &Path, map: Arc<memmap2::Mmap>) -> Result<GgufFile, String> {
-    let mut c = Cursor { buf: &map[..], pos: 0 };
+fn parse(path: &Path, map: Arc<memmap2::Mmap>) -> Result<GgufFile> {
+    let mut c = Cursor { path, buf: &map[..], pos: 0 };
     let header = || "header".to_string();
     let magic = c.array::<4>(&header)?;
     if &magic != b"GGUF" {
-        return Err(format!("not a GGUF file: starts with {:?}, expected \"GGUF\"", String::from_utf8_lossy(&magic)));
+        return Err(Error::format(path, format!("not a GGUF file: starts with {:?}, expected \"GGUF\"", String::from_utf8_lossy(&magic))));
     }
     let version = c.u32(&header)?;
     match version {
         2 | 3 => {}
-        1 => return Err("GGUF version 1 is not supported (only versions 2 and 3); convert the model again with a recent llama.cpp".into()),
-        v if (1..=3).contains(&v.swap_bytes()) => {
-            return Err(format!("GGUF version {v} looks byte-swapped: big-endian GGUF files are not supported"))
+        1 => {
+            return Err(Error::format(
+                path,
+                "GGUF version 1 is not supported (only versions 2 and 3); convert the model again with a recent llama.cpp",
+            ))
         }
-        v => return Err(format!("unsupported GGUF version {v} (only versions 2 and 3)")),
+        v if (1..=3).contains(&v.swap_bytes()) => {
+            return Err(Error::format(path, format!("GGUF version {v} looks byte-swapped: big-endian GGUF files are not supported")))
+        }
+        v => return Err(Error::format(path, format!("unsupported GGUF version {v} (only versions 2 and 3)"))),
     }
     let n_tensors = c.u64(&header)?;
     let n_kv = c.u64(&header)?;
@@ -631,13 +642,13 @@ fn parse(path: &Path, map: Arc<memmap2::Mmap>) -> Result<GgufFile, String> {
     for i in 0..n_kv {
         let key = c.str(&|| format!("metadata key #{i}"))?;
         if key.is_empty() {
-            return Err(format!("metadata key #{i} is empty"));
+            return Err(Error::format(path, format!("metadata key #{i} is empty")));
         }
         let what = || format!("metadata key '{key}'");
         let t = c.u32(&what)?;
         let value = read_value(&mut c, t, 0, &what)?;
         if let Some(j) = key_index.insert(key.to_owned(), i) {
-            return Err(format!("metadata key '{key}' appears twice (#{j} and #{i})"));
+            return Err(Error::format(path, format!("metadata key '{key}' appears twice (#{j} and #{i})")));
         }
         metadata.push((key.to_owned(), value));
     }
@@ -645,8 +656,10 @@ fn parse(path: &Path, map: Arc<memmap2::Mmap>) -> Result<GgufFile, String> {
     let alignment = match key_index.get("general.alignment").map(|&i| &metadata[i].1) {
         None => DEFAULT_ALIGNMENT,
         Some(GgufValue::U32(a)) if a.is_power_of_two() => *a as u64,
-        Some(GgufValue::U32(a)) => return Err(format!("metadata key 'general.alignment' is {a}, which is not a power of two")),
-        Some(v) => return Err(format!("metadata key 'general.alignment' must be a uint32, found {}", describe(v))),
+        Some(GgufValue::U32(a)) => {
+            return Err(Error::format(path, format!("metadata key 'general.alignment' is {a}, which is not a power of two")))
+        }
+        Some(v) => return Err(Error::format(path, format!("metadata key 'general.alignment' must be a uint32, found {}", describe(v)))),
     };
 
     // Smallest possible tensor info: name length + 1-byte name + n_dims + type + offset.
@@ -656,7 +669,7 @@ fn parse(path: &Path, map: Arc<memmap2::Mmap>) -> Result<GgufFile, String> {
     for i in 0..n_tensors {
         let info = read_tensor_info(&mut c, i, alignment)?;
         if let Some(j) = tensor_index.insert(info.name.clone(), i) {
-            return Err(format!("tensor '{}' appears twice (#{j} and #{i})", info.name));
+            return Err(Error::format(path, format!("tensor '{}' appears twice (#{j} and #{i})", info.name)));
         }
         tensors.push(info);
     }
@@ -664,15 +677,18 @@ fn parse(path: &Path, map: Arc<memmap2::Mmap>) -> Result<GgufFile, String> {
     let file_len = map.len() as u64;
     let data_offset = (c.pos as u64).next_multiple_of(alignment);
     if !tensors.is_empty() && data_offset > file_len {
-        return Err(format!("the data section would start at offset {data_offset}, past the end of the file ({file_len} bytes)"));
+        return Err(Error::format(
+            path,
+            format!("the data section would start at offset {data_offset}, past the end of the file ({file_len} bytes)"),
+        ));
     }
-    check_tensor_placement(&tensors, data_offset, file_len)?;
+    check_tensor_placement(path, &tensors, data_offset, file_len)?;
 
     Ok(GgufFile { path: path.to_path_buf(), version, tensors, alignment, data_offset, metadata, key_index, tensor_index, map })
 }
 
 /// Reads a value of type `t`; `depth` counts enclosing arrays.
-fn read_value(c: &mut Cursor, t: u32, depth: usize, what: &dyn Fn() -> String) -> Result<GgufValue, String> {
+fn read_value(c: &mut Cursor, t: u32, depth: usize, what: &dyn Fn() -> String) -> Result<GgufValue> {
     use type_id::*;
     Ok(match t {
         U8 => GgufValue::U8(c.array::<1>(what)?[0]),
@@ -682,35 +698,38 @@ fn read_value(c: &mut Cursor, t: u32, depth: usize, what: &dyn Fn() -> String) -
         U32 => GgufValue::U32(u32::from_le_bytes(c.array(what)?)),
         I32 => GgufValue::I32(i32::from_le_bytes(c.array(what)?)),
         F32 => GgufValue::F32(f32::from_le_bytes(c.array(what)?)),
-        BOOL => GgufValue::Bool(read_bool(c.array::<1>(what)?[0], what)?),
+        BOOL => {
+            let b = c.array::<1>(what)?[0];
+            GgufValue::Bool(read_bool(c, b, what)?)
+        }
         STRING => GgufValue::String(c.str(what)?.to_owned()),
         ARRAY => GgufValue::Array(read_array(c, depth, what)?),
         U64 => GgufValue::U64(u64::from_le_bytes(c.array(what)?)),
         I64 => GgufValue::I64(i64::from_le_bytes(c.array(what)?)),
         F64 => GgufValue::F64(f64::from_le_bytes(c.array(what)?)),
-        t => return Err(format!("{}: unknown value type {t}", what())),
+        t => return Err(c.err(format!("{}: unknown value type {t}", what()))),
     })
 }
 
-fn read_bool(b: u8, what: &dyn Fn() -> String) -> Result<bool, String> {
+fn read_bool(c: &Cursor, b: u8, what: &dyn Fn() -> String) -> Result<bool> {
     match b {
         0 => Ok(false),
         1 => Ok(true),
-        b => Err(format!("{}: bool value is {b}, expected 0 or 1", what())),
+        b => Err(c.err(format!("{}: bool value is {b}, expected 0 or 1", what()))),
     }
 }
 
 /// Reads an array header (element type, count) and its elements.
-fn read_array(c: &mut Cursor, depth: usize, what: &dyn Fn() -> String) -> Result<GgufArray, String> {
+fn read_array(c: &mut Cursor, depth: usize, what: &dyn Fn() -> String) -> Result<GgufArray> {
     use type_id::*;
     if depth >= MAX_ARRAY_DEPTH {
-        return Err(format!("{}: arrays nested more than {MAX_ARRAY_DEPTH} deep", what()));
+        return Err(c.err(format!("{}: arrays nested more than {MAX_ARRAY_DEPTH} deep", what())));
     }
     let t = c.u32(what)?;
     let n = c.u64(what)?;
     let min = min_value_bytes(t);
     if min == 0 {
-        return Err(format!("{}: array of unknown value type {t}", what()));
+        return Err(c.err(format!("{}: array of unknown value type {t}", what())));
     }
     let n = c.check_count(n, min, &|| format!("{}: array of {}", what(), value_type_name(t)))?;
     // Fixed-size elements: one bounds check for the whole array.
@@ -732,7 +751,7 @@ fn read_array(c: &mut Cursor, depth: usize, what: &dyn Fn() -> String) -> Result
         U64 => fixed!(u64, U64),
         I64 => fixed!(i64, I64),
         F64 => fixed!(f64, F64),
-        BOOL => GgufArray::Bool(c.bytes(n as u64, what)?.iter().map(|&b| read_bool(b, what)).collect::<Result<_, _>>()?),
+        BOOL => GgufArray::Bool(c.bytes(n as u64, what)?.iter().map(|&b| read_bool(c, b, what)).collect::<Result<_, _>>()?),
         STRING => GgufArray::String(read_strings(c, n, what)?),
         ARRAY => {
             let mut v = Vec::with_capacity(n);
@@ -748,19 +767,19 @@ fn read_array(c: &mut Cursor, depth: usize, what: &dyn Fn() -> String) -> Result
 /// `n` length-prefixed strings into one buffer. Validating UTF-8 once over the
 /// whole buffer (plus a char-boundary check per string) rather than string by
 /// string made a 262144-token vocabulary load three times faster.
-fn read_strings(c: &mut Cursor, n: usize, what: &dyn Fn() -> String) -> Result<GgufStrings, String> {
+fn read_strings(c: &mut Cursor, n: usize, what: &dyn Fn() -> String) -> Result<GgufStrings> {
     let mut text: Vec<u8> = Vec::new();
     let mut ends = Vec::with_capacity(n);
     for i in 0..n {
         let item = || format!("{}: string #{i}", what());
         let len = c.u64(&item)?;
         if len > c.remaining() {
-            return Err(format!(
+            return Err(c.err(format!(
                 "{}: string length {len} at offset {} is larger than the {} bytes left in the file",
                 item(),
                 c.pos - 8,
                 c.remaining()
-            ));
+            )));
         }
         text.extend_from_slice(c.bytes(len, &item)?);
         ends.push(text.len());
@@ -768,8 +787,8 @@ fn read_strings(c: &mut Cursor, n: usize, what: &dyn Fn() -> String) -> Result<G
     // Valid as a whole with every end on a char boundary means every string is valid.
     match String::from_utf8(text) {
         Ok(text) if ends.iter().all(|&e| text.is_char_boundary(e)) => Ok(GgufStrings { text, ends }),
-        Ok(text) => Err(bad_string(text.as_bytes(), &ends, what)),
-        Err(e) => Err(bad_string(e.as_bytes(), &ends, what)),
+        Ok(text) => Err(c.err(bad_string(text.as_bytes(), &ends, what))),
+        Err(e) => Err(c.err(bad_string(e.as_bytes(), &ends, what))),
     }
 }
 
@@ -785,60 +804,65 @@ fn bad_string(text: &[u8], ends: &[usize], what: &dyn Fn() -> String) -> String 
     format!("{}: strings are not valid UTF-8", what())
 }
 
-fn read_tensor_info(c: &mut Cursor, i: usize, alignment: u64) -> Result<GgufTensorInfo, String> {
+fn read_tensor_info(c: &mut Cursor, i: usize, alignment: u64) -> Result<GgufTensorInfo> {
     let name = c.str(&|| format!("tensor #{i} name"))?;
     if name.is_empty() {
-        return Err(format!("tensor #{i} has an empty name"));
+        return Err(c.err(format!("tensor #{i} has an empty name")));
     }
     let what = || format!("tensor '{name}'");
     let n_dims = c.u32(&what)? as usize;
     if n_dims > MAX_DIMS {
-        return Err(format!("tensor '{name}' has {n_dims} dimensions, more than ggml's {MAX_DIMS}"));
+        return Err(c.err(format!("tensor '{name}' has {n_dims} dimensions, more than ggml's {MAX_DIMS}")));
     }
     let mut ne = [1u64; MAX_DIMS];
     for (d, slot) in ne.iter_mut().enumerate().take(n_dims) {
         *slot = c.u64(&what)?;
         if *slot > i64::MAX as u64 {
-            return Err(format!("tensor '{name}' dimension {d} is {} (negative as ggml's int64)", *slot as i64));
+            return Err(c.err(format!("tensor '{name}' dimension {d} is {} (negative as ggml's int64)", *slot as i64)));
         }
     }
     let dims = &ne[..n_dims];
     let numel = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
     if numel.is_none_or(|n| n > i64::MAX as u64 || n > usize::MAX as u64) {
-        return Err(format!("tensor '{name}' has shape {dims:?} (ggml order), whose element count overflows"));
+        return Err(c.err(format!("tensor '{name}' has shape {dims:?} (ggml order), whose element count overflows")));
     }
     let type_id = c.u32(&what)?;
-    let ty = GgmlType::from_id(type_id).ok_or_else(|| match unsupported_type_name(type_id) {
-        Some(n) => format!("tensor '{name}' has type {n} (id {type_id}), which dyag does not support"),
-        None => format!("tensor '{name}' has unknown type id {type_id}"),
+    let ty = GgmlType::from_id(type_id).ok_or_else(|| {
+        c.err(match unsupported_type_name(type_id) {
+            Some(n) => format!("tensor '{name}' has type {n} (id {type_id}), which dyag does not support"),
+            None => format!("tensor '{name}' has unknown type id {type_id}"),
+        })
     })?;
     let offset = c.u64(&what)?;
     let shape: Vec<usize> = dims.iter().rev().map(|&d| d as usize).collect();
     if ne[0] % ty.block_size() as u64 != 0 {
-        return Err(format!(
+        return Err(c.err(format!(
             "tensor '{name}' of type {ty} has rows of {} elements, not a multiple of the block size {}",
             ne[0],
             ty.block_size()
-        ));
+        )));
     }
     let n_bytes = ty
         .tensor_bytes(&shape)
-        .ok_or_else(|| format!("tensor '{name}' with shape {shape:?} of type {ty} has a byte size that overflows"))?;
+        .ok_or_else(|| c.err(format!("tensor '{name}' with shape {shape:?} of type {ty} has a byte size that overflows")))?;
     if offset % alignment != 0 {
-        return Err(format!("tensor '{name}' has offset {offset}, not a multiple of the alignment {alignment}"));
+        return Err(c.err(format!("tensor '{name}' has offset {offset}, not a multiple of the alignment {alignment}")));
     }
     Ok(GgufTensorInfo { name: name.to_owned(), shape, ty, offset, n_bytes })
 }
 
 /// Every tensor lies inside the file, and no two overlap.
-fn check_tensor_placement(tensors: &[GgufTensorInfo], data_offset: u64, file_len: u64) -> Result<(), String> {
+fn check_tensor_placement(path: &Path, tensors: &[GgufTensorInfo], data_offset: u64, file_len: u64) -> Result<()> {
     let data_len = file_len.saturating_sub(data_offset);
     for t in tensors {
         let end = t.offset.checked_add(t.n_bytes as u64);
         if end.is_none_or(|e| e > data_len) {
-            return Err(format!(
-                "tensor '{}' ({} bytes at data offset {}) extends past the end of the file (data section holds {data_len} bytes)",
-                t.name, t.n_bytes, t.offset
+            return Err(Error::format(
+                path,
+                format!(
+                    "tensor '{}' ({} bytes at data offset {}) extends past the end of the file (data section holds {data_len} bytes)",
+                    t.name, t.n_bytes, t.offset
+                ),
             ));
         }
     }
@@ -847,13 +871,16 @@ fn check_tensor_placement(tensors: &[GgufTensorInfo], data_offset: u64, file_len
     for pair in order.windows(2) {
         let (a, b) = (pair[0], pair[1]);
         if a.offset + a.n_bytes as u64 > b.offset {
-            return Err(format!(
-                "tensors '{}' (data bytes {}..{}) and '{}' (from {}) overlap",
-                a.name,
-                a.offset,
-                a.offset + a.n_bytes as u64,
-                b.name,
-                b.offset
+            return Err(Error::format(
+                path,
+                format!(
+                    "tensors '{}' (data bytes {}..{}) and '{}' (from {}) overlap",
+                    a.name,
+                    a.offset,
+                    a.offset + a.n_bytes as u64,
+                    b.name,
+                    b.offset
+                ),
             ));
         }
     }

@@ -256,24 +256,25 @@ fn read_shard(path: &Path) -> Result<(Shard, Vec<(String, Entry)>)> {
         return Err(Error::format(path, format!("file is {len} bytes, too small for a safetensors header length (8 bytes)")));
     }
     let map = super::mapping::map_model_file(&file, path)?;
-    let (metadata, entries) = parse_header(&map).map_err(|m| Error::format(path, m))?;
+    let (metadata, entries) = parse_header(path, &map)?;
     Ok((Shard { path: path.to_path_buf(), map: Arc::new(map), metadata }, entries))
 }
 
 /// A file's `__metadata__` and its tensors (with absolute byte ranges).
 type Header = (HashMap<String, String>, Vec<(String, Entry)>);
 
-fn parse_header(bytes: &[u8]) -> Result<Header, String> {
+fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
     let file_len = bytes.len() as u64;
     if n > file_len - 8 {
-        return Err(format!("header length {n} runs past the end of the file ({file_len} bytes)"));
+        return Err(Error::format(path, format!("header length {n} runs past the end of the file ({file_len} bytes)")));
     }
     if n > MAX_HEADER_BYTES {
-        return Err(format!("header length {n} is larger than the {MAX_HEADER_BYTES} bytes allowed"));
+        return Err(Error::format(path, format!("header length {n} is larger than the {MAX_HEADER_BYTES} bytes allowed")));
     }
-    let header = std::str::from_utf8(&bytes[8..8 + n as usize]).map_err(|e| format!("header is not valid UTF-8: {e}"))?;
-    let fields = parse_object(header)?;
+    let header =
+        std::str::from_utf8(&bytes[8..8 + n as usize]).map_err(|e| Error::format(path, format!("header is not valid UTF-8: {e}")))?;
+    let fields = parse_object(path, header)?;
     let data_start = 8 + n;
     let data_len = file_len - data_start;
 
@@ -281,66 +282,71 @@ fn parse_header(bytes: &[u8]) -> Result<Header, String> {
     let mut entries = Vec::with_capacity(fields.len());
     for (name, value) in fields {
         if name == "__metadata__" {
-            let obj = value.as_object().ok_or("\"__metadata__\" is not an object")?;
+            let obj = value.as_object().ok_or_else(|| Error::format(path, "\"__metadata__\" is not an object"))?;
             for (k, v) in obj {
-                let v = v.as_str().ok_or_else(|| format!("\"__metadata__\" entry '{k}' is not a string"))?;
+                let v = v.as_str().ok_or_else(|| Error::format(path, format!("\"__metadata__\" entry '{k}' is not a string")))?;
                 metadata.insert(k.clone(), v.to_owned());
             }
             continue;
         }
-        let e = parse_entry(&name, &value, data_len)?;
+        let e = parse_entry(path, &name, &value, data_len)?;
         entries.push((name, Entry { start: (data_start + e.0) as usize, ..e.1 }));
     }
-    check_coverage(&entries, data_start, data_len)?;
+    check_coverage(path, &entries, data_start, data_len)?;
     Ok((metadata, entries))
 }
 
 /// Parses `{"dtype", "shape", "data_offsets"}`; returns the relative begin and the entry.
-fn parse_entry(name: &str, v: &serde_json::Value, data_len: u64) -> Result<(u64, Entry), String> {
-    let field = |k: &str| v.get(k).ok_or_else(|| format!("tensor '{name}': no \"{k}\" field"));
+fn parse_entry(path: &Path, name: &str, v: &serde_json::Value, data_len: u64) -> Result<(u64, Entry)> {
+    let field = |k: &str| v.get(k).ok_or_else(|| Error::format(path, format!("tensor '{name}': no \"{k}\" field")));
     if !v.is_object() {
-        return Err(format!("tensor '{name}': entry is not an object"));
+        return Err(Error::format(path, format!("tensor '{name}': entry is not an object")));
     }
-    let dtype = field("dtype")?.as_str().ok_or_else(|| format!("tensor '{name}': \"dtype\" is not a string"))?;
-    let bits = dtype_bits(dtype).ok_or_else(|| format!("tensor '{name}': unknown dtype {dtype:?}"))?;
+    let dtype = field("dtype")?.as_str().ok_or_else(|| Error::format(path, format!("tensor '{name}': \"dtype\" is not a string")))?;
+    let bits = dtype_bits(dtype).ok_or_else(|| Error::format(path, format!("tensor '{name}': unknown dtype {dtype:?}")))?;
     let shape: Vec<u64> = field("shape")?
         .as_array()
         .and_then(|a| a.iter().map(|d| d.as_u64()).collect::<Option<_>>())
-        .ok_or_else(|| format!("tensor '{name}': \"shape\" is not a list of non-negative integers"))?;
+        .ok_or_else(|| Error::format(path, format!("tensor '{name}': \"shape\" is not a list of non-negative integers")))?;
     let offsets: Vec<u64> = field("data_offsets")?
         .as_array()
         .and_then(|a| a.iter().map(|d| d.as_u64()).collect::<Option<_>>())
         .filter(|o: &Vec<u64>| o.len() == 2)
-        .ok_or_else(|| format!("tensor '{name}': \"data_offsets\" is not a pair of non-negative integers"))?;
+        .ok_or_else(|| Error::format(path, format!("tensor '{name}': \"data_offsets\" is not a pair of non-negative integers")))?;
     let (begin, end) = (offsets[0], offsets[1]);
     if begin > end {
-        return Err(format!("tensor '{name}': data_offsets [{begin}, {end}] end before they begin"));
+        return Err(Error::format(path, format!("tensor '{name}': data_offsets [{begin}, {end}] end before they begin")));
     }
     if end > data_len {
-        return Err(format!(
-            "tensor '{name}': data_offsets [{begin}, {end}] extend past the end of the file (data holds {data_len} bytes)"
+        return Err(Error::format(
+            path,
+            format!("tensor '{name}': data_offsets [{begin}, {end}] extend past the end of the file (data holds {data_len} bytes)"),
         ));
     }
     let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
     let expected_bits = numel.and_then(|n| n.checked_mul(bits)).filter(|b| b % 8 == 0);
-    let expected =
-        expected_bits.map(|b| b / 8).ok_or_else(|| format!("tensor '{name}': shape {shape:?} of {dtype} has no whole byte size"))?;
+    let expected = expected_bits
+        .map(|b| b / 8)
+        .ok_or_else(|| Error::format(path, format!("tensor '{name}': shape {shape:?} of {dtype} has no whole byte size")))?;
     if end - begin != expected {
-        return Err(format!(
-            "tensor '{name}': {} bytes in data_offsets [{begin}, {end}], but shape {shape:?} of {dtype} needs {expected}",
-            end - begin
+        return Err(Error::format(
+            path,
+            format!(
+                "tensor '{name}': {} bytes in data_offsets [{begin}, {end}], but shape {shape:?} of {dtype} needs {expected}",
+                end - begin
+            ),
         ));
     }
     let shape = shape
         .iter()
         .map(|&d| usize::try_from(d))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| format!("tensor '{name}': shape too large"))?;
+        .map_err(|_| Error::format(path, format!("tensor '{name}': shape too large")))?;
     Ok((begin, Entry { shard: 0, dtype: dtype.to_owned(), shape, start: 0, len: (end - begin) as usize }))
 }
 
 /// The tensors must tile the data section exactly: from 0, no overlap, no hole, to the end.
-fn check_coverage(entries: &[(String, Entry)], data_start: u64, data_len: u64) -> Result<(), String> {
+fn check_coverage(path: &Path, entries: &[(String, Entry)], data_start: u64, data_len: u64) -> Result<()> {
     let mut order: Vec<(&str, u64, u64)> =
         entries.iter().map(|(n, e)| (n.as_str(), e.start as u64 - data_start, e.start as u64 - data_start + e.len as u64)).collect();
     order.sort_by_key(|&(_, b, e)| (b, e));
@@ -350,23 +356,29 @@ fn check_coverage(entries: &[(String, Entry)], data_start: u64, data_len: u64) -
     for &(name, begin, end) in &order {
         if begin < pos {
             let p = prev.unwrap_or_default();
-            return Err(format!("tensors '{p}' and '{name}' overlap (bytes {begin}..{pos} of the data)"));
+            return Err(Error::format(path, format!("tensors '{p}' and '{name}' overlap (bytes {begin}..{pos} of the data)")));
         }
         if begin > pos {
-            return Err(format!("{} unused bytes (a hole in the data) between {} and tensor '{name}'", begin - pos, after(prev)));
+            return Err(Error::format(
+                path,
+                format!("{} unused bytes (a hole in the data) between {} and tensor '{name}'", begin - pos, after(prev)),
+            ));
         }
         pos = end;
         prev = Some(name);
     }
     if pos != data_len {
-        return Err(format!("the tensors cover {pos} bytes but the data section holds {data_len} (trailing bytes after {})", after(prev)));
+        return Err(Error::format(
+            path,
+            format!("the tensors cover {pos} bytes but the data section holds {data_len} (trailing bytes after {})", after(prev)),
+        ));
     }
     Ok(())
 }
 
 /// Parses a JSON object keeping its entries in order and refusing duplicate keys
 /// (serde_json's map would silently keep the last one).
-fn parse_object(text: &str) -> Result<Vec<(String, serde_json::Value)>, String> {
+fn parse_object(path: &Path, text: &str) -> Result<Vec<(String, serde_json::Value)>> {
     use serde::de::{Deserializer, MapAccess, Visitor};
     struct Entries;
     impl<'de> Visitor<'de> for Entries {
@@ -387,8 +399,8 @@ fn parse_object(text: &str) -> Result<Vec<(String, serde_json::Value)>, String> 
         }
     }
     let mut de = serde_json::Deserializer::from_str(text.trim_end_matches(' '));
-    let out = de.deserialize_map(Entries).map_err(|e| format!("header is not a valid JSON object: {e}"))?;
-    de.end().map_err(|e| format!("header has trailing characters after the JSON object: {e}"))?;
+    let out = de.deserialize_map(Entries).map_err(|e| Error::format(path, format!("header is not a valid JSON object: {e}")))?;
+    de.end().map_err(|e| Error::format(path, format!("header has trailing characters after the JSON object: {e}")))?;
     Ok(out)
 }
 

@@ -53,7 +53,7 @@ impl GenBackend for GpuBackend {
 
 /// Moves `engine`'s model (and adapter) to the GPU: its sessions then run there.
 pub fn attach(engine: &mut Engine, quant: Quantization) -> Result<()> {
-    let gpu = Gpu::global().map_err(Error::Device)?;
+    let gpu = Gpu::global()?;
     let prepared = PreparedModel::prepare(&engine.base.model, quant)?;
     let backend = GpuBackend::new(gpu, &prepared, engine.adapter.as_ref())?;
     engine.set_backend(Box::new(backend));

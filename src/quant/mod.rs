@@ -28,6 +28,7 @@ pub mod tensor;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+use crate::{Error, Result};
 pub use dispatch::{available_levels, cpu_features, detected_level, simd_level, SimdLevel};
 
 /// Element types of GGUF tensors, with ggml's numeric ids.
@@ -162,34 +163,34 @@ impl GgmlType {
 }
 
 /// Checks that `src` is whole blocks of `ty` and that `dst` holds their values.
-fn check_lengths(ty: GgmlType, src: &[u8], dst: &[f32]) -> Result<(), String> {
+fn check_lengths(ty: GgmlType, src: &[u8], dst: &[f32]) -> Result<()> {
     let bb = ty.block_bytes();
     if !src.len().is_multiple_of(bb) {
-        return Err(format!("{ty}: {} bytes is not a whole number of {bb}-byte blocks", src.len()));
+        return Err(Error::invalid(format!("{ty}: {} bytes is not a whole number of {bb}-byte blocks", src.len())));
     }
     let n = src.len() / bb * ty.block_size();
     if dst.len() != n {
-        return Err(format!("{ty}: {} blocks hold {n} values but the output has room for {}", src.len() / bb, dst.len()));
+        return Err(Error::invalid(format!("{ty}: {} blocks hold {n} values but the output has room for {}", src.len() / bb, dst.len())));
     }
     Ok(())
 }
 
 /// Dequantises `src` (a whole number of blocks) into `dst` with the fastest
 /// kernels this CPU runs (or those `DYAG_SIMD` asks for). Bit-identical to
-/// [`dequantize_reference`]. Errors (as a message) when the lengths do not match.
-pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), String> {
+/// [`dequantize_reference`]. Errors (InvalidArgument) when the lengths do not match.
+pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<()> {
     dequantize_with(simd_level(), ty, src, dst)
 }
 
 /// [`dequantize`] with the kernels of `level` (lowered to what the CPU runs).
-pub fn dequantize_with(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), String> {
+pub fn dequantize_with(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<()> {
     check_lengths(ty, src, dst)?;
     dispatch::dequantize_at(level, ty, src, dst);
     Ok(())
 }
 
 /// The scalar reference dequantiser: ggml's `dequantize_row_*`, operation for operation.
-pub fn dequantize_reference(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), String> {
+pub fn dequantize_reference(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<()> {
     check_lengths(ty, src, dst)?;
     reference::dequantize_blocks(ty, src, dst);
     Ok(())
@@ -225,19 +226,19 @@ pub fn dot_with(level: SimdLevel, ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
 /// `y[r] = dot(row r, x)` for consecutive rows of `x.len()` values each: a
 /// matrix-vector product over `rows` (`y.len()` rows of whole blocks), with the
 /// kernel chosen once rather than per row (it matters for short rows and huge
-/// matrices such as a 262144-row output head). Errors (as a message) when the
+/// matrices such as a 262144-row output head). Errors (InvalidArgument) when the
 /// lengths do not fit.
-pub fn dot_rows(ty: GgmlType, rows: &[u8], x: &[f32], y: &mut [f32]) -> Result<(), String> {
+pub fn dot_rows(ty: GgmlType, rows: &[u8], x: &[f32], y: &mut [f32]) -> Result<()> {
     dot_rows_with(simd_level(), ty, rows, x, y)
 }
 
 /// [`dot_rows`] with the kernels of `level` (lowered to what the CPU runs).
-pub fn dot_rows_with(level: SimdLevel, ty: GgmlType, rows: &[u8], x: &[f32], y: &mut [f32]) -> Result<(), String> {
+pub fn dot_rows_with(level: SimdLevel, ty: GgmlType, rows: &[u8], x: &[f32], y: &mut [f32]) -> Result<()> {
     let rb = ty
         .row_bytes(x.len())
-        .ok_or_else(|| format!("{ty}: x has {} values, not a whole number of {}-value blocks", x.len(), ty.block_size()))?;
+        .ok_or_else(|| Error::invalid(format!("{ty}: x has {} values, not a whole number of {}-value blocks", x.len(), ty.block_size())))?;
     if y.len().checked_mul(rb) != Some(rows.len()) {
-        return Err(format!("{ty}: {} bytes of rows do not hold {} rows of {rb} bytes", rows.len(), y.len()));
+        return Err(Error::invalid(format!("{ty}: {} bytes of rows do not hold {} rows of {rb} bytes", rows.len(), y.len())));
     }
     if rb == 0 {
         y.fill(0.0);

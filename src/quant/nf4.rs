@@ -185,7 +185,7 @@ impl Nf4Tensor {
         f.par_chunks_mut(cols)
             .zip(t.bytes().par_chunks(rb))
             .try_for_each(|(dst, src)| super::dequantize(t.ty, src, dst))
-            .map_err(|m| Error::tensor(&t.name, m))?;
+            .map_err(|e| e.in_tensor(&t.name))?;
         Self::quantize(t.name.clone(), rows, cols, &f, double_quant)
     }
 

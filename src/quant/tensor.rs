@@ -94,7 +94,7 @@ impl QTensor {
     /// Dequantises the whole tensor to f32 (used for small tensors: norms, biases).
     pub fn to_f32(&self) -> Result<Vec<f32>> {
         let mut out = vec![0f32; self.numel()];
-        crate::quant::dequantize(self.ty, self.bytes(), &mut out).map_err(|m| Error::tensor(&self.name, m))?;
+        crate::quant::dequantize(self.ty, self.bytes(), &mut out).map_err(|e| e.in_tensor(&self.name))?;
         Ok(out)
     }
 

@@ -22,8 +22,8 @@ use crate::ops::attention_cuda::GpuSeqs;
 use crate::ops::loss_cuda::fused_linear_cross_entropy_gpu;
 use crate::ops::norm_cuda::{rmsnorm_backward_gpu, rmsnorm_forward_gpu};
 use crate::ops::rope_cuda::GpuRope;
-use crate::train::checkpoint::Moments;
 use crate::train::backend::StepBackend;
+use crate::train::checkpoint::Moments;
 use crate::train::step::{Batch, StepOptions, StepStats};
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
@@ -289,7 +289,7 @@ pub fn train_gpu(
     job: &crate::train::trainer::TrainJob,
     on_step: &mut dyn FnMut(&crate::train::trainer::Progress) -> bool,
 ) -> Result<(LoraAdapter, crate::train::trainer::TrainSummary)> {
-    let gpu = Gpu::global().map_err(Error::Device)?;
+    let gpu = Gpu::global()?;
     let prepared = PreparedModel::prepare(job.model, quant)?;
     let mut backend = GpuStepBackend::new(gpu, &prepared, crate::train::trainer::longest_example(job.data, job.val))?;
     eprintln!(

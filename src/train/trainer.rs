@@ -5,9 +5,9 @@
 //! Metrics follow transformers/TRL: train_loss is the mean of the step
 //! losses; mean_token_accuracy the mean of per-micro-batch accuracies.
 
+use super::backend::{CpuStepBackend, StepBackend};
 use super::checkpoint::{load_checkpoint, save_checkpoint, Moments, TrainerState};
 use super::data::{batch_of, Prepared};
-use super::backend::{CpuStepBackend, StepBackend};
 use super::schedule::{LrSchedule, Schedule};
 use super::step::{evaluate_loss, StepOptions};
 use crate::model::forward::RopeTables;
