@@ -23,7 +23,11 @@
 
 #include "common.cuh"
 
-#define THREADS 256
+// Tile sizes: src/cuda/tiles.rs, passed as -D defines.
+#define THREADS DYAG_THREADS
+// The entries below instantiate DC = 1..8: head dimensions up to 8 × 32.
+static_assert(DYAG_ATTN_MAX_HEAD_DIM == 8 * 32, "attention.cu instantiates DC = 1..8");
+static_assert(DYAG_ATTN_DOT_HEADS * 32 == THREADS, "attn_bwd_dot: one warp per head");
 
 struct Seq {
     int q_start, n_q, k_start, p0;
@@ -58,8 +62,8 @@ __device__ __forceinline__ float dot_shared(const float* a, const float* b, int 
 // Grid (ceil(max n_q / 32), n_heads, n_seqs). Each warp owns 4 query rows; in the
 // score phase lane = key of the 32-key tile, in the P·V phase lane = dimension.
 
-#define FQ 32
-#define FK 32
+#define FQ DYAG_ATTN_FQ
+#define FK DYAG_ATTN_FK
 
 template <int DC>
 __device__ void attn_fwd_impl(const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk, long long khs,
@@ -133,7 +137,7 @@ __device__ void attn_fwd_impl(const float* __restrict__ q, int ldq, const float*
 // Grid (rows, ceil(n_heads / 8)); one warp per (row, head).
 extern "C" __global__ void attn_bwd_dot(const float* __restrict__ dout, const float* __restrict__ out, int ld, float* __restrict__ dvec,
                                         int lse_ld, int rows, int n_heads, int d) {
-    const int row = blockIdx.x, head = blockIdx.y * 8 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    const int row = blockIdx.x, head = blockIdx.y * DYAG_ATTN_DOT_HEADS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= rows || head >= n_heads) return;
     const float* a = dout + (long long)row * ld + head * d;
     const float* b = out + (long long)row * ld + head * d;
@@ -149,8 +153,8 @@ extern "C" __global__ void attn_bwd_dot(const float* __restrict__ dout, const fl
 // thread one (query, key) pair of P and dS, phase B gives each warp two keys
 // and each lane DC dimensions of dK and dV.
 
-#define BKT 16
-#define BQT 16
+#define BKT DYAG_ATTN_BKT
+#define BQT DYAG_ATTN_BQT
 
 template <int DC>
 __device__ void attn_bwd_dkdv_impl(const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk, long long khs,
@@ -246,8 +250,8 @@ __device__ void attn_bwd_dkdv_impl(const float* __restrict__ q, int ldq, const f
 // Grid (ceil(max n_q / 16), n_heads, n_seqs). Each warp owns two rows; lane = key
 // while P and dS are recomputed, lane = dimension while dS·K is accumulated.
 
-#define QQT 16
-#define QKT 32
+#define QQT DYAG_ATTN_QQT
+#define QKT DYAG_ATTN_QKT
 
 template <int DC>
 __device__ void attn_bwd_dq_impl(const float* __restrict__ q, int ldq, const float* __restrict__ k, int ldk, long long khs,

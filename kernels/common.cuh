@@ -11,6 +11,10 @@ typedef unsigned short bf16_t;  // raw bfloat16 bits
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
+#ifndef DYAG_THREADS
+#error "compile the kernels through dyag: src/cuda/nvrtc.rs passes the sizes of src/cuda/tiles.rs as -D defines"
+#endif
+
 #define DYAG_INF __int_as_float(0x7f800000)
 
 // ---- bf16 ------------------------------------------------------------------

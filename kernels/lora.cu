@@ -12,10 +12,12 @@
 
 #include "common.cuh"
 
-#define TM 16        // rows of x per block
-#define TK 128       // reduction chunk over `in` (forward) or `out` (backward)
-#define THREADS 256
-#define MAX_RANK 256
+// Sizes: src/cuda/tiles.rs, passed as -D defines.
+#define TM DYAG_LORA_TM        // rows of x per block
+#define TK DYAG_LORA_TK        // reduction chunk over `in` (forward) or `out` (backward)
+#define THREADS DYAG_THREADS
+#define MAX_RANK DYAG_LORA_MAX_RANK
+#define OUTER_RANKS DYAG_LORA_OUTER_RANKS
 
 // hs[i][j] = Σ_k src[i][k] · mat[j][k] over k < n_red, for the block's TM rows;
 // src rows are scaled by the dropout mask when p > 0 (mask index row·n_red + k).
@@ -135,20 +137,20 @@ extern "C" __global__ void __launch_bounds__(THREADS) lora_bwd_dx(const float* _
 // q'[i][c] = q[i][c] · mask(i·ncols + c) when drop_p > 0.
 //   dB: p = h [m, r], q = dy [m, out], out = dB (sj = 1, sc = r), alpha = s
 //   dA: p = dh [m, r], q = x [m, in],  out = dA (sj = in, sc = 1), alpha = 1, with dropout
-// Grid: (ceil(ncols/256), ceil(r/16)); each thread owns one column c and 16 ranks.
+// Grid: (ceil(ncols/THREADS), ceil(r/OUTER_RANKS)); each thread owns one column c and OUTER_RANKS ranks.
 extern "C" __global__ void __launch_bounds__(THREADS) lora_outer(const float* __restrict__ p, const float* __restrict__ q, int ldq,
                                                                  float* __restrict__ out, int sj, int sc, int m, int ncols, int r,
                                                                  float alpha, float drop_p, u64 drop_key) {
-    __shared__ float ps[64][16];
+    __shared__ float ps[64][OUTER_RANKS];
     const int c = blockIdx.x * THREADS + threadIdx.x;
-    const int j0 = blockIdx.y * 16;
-    float acc[16];
+    const int j0 = blockIdx.y * OUTER_RANKS;
+    float acc[OUTER_RANKS];
 #pragma unroll
-    for (int j = 0; j < 16; j++) acc[j] = 0.f;
+    for (int j = 0; j < OUTER_RANKS; j++) acc[j] = 0.f;
     for (int i0 = 0; i0 < m; i0 += 64) {
         __syncthreads();
-        for (int e = threadIdx.x; e < 64 * 16; e += THREADS) {
-            int i = e >> 4, j = e & 15;
+        for (int e = threadIdx.x; e < 64 * OUTER_RANKS; e += THREADS) {
+            int i = e / OUTER_RANKS, j = e % OUTER_RANKS;
             ps[i][j] = (i0 + i < m && j0 + j < r) ? p[(long long)(i0 + i) * r + j0 + j] : 0.f;
         }
         __syncthreads();
@@ -158,13 +160,13 @@ extern "C" __global__ void __launch_bounds__(THREADS) lora_outer(const float* __
                 float qv = q[(long long)(i0 + i) * ldq + c];
                 if (drop_p > 0.f) qv *= dropout_keep_scale(drop_key, (u64)(i0 + i) * (u64)ncols + (u64)c, drop_p);
 #pragma unroll
-                for (int j = 0; j < 16; j++) acc[j] += ps[i][j] * qv;
+                for (int j = 0; j < OUTER_RANKS; j++) acc[j] += ps[i][j] * qv;
             }
         }
     }
     if (c < ncols) {
 #pragma unroll
-        for (int j = 0; j < 16; j++)
+        for (int j = 0; j < OUTER_RANKS; j++)
             if (j0 + j < r) out[(long long)(j0 + j) * sj + (long long)c * sc] += alpha * acc[j];
     }
 }

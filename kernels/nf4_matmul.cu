@@ -25,11 +25,12 @@
 
 #include "common.cuh"
 
-#define BM 64
-#define BN 128
-#define BK 64
+// Tile sizes: src/cuda/tiles.rs, passed as -D defines.
+#define BM DYAG_MM_BM
+#define BN DYAG_MM_BN
+#define BK DYAG_MM_BK
 #define LDS (BK + 8)
-#define THREADS 256
+#define THREADS DYAG_THREADS
 
 __constant__ float NF4_CODE[16] = {
     -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,

@@ -8,6 +8,7 @@ sliding windows, GQA and head dimensions that are not multiples of 32.
 Run: python3 scripts/cuda_sim/sim_attention.py   (needs numpy)
 """
 import numpy as np
+from tiles import TILES
 
 NEG = -np.inf
 
@@ -21,7 +22,7 @@ def kidx(base_head_stride, ld, k_start, j):
 
 
 def fwd(q, ldq, k, v, ldk, khs, seqs, n_heads, group, d, scale, window, rows):
-    FQ = FK = 32
+    FQ, FK = TILES["ATTN_FQ"], TILES["ATTN_FK"]
     o = np.zeros_like(q)
     lse = np.zeros(n_heads * rows)
     DC = (d + 31) // 32
@@ -84,7 +85,7 @@ def bwd_dot(dout, out, ld, rows, n_heads, d):
 
 
 def dkdv(q, ldq, k, v, ldk, khs, dout, lse, Dv, rows, seqs, n_heads, n_kv, group, d, scale, window):
-    BKT = BQT = 16
+    BKT, BQT = TILES["ATTN_BKT"], TILES["ATTN_BQT"]
     dk = np.zeros_like(k)
     dv = np.zeros_like(v)
     for (q_start, n_q, k_start, p0) in seqs:

@@ -5,10 +5,11 @@ slices of 32, the dropout mask of src/ops/lora.rs), compared with src/ops/lora.r
 formulas in float64. Run: python3 scripts/cuda_sim/sim_lora.py (needs numpy)
 """
 import numpy as np
+from tiles import TILES
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
-TM, TK = 16, 128
+TM, TK = TILES["LORA_TM"], TILES["LORA_TK"]
 
 
 def fmix32(h):

@@ -8,8 +8,10 @@ It checks indexing and layouts, not timing or the hardware. Needs numpy.
 Run: python3 scripts/cuda_sim/sim_matmul.py
 """
 import numpy as np
+from tiles import TILES
 
-BM, BN, BK, LDS, THREADS = 64, 128, 64, 72, 256
+BM, BN, BK, THREADS = TILES["MM_BM"], TILES["MM_BN"], TILES["MM_BK"], TILES["THREADS"]
+LDS = BK + 8
 NF4 = np.array([-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
                 -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
                 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,

@@ -218,7 +218,7 @@ impl Gpu {
 
     /// Grid size for a grid-stride loop over `n` elements with 256 threads.
     pub fn grid_for(&self, n: usize) -> u32 {
-        n.div_ceil(256).clamp(1, 65_535 * 8) as u32
+        n.div_ceil(super::tiles::THREADS).clamp(1, 65_535 * 8) as u32
     }
 
     pub fn zeros<T: DeviceRepr + ValidAsZeroBits>(&self, n: usize) -> Result<CudaSlice<T>> {

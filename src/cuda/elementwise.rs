@@ -3,6 +3,7 @@
 
 use super::device::{i32_arg, ptr, Gpu, KArg, Mat};
 use super::kernels::ELEMENTWISE;
+use super::tiles::THREADS;
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 
@@ -29,7 +30,7 @@ pub fn embed_gpu(
         KArg::I32(scale.is_some() as i32),
         KArg::Ptr(ptr(out)),
     ];
-    gpu.launch(&f, (gpu.grid_for(n * d), 1, 1), 256, 0, &args)
+    gpu.launch(&f, (gpu.grid_for(n * d), 1, 1), THREADS as u32, 0, &args)
 }
 
 /// dst (+)= src, element by element over two windows of the same shape.
@@ -47,7 +48,7 @@ pub fn copy2d_gpu(gpu: &Gpu, src: Mat, dst: Mat, accumulate: bool) -> Result<()>
         i32_arg("cols", src.cols)?,
         KArg::I32(accumulate as i32),
     ];
-    gpu.launch(&f, (gpu.grid_for(src.rows * src.cols), 1, 1), 256, 0, &args)
+    gpu.launch(&f, (gpu.grid_for(src.rows * src.cols), 1, 1), THREADS as u32, 0, &args)
 }
 
 /// x[..n] += y[..n].
@@ -56,7 +57,7 @@ pub fn add_gpu(gpu: &Gpu, x: &CudaSlice<f32>, y: &CudaSlice<f32>, n: usize) -> R
         return Err(Error::Device("add: buffers too short".into()));
     }
     let f = gpu.func(&ELEMENTWISE, "add_inplace")?;
-    gpu.launch(&f, (gpu.grid_for(n), 1, 1), 256, 0, &[KArg::Ptr(ptr(x)), KArg::Ptr(ptr(y)), KArg::I64(n as i64)])
+    gpu.launch(&f, (gpu.grid_for(n), 1, 1), THREADS as u32, 0, &[KArg::Ptr(ptr(x)), KArg::Ptr(ptr(y)), KArg::I64(n as i64)])
 }
 
 /// dst[i] = src[rows[i]] for n rows of d values (row indices checked by the caller on the host).
@@ -66,7 +67,7 @@ pub fn gather_rows_gpu(gpu: &Gpu, src: &CudaSlice<f32>, rows: &CudaSlice<u32>, n
     }
     let f = gpu.func(&ELEMENTWISE, "gather_rows")?;
     let args = [KArg::Ptr(ptr(src)), KArg::Ptr(ptr(rows)), i32_arg("rows", n)?, i32_arg("d", d)?, KArg::Ptr(ptr(dst))];
-    gpu.launch(&f, (gpu.grid_for(n * d), 1, 1), 256, 0, &args)
+    gpu.launch(&f, (gpu.grid_for(n * d), 1, 1), THREADS as u32, 0, &args)
 }
 
 /// dst[rows[i]] = src[i] for n rows of d values; other rows untouched.
@@ -76,5 +77,5 @@ pub fn scatter_rows_gpu(gpu: &Gpu, src: &CudaSlice<f32>, rows: &CudaSlice<u32>, 
     }
     let f = gpu.func(&ELEMENTWISE, "scatter_rows")?;
     let args = [KArg::Ptr(ptr(src)), KArg::Ptr(ptr(rows)), i32_arg("rows", n)?, i32_arg("d", d)?, KArg::Ptr(ptr(dst))];
-    gpu.launch(&f, (gpu.grid_for(n * d), 1, 1), 256, 0, &args)
+    gpu.launch(&f, (gpu.grid_for(n * d), 1, 1), THREADS as u32, 0, &args)
 }

@@ -10,6 +10,7 @@
 //!   the device's architecture, cached on disk by source hash, architecture and
 //!   NVRTC version;
 //! - `device`: the context, stream, buffers and launches ([`Gpu`]);
+//! - `tiles`: the block and tile sizes that kernels and launchers share;
 //! - `weights`: base weights on the GPU (NF4 or bf16), `elementwise`: copies,
 //!   gathers and sums on the GPU.
 //!
@@ -25,6 +26,7 @@ pub mod elementwise;
 pub mod kernels;
 pub mod loader;
 pub mod nvrtc;
+pub mod tiles;
 pub mod weights;
 
 pub use device::Gpu;

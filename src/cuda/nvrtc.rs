@@ -22,13 +22,15 @@ pub struct Compiled {
 pub fn options(arch: u32) -> Vec<String> {
     // IEEE division and square roots and no flush-to-zero are NVRTC's defaults;
     // they are spelled out because the CPU comparisons rely on them.
-    vec![
+    let mut opts = vec![
         format!("--gpu-architecture=sm_{arch}"),
         "--std=c++17".into(),
         "--prec-div=true".into(),
         "--prec-sqrt=true".into(),
         "--ftz=false".into(),
-    ]
+    ];
+    opts.extend(super::tiles::DEFINES.iter().map(|(name, v)| format!("-DDYAG_{name}={v}")));
+    opts
 }
 
 /// NVRTC's (major, minor) version.

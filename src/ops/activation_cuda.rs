@@ -4,6 +4,7 @@
 use super::activation::Activation;
 use crate::cuda::device::{ptr, Gpu, KArg};
 use crate::cuda::kernels::GLU;
+use crate::cuda::tiles::THREADS;
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 
@@ -33,7 +34,7 @@ pub fn glu_forward_gpu(
     check(n, &[gate, up, out])?;
     let f = gpu.func(&GLU, "glu_fwd")?;
     let args = [KArg::Ptr(ptr(gate)), KArg::Ptr(ptr(up)), KArg::Ptr(ptr(out)), KArg::I64(n as i64), KArg::I32(act_id(act))];
-    gpu.launch(&f, (gpu.grid_for(n), 1, 1), 256, 0, &args)
+    gpu.launch(&f, (gpu.grid_for(n), 1, 1), THREADS as u32, 0, &args)
 }
 
 /// d(gate) and d(up) from d(out); both written.
@@ -59,5 +60,5 @@ pub fn glu_backward_gpu(
         KArg::I64(n as i64),
         KArg::I32(act_id(act)),
     ];
-    gpu.launch(&f, (gpu.grid_for(n), 1, 1), 256, 0, &args)
+    gpu.launch(&f, (gpu.grid_for(n), 1, 1), THREADS as u32, 0, &args)
 }

@@ -5,6 +5,7 @@
 use super::adamw::AdamW;
 use crate::cuda::device::{ptr, Gpu, KArg};
 use crate::cuda::kernels::ADAMW;
+use crate::cuda::tiles::THREADS;
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 
@@ -49,7 +50,7 @@ pub fn adamw_step_gpu(
         KArg::F32(w2),
         KArg::F32(eps),
     ];
-    gpu.launch(&f, (gpu.grid_for(n), 1, 1), 256, 0, &args)
+    gpu.launch(&f, (gpu.grid_for(n), 1, 1), THREADS as u32, 0, &args)
 }
 
 /// Adds Σ g² (first n values, in f64) to the device scalar `acc`.
@@ -59,7 +60,7 @@ pub fn sumsq_gpu(gpu: &Gpu, g: &CudaSlice<f32>, n: usize, acc: &CudaSlice<f64>) 
     }
     let f = gpu.func(&ADAMW, "sumsq_f64")?;
     let args = [KArg::Ptr(ptr(g)), KArg::I64(n as i64), KArg::Ptr(ptr(acc))];
-    gpu.launch(&f, (gpu.grid_for(n).min(1024), 1, 1), 256, 0, &args)
+    gpu.launch(&f, (gpu.grid_for(n).min(1024), 1, 1), THREADS as u32, 0, &args)
 }
 
 /// √(Σ g²) over several gradient buffers (each with its length), as

@@ -6,6 +6,7 @@
 use super::attention::AttnShape;
 use crate::cuda::device::{i32_arg, ptr, Gpu, KArg, Mat};
 use crate::cuda::kernels::ATTENTION;
+use crate::cuda::tiles::{ATTN_BKT, ATTN_BQT, ATTN_DOT_HEADS, ATTN_FK, ATTN_FQ, ATTN_MAX_HEAD_DIM, ATTN_QKT, ATTN_QQT, THREADS};
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 
@@ -60,8 +61,8 @@ impl GpuSeqs {
 
 fn dc(s: &AttnShape) -> Result<usize> {
     let d = s.head_dim;
-    if d == 0 || d > 256 {
-        return Err(Error::invalid(format!("head dimension {d}: the CUDA attention kernels support 1..=256")));
+    if d == 0 || d > ATTN_MAX_HEAD_DIM {
+        return Err(Error::invalid(format!("head dimension {d}: the CUDA attention kernels support 1..={ATTN_MAX_HEAD_DIM}")));
     }
     if s.n_kv_heads == 0 || !s.n_heads.is_multiple_of(s.n_kv_heads) {
         return Err(Error::invalid(format!("{} query heads cannot share {} KV heads", s.n_heads, s.n_kv_heads)));
@@ -113,7 +114,7 @@ pub fn attention_forward_gpu(
     }
     let f = gpu.func(&ATTENTION, &format!("attn_fwd_d{dc}"))?;
     let lq = d + LQ_PAD;
-    let smem = (32 * lq + 32 * lq + 32 * d) * 4;
+    let smem = (ATTN_FQ * lq + ATTN_FK * lq + ATTN_FK * d) * 4;
     gpu.allow_dynamic_smem(&f, smem)?;
     let args = [
         q.arg(),
@@ -134,7 +135,7 @@ pub fn attention_forward_gpu(
         window(s)?,
         i32_arg("head_dim", d)?,
     ];
-    gpu.launch(&f, (seqs.max_q.div_ceil(32) as u32, s.n_heads as u32, seqs.n as u32), 256, smem as u32, &args)
+    gpu.launch(&f, (seqs.max_q.div_ceil(ATTN_FQ) as u32, s.n_heads as u32, seqs.n as u32), THREADS as u32, smem as u32, &args)
 }
 
 /// From dO and the forward's O and LSE: dQ (written, same layout and ld as Q),
@@ -172,7 +173,7 @@ pub fn attention_backward_gpu(
     let f = gpu.func(&ATTENTION, "attn_bwd_dot")?;
     let args =
         [dout.arg(), o.arg(), i32_arg("ld", o.ld)?, KArg::Ptr(ptr(dvec)), lse_ld, lse_ld, i32_arg("heads", s.n_heads)?, i32_arg("d", d)?];
-    gpu.launch(&f, (rows as u32, s.n_heads.div_ceil(8) as u32, 1), 256, 0, &args)?;
+    gpu.launch(&f, (rows as u32, s.n_heads.div_ceil(ATTN_DOT_HEADS) as u32, 1), THREADS as u32, 0, &args)?;
     let lq = d + LQ_PAD;
     let common = |out_a: KArg, out_b: Option<KArg>| -> Result<Vec<KArg>> {
         let mut a = vec![
@@ -197,14 +198,14 @@ pub fn attention_backward_gpu(
     };
     // dK, dV per tile of 16 keys
     let f = gpu.func(&ATTENTION, &format!("attn_bwd_dkdv_d{dc}"))?;
-    let smem = (4 * 16 * lq + 2 * 16 * 17 + 2 * 16) * 4;
+    let smem = (2 * ATTN_BQT * lq + 2 * ATTN_BKT * lq + 2 * ATTN_BQT * (ATTN_BKT + 1) + 2 * ATTN_BQT) * 4;
     gpu.allow_dynamic_smem(&f, smem)?;
     let args = common(KArg::Ptr(ptr(dk)), Some(KArg::Ptr(ptr(dv))))?;
-    gpu.launch(&f, (seqs.max_keys.div_ceil(16) as u32, s.n_kv_heads as u32, seqs.n as u32), 256, smem as u32, &args)?;
+    gpu.launch(&f, (seqs.max_keys.div_ceil(ATTN_BKT) as u32, s.n_kv_heads as u32, seqs.n as u32), THREADS as u32, smem as u32, &args)?;
     // dQ per tile of 16 query rows
     let f = gpu.func(&ATTENTION, &format!("attn_bwd_dq_d{dc}"))?;
-    let smem = (2 * 16 * lq + 2 * 32 * lq) * 4;
+    let smem = (2 * ATTN_QQT * lq + 2 * ATTN_QKT * lq) * 4;
     gpu.allow_dynamic_smem(&f, smem)?;
     let args = common(dq.arg(), None)?;
-    gpu.launch(&f, (seqs.max_q.div_ceil(16) as u32, s.n_heads as u32, seqs.n as u32), 256, smem as u32, &args)
+    gpu.launch(&f, (seqs.max_q.div_ceil(ATTN_QQT) as u32, s.n_heads as u32, seqs.n as u32), THREADS as u32, smem as u32, &args)
 }

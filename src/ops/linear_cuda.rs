@@ -9,8 +9,7 @@ use crate::cuda::weights::{GpuWeight, WeightRef};
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 
-const BM: usize = 64;
-const BN: usize = 128;
+use crate::cuda::tiles::{MM_BM as BM, MM_BN as BN, THREADS};
 
 fn check_common(w: &WeightRef, a: &Mat, what: &str) -> Result<()> {
     if !w.cols.is_multiple_of(64) {
@@ -54,7 +53,7 @@ pub fn xwt_gpu(gpu: &Gpu, x: Mat, w: &WeightRef, bias: Option<&CudaSlice<f32>>, 
         KArg::I32(accumulate as i32),
     ];
     args.extend(w.args.iter().copied());
-    gpu.launch(&f, (n.div_ceil(BN) as u32, m.div_ceil(BM) as u32, 1), 256, 0, &args)
+    gpu.launch(&f, (n.div_ceil(BN) as u32, m.div_ceil(BM) as u32, 1), THREADS as u32, 0, &args)
 }
 
 /// dx[m × in] (+)= dy[m × out] · W.
@@ -83,7 +82,7 @@ pub fn dyw_gpu(gpu: &Gpu, dy: Mat, w: &WeightRef, dx: Mat, accumulate: bool) -> 
         KArg::I32(accumulate as i32),
     ];
     args.extend(w.args.iter().copied());
-    gpu.launch(&f, (k.div_ceil(BN) as u32, m.div_ceil(BM) as u32, 1), 256, 0, &args)
+    gpu.launch(&f, (k.div_ceil(BN) as u32, m.div_ceil(BM) as u32, 1), THREADS as u32, 0, &args)
 }
 
 /// The whole NF4 weight dequantised to bf16 bits `[rows, cols]` (tests, and the
@@ -99,5 +98,5 @@ pub fn dequantize_nf4_gpu(gpu: &Gpu, w: &GpuWeight, out: &CudaSlice<u16>) -> Res
     let f = gpu.func(&NF4_MATMUL, "nf4_dequant_bf16")?;
     let mut args = vec![KArg::Ptr(crate::cuda::device::ptr(out)), KArg::I64((n / 2) as i64)];
     args.extend(w.view(gpu)?.args);
-    gpu.launch(&f, (gpu.grid_for(n / 2), 1, 1), 256, 0, &args)
+    gpu.launch(&f, (gpu.grid_for(n / 2), 1, 1), THREADS as u32, 0, &args)
 }

@@ -9,8 +9,8 @@ use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 
 /// Largest rank the fused kernels keep in shared memory.
-pub const MAX_RANK: usize = 256;
-const TM: usize = 16;
+pub use crate::cuda::tiles::LORA_MAX_RANK as MAX_RANK;
+use crate::cuda::tiles::{LORA_OUTER_RANKS, LORA_TM as TM, THREADS};
 
 /// One adapted projection's matrices on the GPU.
 pub struct LoraDev<'a> {
@@ -76,7 +76,7 @@ pub fn lora_forward_gpu(gpu: &Gpu, w: &LoraDev, x: Mat, dropout: Option<Dropout>
         dp,
         dk,
     ];
-    gpu.launch(&f, (m.div_ceil(TM) as u32, 1, 1), 256, 0, &args)
+    gpu.launch(&f, (m.div_ceil(TM) as u32, 1, 1), THREADS as u32, 0, &args)
 }
 
 /// Accumulates dA, dB (`ga` `[r, in]`, `gb` `[out, r]`) and adds the input
@@ -118,7 +118,7 @@ pub fn lora_backward_gpu(
         dp,
         dk,
     ];
-    gpu.launch(&f, (m.div_ceil(TM) as u32, 1, 1), 256, 0, &args)?;
+    gpu.launch(&f, (m.div_ceil(TM) as u32, 1, 1), THREADS as u32, 0, &args)?;
     let outer = gpu.func(&LORA, "lora_outer")?;
     // dB[n][j] += s · Σ_i dy[i][n] · h[i][j]
     let args = [
@@ -135,7 +135,7 @@ pub fn lora_backward_gpu(
         KArg::F32(0.0),
         KArg::U64(0),
     ];
-    gpu.launch(&outer, (out.div_ceil(256) as u32, r.div_ceil(16) as u32, 1), 256, 0, &args)?;
+    gpu.launch(&outer, (out.div_ceil(THREADS) as u32, r.div_ceil(LORA_OUTER_RANKS) as u32, 1), THREADS as u32, 0, &args)?;
     // dA[j][c] += Σ_i dh[i][j] · drop(x)[i][c]
     let args = [
         KArg::Ptr(ptr(dh)),
@@ -151,5 +151,5 @@ pub fn lora_backward_gpu(
         dp,
         dk,
     ];
-    gpu.launch(&outer, (inp.div_ceil(256) as u32, r.div_ceil(16) as u32, 1), 256, 0, &args)
+    gpu.launch(&outer, (inp.div_ceil(THREADS) as u32, r.div_ceil(LORA_OUTER_RANKS) as u32, 1), THREADS as u32, 0, &args)
 }

@@ -9,6 +9,7 @@ use super::linear_cuda::{dyw_gpu, xwt_gpu};
 use super::loss::LossOutput;
 use crate::cuda::device::{i32_arg, ptr, Gpu, KArg, Mat};
 use crate::cuda::kernels::CROSS_ENTROPY;
+use crate::cuda::tiles::THREADS;
 use crate::cuda::weights::GpuWeight;
 use crate::{Error, Result};
 
@@ -65,8 +66,8 @@ pub fn fused_linear_cross_entropy_gpu(
     let init = gpu.func(&CROSS_ENTROPY, "ce_init")?;
     gpu.launch(
         &init,
-        (n.div_ceil(256) as u32, 1, 1),
-        256,
+        (n.div_ceil(THREADS) as u32, 1, 1),
+        THREADS as u32,
         0,
         &[KArg::Ptr(ptr(&mx)), KArg::Ptr(ptr(&sm)), KArg::Ptr(ptr(&tgt)), KArg::Ptr(ptr(&amax)), nn],
     )?;
@@ -89,7 +90,7 @@ pub fn fused_linear_cross_entropy_gpu(
             KArg::Ptr(ptr(&tgt)),
             KArg::Ptr(ptr(&amax)),
         ];
-        gpu.launch(&stats, (n as u32, 1, 1), 256, 0, &args)?;
+        gpu.launch(&stats, (n as u32, 1, 1), THREADS as u32, 0, &args)?;
     }
     let (mxh, smh, tgth, amaxh) = (gpu.download(&mx)?, gpu.download(&sm)?, gpu.download(&tgt)?, gpu.download(&amax)?);
     // As the CPU: lse in f32, the loss summed in f64.
@@ -117,7 +118,7 @@ pub fn fused_linear_cross_entropy_gpu(
                 nn,
                 KArg::F32(scale),
             ];
-            gpu.launch(&grad, (n as u32, 1, 1), 256, 0, &args)?;
+            gpu.launch(&grad, (n as u32, 1, 1), THREADS as u32, 0, &args)?;
             dyw_gpu(gpu, lm, &wv, dh, v0 > 0)?;
         }
     }

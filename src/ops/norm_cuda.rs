@@ -3,6 +3,7 @@
 
 use crate::cuda::device::{i32_arg, ptr, Gpu, KArg, Mat};
 use crate::cuda::kernels::RMSNORM;
+use crate::cuda::tiles::THREADS;
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 
@@ -45,7 +46,7 @@ pub fn rmsnorm_forward_gpu(
         KArg::F32(eps),
         KArg::I32(add as i32),
     ];
-    gpu.launch(&f, (x.rows as u32, 1, 1), 256, 0, &args)
+    gpu.launch(&f, (x.rows as u32, 1, 1), THREADS as u32, 0, &args)
 }
 
 /// dx (+)= r·(w⊙dy − x̂·mean(x̂⊙w⊙dy)).
@@ -71,5 +72,5 @@ pub fn rmsnorm_backward_gpu(
         i32_arg("d", x.cols)?,
         KArg::I32(accumulate as i32),
     ];
-    gpu.launch(&f, (x.rows as u32, 1, 1), 256, 0, &args)
+    gpu.launch(&f, (x.rows as u32, 1, 1), THREADS as u32, 0, &args)
 }

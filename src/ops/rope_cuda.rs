@@ -4,6 +4,7 @@
 use super::rope::RopeTable;
 use crate::cuda::device::{i32_arg, ptr, Gpu, KArg, Mat};
 use crate::cuda::kernels::ROPE;
+use crate::cuda::tiles::THREADS;
 use crate::{Error, Result};
 use cudarc::driver::CudaSlice;
 
@@ -55,6 +56,6 @@ impl GpuRope {
             i32_arg("half", self.half)?,
             KArg::F32(sign),
         ];
-        gpu.launch(&f, (x.rows as u32, 1, 1), 256, 0, &args)
+        gpu.launch(&f, (x.rows as u32, 1, 1), THREADS as u32, 0, &args)
     }
 }
