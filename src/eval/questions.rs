@@ -84,9 +84,8 @@ pub fn parse_questions(path: &Path, bytes: &[u8]) -> Result<Vec<Question>> {
             Some(serde_json::Value::String(s)) => Some(s.trim().to_string()),
             Some(other) => return Err(err(format!("\"expected\" must be a string, found {}", json_kind(&other)))),
         };
-        let keywords =
-            string_list(parsed.keywords, "keywords", |s| !normalize(s).is_empty(), "has no letter or digit to look for").map_err(err)?;
-        let apps = string_list(parsed.apps, "apps", |s| !s.trim().is_empty(), "is empty").map_err(err)?;
+        let keywords = string_list(parsed.keywords, "keywords", |s| !normalize(s).is_empty(), "has no letter or digit to look for", &err)?;
+        let apps = string_list(parsed.apps, "apps", |s| !s.trim().is_empty(), "is empty", &err)?;
         let kind = match parsed.kind {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_lowercase()),
@@ -115,13 +114,14 @@ pub fn parse_questions(path: &Path, bytes: &[u8]) -> Result<Vec<Question>> {
     Ok(questions)
 }
 
-/// An optional list of strings, each passing `ok` (else "NAME[k] (..) WHY").
+/// An optional list of strings, each passing `ok` (else `err("NAME[k] (..) WHY")`).
 fn string_list(
     value: Option<serde_json::Value>,
     name: &str,
     ok: impl Fn(&str) -> bool,
     why: &str,
-) -> std::result::Result<Vec<String>, String> {
+    err: &dyn Fn(String) -> Error,
+) -> Result<Vec<String>> {
     match value {
         None | Some(serde_json::Value::Null) => Ok(Vec::new()),
         Some(serde_json::Value::Array(items)) => {
@@ -129,13 +129,13 @@ fn string_list(
             for (k, item) in items.into_iter().enumerate() {
                 match item {
                     serde_json::Value::String(s) if ok(&s) => out.push(s.trim().to_string()),
-                    serde_json::Value::String(s) => return Err(format!("{name}[{k}] ({s:?}) {why}")),
-                    other => return Err(format!("{name}[{k}] must be a string, found {}", json_kind(&other))),
+                    serde_json::Value::String(s) => return Err(err(format!("{name}[{k}] ({s:?}) {why}"))),
+                    other => return Err(err(format!("{name}[{k}] must be a string, found {}", json_kind(&other)))),
                 }
             }
             Ok(out)
         }
-        Some(other) => Err(format!("\"{name}\" must be a list of strings, found {}", json_kind(&other))),
+        Some(other) => Err(err(format!("\"{name}\" must be a list of strings, found {}", json_kind(&other)))),
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Current time as RFC 3339 UTC with seconds.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+    crate::util::time::rfc3339_utc(SystemTime::now())
 }
 
 fn ms(d: Duration) -> f64 {
