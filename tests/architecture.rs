@@ -7,6 +7,9 @@
 //! and resolves each `crate::…` path (including `use crate::{a, b}` groups and
 //! `super::` chains) to the top-level module and the file it names.
 
+mod common;
+
+use common::rust_source::{code_only, rust_files};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -35,86 +38,6 @@ const ROOT_ITEMS: &[(&str, &str)] = &[("Error", "error"), ("Result", "error"), (
 
 fn layer_of(module: &str) -> usize {
     LAYERS.iter().position(|l| l.contains(&module)).unwrap_or_else(|| panic!("module `{module}` is in no layer of tests/architecture.rs"))
-}
-
-/// The source with comments and the contents of string and char literals
-/// blanked out (so that `crate::` in a doc comment or a message is not an import).
-fn code_only(src: &str) -> String {
-    let b: Vec<char> = src.chars().collect();
-    let mut out = String::with_capacity(src.len());
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let next = b.get(i + 1).copied();
-        if c == '/' && next == Some('/') {
-            while i < b.len() && b[i] != '\n' {
-                i += 1;
-            }
-        } else if c == '/' && next == Some('*') {
-            let mut depth = 0;
-            while i < b.len() {
-                if b[i] == '/' && b.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if b[i] == '*' && b.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-            out.push(' ');
-        } else if c == 'r'
-            && (next == Some('"') || next == Some('#'))
-            && !b.get(i.wrapping_sub(1)).is_some_and(|p| p.is_alphanumeric() || *p == '_')
-        {
-            // Raw string r"…" or r#"…"#.
-            let mut j = i + 1;
-            let mut hashes = 0;
-            while b.get(j) == Some(&'#') {
-                hashes += 1;
-                j += 1;
-            }
-            if b.get(j) != Some(&'"') {
-                out.push(c);
-                i += 1;
-                continue;
-            }
-            j += 1;
-            let close: String = std::iter::once('"').chain(std::iter::repeat_n('#', hashes)).collect();
-            let close: Vec<char> = close.chars().collect();
-            while j < b.len() && b[j..].get(..close.len()) != Some(&close[..]) {
-                j += 1;
-            }
-            i = j + close.len();
-            out.push_str("\"\"");
-        } else if c == '"' {
-            i += 1;
-            while i < b.len() && b[i] != '"' {
-                i += if b[i] == '\\' { 2 } else { 1 };
-            }
-            i += 1;
-            out.push_str("\"\"");
-        } else if c == '\'' && next == Some('\\') {
-            // Escaped char literal: '\n', '\'', '\u{…}'.
-            i += 2;
-            while i < b.len() && b[i] != '\'' {
-                i += 1;
-            }
-            i += 1;
-            out.push_str("' '");
-        } else if c == '\'' && b.get(i + 2) == Some(&'\'') {
-            i += 3; // 'x' (a lifetime never closes with a quote two characters on)
-            out.push_str("' '");
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    out
 }
 
 /// The module path of a source file: src/model/forward.rs → [model, forward];
@@ -245,17 +168,6 @@ fn super_paths(code: &str, module: &[String], modules: &BTreeSet<Vec<String>>) -
         }
     }
     out
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
 }
 
 struct Import {

@@ -1,6 +1,7 @@
 //! `strftime_now(format)`, the clock transformers gives chat templates (Llama 3.1's
 //! writes "Today Date: 26 Jul 2024"), with the C `strftime` directives they use.
 
+use crate::util::time::civil_from_days;
 use minijinja::{Error, Value};
 use std::fmt::Write as _;
 
@@ -53,20 +54,6 @@ pub(crate) fn strftime(format: &str, unix_secs: i64) -> String {
         };
     }
     out
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {

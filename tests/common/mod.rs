@@ -2,6 +2,8 @@
 //! the real model live, and reading reference tensors.
 #![allow(dead_code)]
 
+pub mod rust_source;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
