@@ -10,8 +10,9 @@ use crate::quant::Quantization;
 use crate::train::trainer::{Progress, TrainJob, TrainSummary};
 use crate::{Error, Result};
 
-/// What the user asked for.
+/// What the user asked for (`--device`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum DeviceChoice {
     /// The GPU if one is usable, else the CPU (with a warning).
     Auto,

@@ -2,7 +2,8 @@
 //! measure and score every answer, write a results file (schema in
 //! docs/results-schema.md) and print a summary table on stderr.
 
-use crate::cli::common::{apply_threads, DeviceArg, QuantizationArg};
+use crate::cli::common::apply_threads;
+use crate::device::DeviceChoice;
 use crate::device::{self, Device};
 use crate::eval::prompt::{DirectPrompt, PromptBuilder, DEFAULT_SYSTEM_PROMPT};
 use crate::eval::questions::read_questions;
@@ -11,6 +12,7 @@ use crate::eval::results::{Metadata, Retrieval};
 use crate::eval::runner::run_evaluation;
 use crate::eval::summary::summary_table;
 use crate::infer::{ChatGenerator, SamplingParams};
+use crate::quant::Quantization;
 use crate::rag::{load_catalogue, ContextLang};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -35,8 +37,8 @@ pub struct GenerationArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Device to run on.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    pub device: DeviceArg,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -49,8 +51,8 @@ pub struct GenerationArgs {
     #[arg(long, conflicts_with = "system_prompt")]
     pub system_prompt_from: Option<PathBuf>,
     /// Base weights on the GPU (with --device cuda): 4-bit NF4 or bf16.
-    #[arg(long, value_enum, default_value_t = QuantizationArg::Nf4)]
-    pub quantization: QuantizationArg,
+    #[arg(long, value_enum, default_value_t = Quantization::Nf4)]
+    pub quantization: Quantization,
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -157,7 +159,7 @@ fn is_instruct_name(name: &str) -> bool {
 /// results metadata.
 fn load_generator(base_model: &str, adapter: Option<&Path>, generation: &GenerationArgs) -> Result<(Box<dyn ChatGenerator>, String)> {
     apply_threads(generation.threads)?;
-    let device = device::resolve(generation.device.into(), false)?;
+    let device = device::resolve(generation.device, false)?;
     let what = match adapter {
         Some(a) if base_model.is_empty() => format!("adapter {}", a.display()),
         Some(a) => format!("{base_model} + adapter {}", a.display()),
@@ -168,7 +170,7 @@ fn load_generator(base_model: &str, adapter: Option<&Path>, generation: &Generat
     let loaded = crate::infer::engine::load_engine(base, adapter);
     spinner.finish_and_clear();
     let mut engine = loaded?;
-    device::attach(&mut engine, device, generation.quantization.into())?;
+    device::attach(&mut engine, device, generation.quantization)?;
     let name = match device {
         Device::Cpu => "cpu",
         Device::Cuda => "cuda",

@@ -2,10 +2,12 @@
 //! Output as the original tool documents it: OUTPUT/final/ (PEFT adapter,
 //! tokenizer files, training summary) and OUTPUT/checkpoint-STEP/.
 
-use super::common::{apply_threads, DeviceArg, QuantizationArg};
+use super::common::apply_threads;
 use crate::device;
+use crate::device::DeviceChoice;
 use crate::model::load::load_model;
 use crate::model::lora::LoraConfig;
+use crate::quant::Quantization;
 use crate::train::recipe::{check_and_load, defaults, save_final, target_modules, write_summary, RunRecord};
 use crate::train::schedule::Schedule;
 use crate::train::trainer::{TrainJob, TrainOptions, TrainSummary};
@@ -69,11 +71,11 @@ pub struct Args {
     /// Continue from a checkpoint folder (OUTPUT/checkpoint-N), or `latest` for the newest in OUTPUT.
     #[arg(long)]
     pub resume_from_checkpoint: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    pub device: DeviceArg,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
     /// Base weights on the GPU: nf4 (QLoRA) or bf16.
-    #[arg(long, value_enum, default_value_t = QuantizationArg::Nf4)]
-    pub quantization: QuantizationArg,
+    #[arg(long, value_enum, default_value_t = Quantization::Nf4)]
+    pub quantization: Quantization,
     /// Confirm training on the CPU (silences the no-GPU warning).
     #[arg(long)]
     pub force_cpu: bool,
@@ -134,7 +136,7 @@ fn evaluate_checkpoint(
 
 pub fn run(args: Args) -> Result<()> {
     apply_threads(args.threads)?;
-    let device = device::resolve(args.device.into(), args.force_cpu)?;
+    let device = device::resolve(args.device, args.force_cpu)?;
     let started = Instant::now();
     eprintln!("[INFO] Chargement du modèle de base {} ...", args.base_model);
     let loaded = load_model(&args.base_model)?;
@@ -215,7 +217,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut evals: Vec<EpochEval> = Vec::new();
     let mut eval_error: Option<Error> = None;
-    let trained = device::train(device, args.quantization.into(), &job, &mut |p| {
+    let trained = device::train(device, args.quantization, &job, &mut |p| {
         pb.set_position(p.step as u64);
         pb.set_message(format!("epoch {} loss {:.4} lr {:.2e} {:.0} tok/s", p.epoch, p.loss, p.lr, p.tokens_per_second));
         if let Some(c) = &p.checkpoint {

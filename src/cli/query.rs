@@ -1,11 +1,13 @@
 //! `dyag query-finetuned`: ask a question (or chat interactively) with a base
 //! model and, optionally, a LoRA adapter.
 
-use super::common::{apply_threads, DeviceArg, QuantizationArg};
+use super::common::apply_threads;
 use crate::device;
+use crate::device::DeviceChoice;
 use crate::formats::chat::ChatMessage;
 use crate::infer::engine::{load_engine, Engine};
 use crate::infer::{Generation, SamplingParams};
+use crate::quant::Quantization;
 use crate::Result;
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,11 +44,11 @@ pub struct Args {
     /// Send the question as raw text, without the chat template (for base models).
     #[arg(long)]
     pub raw: bool,
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    pub device: DeviceArg,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
     /// Base weights on the GPU: nf4 (QLoRA) or bf16.
-    #[arg(long, value_enum, default_value_t = QuantizationArg::Nf4)]
-    pub quantization: QuantizationArg,
+    #[arg(long, value_enum, default_value_t = Quantization::Nf4)]
+    pub quantization: Quantization,
     /// CPU threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -62,10 +64,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     apply_threads(args.threads)?;
-    let device = device::resolve(args.device.into(), false)?;
+    let device = device::resolve(args.device, false)?;
     let load_start = Instant::now();
     let mut engine = load_engine(args.base_model.as_deref(), args.model.as_deref())?;
-    device::attach(&mut engine, device, args.quantization.into())?;
+    device::attach(&mut engine, device, args.quantization)?;
     if args.verbose {
         let m = &engine.base.model;
         eprintln!(

@@ -266,8 +266,10 @@ impl std::fmt::Display for GgmlType {
     }
 }
 
-/// How the base model's linear layers are stored on the GPU (`--quantization`).
+/// How the base model's linear layers are stored on the GPU (`--quantization`;
+/// the CPU always computes from the model file's own format).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Quantization {
     /// QLoRA's NF4 with double quantisation of the scales (4.127 bits per weight).
     Nf4,
