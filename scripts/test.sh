@@ -5,7 +5,7 @@
 # the NVRTC library (CUDA kernels compile test), Go (bindings). Then runs
 # the Rust test suite, the portable-kernel variants, the CUDA feature's
 # tests and the C/Go bindings' tests, and the reference tests again from a
-# clone of the repository with nothing beside it.
+# the repository with nothing beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -31,7 +31,7 @@ cargo clippy --lib --no-default-features -- -D warnings
 step "Rust tests (release build)"
 cargo test --release
 
-step "self-contained: the reference tests from a clone with nothing beside it"
+step "self-contained: the reference tests with nothing beside the repository"
 scripts/test-isolated.sh
 
 step "portable and AVX2 kernels: fixtures and unit tests at DYAG_SIMD=scalar and avx2"
@@ -42,7 +42,7 @@ done
 step "CUDA feature: build, NVRTC compile of every kernel, CPU-side checks (GPU tests skip without a device)"
 cargo test --release --features cuda --lib --test cuda_nvrtc_compile --test nf4_reference --test cuda_kernels --test cuda_model --test cuda_device_cli
 
-step "C and Go bindings against the release static library (C tests under valgrind and ASan)"
+step "C and Go bindings against the lean release static library (C tests under valgrind and ASan)"
 PROFILE=release scripts/test-bindings.sh
 
 echo "all tests passed in $((SECONDS - started)) s" >&2
