@@ -4,8 +4,8 @@
 # llama.cpp OpenAI-compatible server (generate-training llm-based test),
 # the NVRTC library (CUDA kernels compile test), Go (bindings). Then runs
 # the Rust test suite, the portable-kernel variants, the CUDA feature's
-# tests and the C/Go bindings' tests, and the reference tests again from a
-# the repository with nothing beside it.
+# tests and the C/Go bindings' tests, and the reference tests again with
+# nothing beside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
