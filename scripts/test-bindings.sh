@@ -38,10 +38,10 @@ timed() {
 cd "$ROOT"
 timed "cargo build (the lean libdyag.a, then the dyag CLI, $PROFILE)" sh -c "scripts/build-lib.sh $PROFILE >/dev/null && cargo build $CARGO_PROFILE --bin dyag"
 
-timed "C: build" make -C bindings/c --no-print-directory PROFILE="$PROFILE" all
-timed "C: test_capi under $MEMCHECK" make -C bindings/c --no-print-directory PROFILE="$PROFILE" "check-$MEMCHECK"
-timed "C: test_gemma (ASan) against the CLI" make -C bindings/c --no-print-directory PROFILE="$PROFILE" check-gemma
-timed "C: examples" make -C bindings/c --no-print-directory PROFILE="$PROFILE" examples
+timed "C: build" make -C bindings/c --no-print-directory PROFILE="$PROFILE" BUILT=1 all
+timed "C: test_capi under $MEMCHECK" make -C bindings/c --no-print-directory PROFILE="$PROFILE" BUILT=1 "check-$MEMCHECK"
+timed "C: test_gemma (ASan) against the CLI" make -C bindings/c --no-print-directory PROFILE="$PROFILE" BUILT=1 check-gemma
+timed "C: examples" make -C bindings/c --no-print-directory PROFILE="$PROFILE" BUILT=1 examples
 
 if ! command -v go >/dev/null 2>&1; then
     echo "go not found: run scripts/install-go.sh" >&2
