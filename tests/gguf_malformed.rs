@@ -541,3 +541,53 @@ fn gemma3_attention_scale_and_local_rope_base_follow_llama_cpp() {
     assert_eq!(c270.attn_scale, 1.0 / 16.0);
     assert_eq!(c270.rope_local.theta, 2e4);
 }
+
+/// Hardening findings 1, 3 and 12 on the GGUF path: sizes are range-checked
+/// as they are read, before anything is allocated from them (a block_count
+/// of 2^40 used to allocate a per-layer table first, an abort no error
+/// handling catches), a sliding window of 0 (a panic in attention) and a
+/// non-finite rope base are refused, and a token id that does not fit u32
+/// is an error, not a truncation.
+#[test]
+fn hostile_model_metadata_is_refused_before_allocation() {
+    let header = |edit: &dyn Fn(Builder) -> Builder| {
+        let b = Builder::new()
+            .kv("general.architecture", T_STRING, gguf_str(b"gemma3"))
+            .kv("gemma3.embedding_length", T_U32, 8u32.to_le_bytes().to_vec())
+            .kv("gemma3.attention.head_count", T_U32, 2u32.to_le_bytes().to_vec())
+            .kv("gemma3.feed_forward_length", T_U32, 16u32.to_le_bytes().to_vec());
+        edit(b).tensor(Tensor::new("token_embd.weight", &[8, 1], GgmlType::F32, f32_bytes(&[0.0; 8]))).build()
+    };
+    let config_err = |bytes: Vec<u8>, needles: &[&str]| {
+        let (_dir, _path, f) = open(&bytes);
+        let e = dyag::model::load::config_from_gguf(&f.unwrap()).unwrap_err().to_string();
+        for n in needles {
+            assert!(e.contains(n), "{n:?} not in: {e}");
+        }
+    };
+    let u64v = |v: u64| v.to_le_bytes().to_vec();
+    let layers = |n: u64| move |b: Builder| b.kv("gemma3.block_count", T_U64, n.to_le_bytes().to_vec());
+    config_err(
+        header(&|b| layers(1 << 40)(b).kv("gemma3.attention.sliding_window", T_U32, 4u32.to_le_bytes().to_vec())),
+        &["gemma3.block_count", "1099511627776", "out of range"],
+    );
+    config_err(header(&layers(0)), &["gemma3.block_count", "out of range"]);
+    config_err(header(&|b| layers(2)(b).kv("gemma3.attention.head_count_kv", T_U64, u64v(u64::MAX))), &["head_count_kv", "out of range"]);
+    config_err(
+        header(&|b| layers(2)(b).kv("gemma3.attention.sliding_window", T_U32, 0u32.to_le_bytes().to_vec())),
+        &["sliding_window", "0", "out of range"],
+    );
+    config_err(header(&|b| layers(2)(b).kv("gemma3.context_length", T_U64, u64v(1 << 50))), &["context_length", "out of range"]);
+    for bad in [f32::NAN, -1.0, 0.0, f32::INFINITY] {
+        config_err(
+            header(&|b| {
+                layers(2)(b).kv("gemma3.attention.sliding_window", T_U32, 4u32.to_le_bytes().to_vec()).kv(
+                    "gemma3.rope.freq_base",
+                    T_F32,
+                    bad.to_le_bytes().to_vec(),
+                )
+            }),
+            &["rope_theta", "not a positive finite number"],
+        );
+    }
+}

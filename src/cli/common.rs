@@ -7,9 +7,7 @@ use crate::{Error, Result};
 /// Sizes rayon's global pool (default: all cores).
 pub fn apply_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {
-        if n == 0 {
-            return Err(Error::invalid("--threads must be at least 1"));
-        }
+        crate::util::check_threads(n).map_err(|e| Error::invalid(format!("--threads: {}", e.reason())))?;
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| Error::msg(format!("cannot start {n} threads: {e}")))?;
     }
     Ok(())

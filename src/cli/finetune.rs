@@ -8,6 +8,7 @@ use crate::device::DeviceChoice;
 use crate::model::load::load_model;
 use crate::model::lora::LoraConfig;
 use crate::quant::Quantization;
+use crate::train::checkpoint::OutputLock;
 use crate::train::recipe::{check_and_load, defaults, save_final, target_modules, write_summary, RunRecord};
 use crate::train::schedule::Schedule;
 use crate::train::trainer::{TrainJob, TrainOptions, TrainSummary};
@@ -193,6 +194,8 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
 
+    // Held until the run ends (final/ written): one training per folder.
+    let _lock = OutputLock::acquire(&args.output)?;
     let resume = match &args.resume_from_checkpoint {
         Some(p) if p.as_os_str() == "latest" => Some(latest_checkpoint(&args.output)?),
         Some(p) => Some(p.clone()),
@@ -201,7 +204,6 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(r) = &resume {
         eprintln!("[INFO] Reprise depuis {}", r.display());
     }
-    std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
     let n = data.examples.len();
     let total_steps = n.div_ceil(opts.batch_size).div_ceil(opts.gradient_accumulation) * opts.epochs;
     let steps_per_epoch = total_steps / opts.epochs.max(1);

@@ -200,6 +200,11 @@ fn interactive(engine: &Engine, args: &Args, params: &SamplingParams) -> Result<
                 println!();
             }
             Err(ReadlineError::Interrupted) => continue,
+            // One bad line (not UTF-8) is reported; the session goes on.
+            Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                eprintln!("[ERREUR] cette ligne n'est pas de l'UTF-8 valide ({e}) : ignorée");
+                continue;
+            }
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(crate::Error::msg(format!("interactive prompt: {e}"))),
         }

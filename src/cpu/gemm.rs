@@ -42,21 +42,27 @@ fn check(name: &str, len: usize, rows: usize, cols: usize, ld: usize) {
 /// C[m×n] (+)= A[m×k] · B[n×k]ᵀ.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_nt(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+    gemm_nt_into(k, a, lda, b, ldb, OutBlock::of_slice("gemm_nt C", c, m, n, ldc), accumulate)
+}
+
+/// [`gemm_nt`] into a block of a larger matrix that other tasks write too.
+pub fn gemm_nt_into(k: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: OutBlock<'_>, accumulate: bool) {
+    let (m, n) = (c.rows, c.cols);
     check("gemm_nt A", a.len(), m, k, lda);
     check("gemm_nt B", b.len(), n, k, ldb);
-    check("gemm_nt C", c.len(), m, n, ldc);
-    if m == 0 || n == 0 {
+    if c.is_empty_product(k, accumulate) {
         return;
     }
-    let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), SendPtr(c.as_mut_ptr()));
-    let (ap, bp) = (SendPtr(ap as *mut f32), SendPtr(bp as *mut f32));
+    let cp = c.ptr;
+    let ldc = c.ld;
+    let (ap, bp) = (SendPtr(a.as_ptr() as *mut f32), SendPtr(b.as_ptr() as *mut f32));
     if m < PACK_MIN_M {
         // Few rows of A: one vectorised dot product per element of C.
         let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
-            // SAFETY: `check` above asserted that A, B and C hold m×k, n×k and
-            // m×n matrices at strides lda, ldb, ldc (m, n > 0 here; k = 0 is
-            // not excluded, and then `check` proves nothing about A and B), so
-            // the sub-matrices from rows i0 of A, j0 of B and (i0, j0) of C meet
+            // SAFETY: `check` above asserted that A and B hold m×k and n×k
+            // matrices at strides lda, ldb, and the OutBlock's contract that C
+            // is an m×n one at stride ldc (m, n, k > 0 here), so the
+            // sub-matrices from rows i0 of A, j0 of B and (i0, j0) of C meet
             // nt_block's contract; split_2d gives each task its own block
             // [i0, i1)×[j0, j1) of C, so no two tasks touch one element of C.
             unsafe {
@@ -99,8 +105,8 @@ pub fn gemm_nt(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], l
                 }
             }
             // SAFETY: rows i0..i1 of A (k elements, stride lda) and the block
-            // rows i0..i1 × columns j..j + nc of C lie inside the slices that
-            // `check` verified; `bt` holds the k × nc panel (take(k * nc)) read
+            // rows i0..i1 × columns j..j + nc of C lie inside the matrices that
+            // `check` and the OutBlock verified (m, n, k > 0); `bt` holds the k × nc panel (take(k * nc)) read
             // at stride nc; this task owns its block of C (split_2d).
             unsafe {
                 nn_block(i1 - i0, nc, k, ap.ptr().add(i0 * lda), lda, 1, bt.as_ptr(), nc, cp.ptr().add(i0 * ldc + j), ldc, accumulate)
@@ -111,6 +117,59 @@ pub fn gemm_nt(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], l
     split_2d(m, n, m * n * k, NN_MR, PACK_N, run);
 }
 
+/// An m×n block of an output matrix at row stride `ld`, held by raw pointer:
+/// how parallel tasks that own disjoint columns of one matrix hand their part
+/// to a GEMM. A `&mut [f32]` spanning the block's rows would also claim the
+/// other tasks' columns between them, and overlapping live `&mut` are
+/// undefined behaviour even when the writes are disjoint. Not `Clone`: one
+/// block, one writer.
+pub struct OutBlock<'a> {
+    ptr: SendPtr<f32>,
+    rows: usize,
+    cols: usize,
+    ld: usize,
+    _borrow: std::marker::PhantomData<&'a mut f32>,
+}
+
+impl<'a> OutBlock<'a> {
+    /// The block over a whole slice, its size checked (panics naming `what`).
+    pub fn of_slice(what: &str, c: &'a mut [f32], rows: usize, cols: usize, ld: usize) -> Self {
+        check(what, c.len(), rows, cols, ld);
+        OutBlock { ptr: SendPtr(c.as_mut_ptr()), rows, cols, ld, _borrow: std::marker::PhantomData }
+    }
+
+    /// A block of a matrix that other tasks write too.
+    ///
+    /// # Safety
+    /// `cols ≤ ld` (or `rows ≤ 1`); for `'a`, `ptr` is valid for reads and
+    /// writes of the elements `i·ld + j` (i < rows, j < cols), and nothing else
+    /// accesses those elements (others may access the elements in between).
+    pub unsafe fn from_raw(ptr: *mut f32, rows: usize, cols: usize, ld: usize) -> Self {
+        debug_assert!(cols <= ld || rows <= 1);
+        OutBlock { ptr: SendPtr(ptr), rows, cols, ld, _borrow: std::marker::PhantomData }
+    }
+
+    /// True when the product has nothing to multiply: an empty C, or k = 0
+    /// (then C = 0, or C is left as it is when accumulating). The kernels need
+    /// m, n, k > 0: with k = 0, nothing proves A and B hold even one element,
+    /// and offsetting their pointers could leave the allocation.
+    fn is_empty_product(&self, k: usize, accumulate: bool) -> bool {
+        if self.rows == 0 || self.cols == 0 {
+            return true;
+        }
+        if k > 0 {
+            return false;
+        }
+        if !accumulate {
+            for i in 0..self.rows {
+                // SAFETY: row i's cols elements are this block's (its contract).
+                unsafe { std::ptr::write_bytes(self.ptr.ptr().add(i * self.ld), 0, self.cols) };
+            }
+        }
+        true
+    }
+}
+
 /// Below this many rows of A, gemm_nt uses dot products instead of packing B.
 const PACK_MIN_M: usize = 4;
 /// Columns of C per packed panel of Bᵀ.
@@ -119,10 +178,14 @@ const PACK_N: usize = 64;
 /// C[m×n] (+)= A[m×k] · B[k×n].
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_nn(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
-    check("gemm_nn A", a.len(), m, k, lda);
-    check("gemm_nn B", b.len(), k, n, ldb);
-    check("gemm_nn C", c.len(), m, n, ldc);
-    gemm_strided_a(m, n, k, a, lda, 1, b, ldb, c, ldc, accumulate);
+    gemm_nn_into(k, a, lda, b, ldb, OutBlock::of_slice("gemm_nn C", c, m, n, ldc), accumulate)
+}
+
+/// [`gemm_nn`] into a block of a larger matrix that other tasks write too.
+pub fn gemm_nn_into(k: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: OutBlock<'_>, accumulate: bool) {
+    check("gemm_nn A", a.len(), c.rows, k, lda);
+    check("gemm_nn B", b.len(), k, c.cols, ldb);
+    gemm_strided_a(k, a, lda, 1, b, ldb, c, accumulate);
 }
 
 /// C[m×n] (+)= A[k×m]ᵀ · B[k×n].
@@ -130,34 +193,22 @@ pub fn gemm_nn(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], l
 pub fn gemm_tn(m: usize, n: usize, k: usize, a: &[f32], lda: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
     check("gemm_tn A", a.len(), k, m, lda);
     check("gemm_tn B", b.len(), k, n, ldb);
-    check("gemm_tn C", c.len(), m, n, ldc);
-    gemm_strided_a(m, n, k, a, 1, lda, b, ldb, c, ldc, accumulate);
+    gemm_strided_a(k, a, 1, lda, b, ldb, OutBlock::of_slice("gemm_tn C", c, m, n, ldc), accumulate);
 }
 
 /// C = A·B where element (i, kk) of A is at `a[i*ars + kk*acs]`.
 #[allow(clippy::too_many_arguments)]
-fn gemm_strided_a(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    ars: usize,
-    acs: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    accumulate: bool,
-) {
-    if m == 0 || n == 0 {
+fn gemm_strided_a(k: usize, a: &[f32], ars: usize, acs: usize, b: &[f32], ldb: usize, c: OutBlock<'_>, accumulate: bool) {
+    let (m, n) = (c.rows, c.cols);
+    if c.is_empty_product(k, accumulate) {
         return;
     }
-    let (ap, bp, cp) = (SendPtr(a.as_ptr() as *mut f32), SendPtr(b.as_ptr() as *mut f32), SendPtr(c.as_mut_ptr()));
+    let (ap, bp, cp, ldc) = (SendPtr(a.as_ptr() as *mut f32), SendPtr(b.as_ptr() as *mut f32), c.ptr, c.ld);
     let run = |i0: usize, i1: usize, j0: usize, j1: usize| {
-        // SAFETY: gemm_nn and gemm_tn (the only callers) `check`ed that A
-        // holds element (i, kk) at i·ars + kk·acs for i < m, kk < k, B a k×n
-        // and C an m×n matrix at strides ldb, ldc (m, n > 0 here; k = 0 is not
-        // excluded, as in gemm_nt); split_2d gives each task its own block
+        // SAFETY: gemm_nn(_into) and gemm_tn (the only callers) `check`ed that A
+        // holds element (i, kk) at i·ars + kk·acs for i < m, kk < k and B a k×n
+        // matrix at stride ldb; the OutBlock's contract makes C an m×n one at
+        // stride ldc (m, n, k > 0 here); split_2d gives each task its own block
         // [i0, i1)×[j0, j1) of C, so no two tasks share an element.
         unsafe {
             nn_block(

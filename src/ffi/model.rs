@@ -9,6 +9,7 @@ use crate::infer::ChatGenerator;
 use crate::model::load::LoadedModel;
 use crate::model::lora::LoraAdapter;
 use crate::model::peft::{load_adapter_weights, read_adapter_config};
+use crate::tokenizer::chat_template::TemplateLimits;
 use crate::train::export::trained_system_prompt;
 use crate::Result;
 use std::ffi::c_char;
@@ -44,6 +45,13 @@ pub struct DyagModelOptions {
     /// Worker threads for this model's work; 0 shares one pool sized to the
     /// machine's cores among all models opened with 0.
     pub threads: u32,
+    /// Instructions one rendering of the chat template may run (templates
+    /// come from model files: a runaway loop ends in an error); 0: the
+    /// default, 10 000 000 (about 0.1 s).
+    pub template_fuel: u64,
+    /// Bytes one rendering of the chat template may write; 0: the default,
+    /// 16 MiB.
+    pub template_max_bytes: u64,
 }
 
 /// An engine whose sessions run on the CPU. The C ABI never gives it a GPU
@@ -136,7 +144,7 @@ pub(crate) static MODELS: Registry<ModelObj> = Registry::new(1, "model");
 /// Thread safety: safe from any thread.
 #[no_mangle]
 pub extern "C" fn dyag_model_default_options() -> DyagModelOptions {
-    DyagModelOptions { device: DyagDevice::Auto as i32, threads: 0 }
+    DyagModelOptions { device: DyagDevice::Auto as i32, threads: 0, template_fuel: 0, template_max_bytes: 0 }
 }
 
 /// Checks the options and builds the model's thread pool.
@@ -160,12 +168,30 @@ unsafe fn pool_for(options: *const DyagModelOptions) -> FfiResult<Option<rayon::
     if o.threads == 0 {
         return Ok(None);
     }
+    crate::util::check_threads(o.threads as usize).map_err(|e| FfiError::invalid(format!("options.threads: {}", e.reason())))?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(o.threads as usize)
         .thread_name(|i| format!("dyag-worker-{i}"))
         .build()
         .map_err(|e| FfiError::new(DyagStatus::Other, format!("cannot start {} threads: {e}", o.threads)))?;
     Ok(Some(pool))
+}
+
+/// The chat template's limits the options ask for (0: the default).
+///
+/// # Safety
+/// `options` is NULL or valid for reads of one `DyagModelOptions`.
+unsafe fn template_limits(options: *const DyagModelOptions) -> TemplateLimits {
+    let o = options.as_ref().copied().unwrap_or_else(|| dyag_model_default_options());
+    let d = TemplateLimits::default();
+    TemplateLimits {
+        fuel: if o.template_fuel == 0 { d.fuel } else { o.template_fuel },
+        max_output_bytes: if o.template_max_bytes == 0 {
+            d.max_output_bytes
+        } else {
+            usize::try_from(o.template_max_bytes).unwrap_or(usize::MAX)
+        },
+    }
 }
 
 /// Loads on the model's own threads and registers the handle.
@@ -182,7 +208,13 @@ unsafe fn open_with(
     let out = out_arg(out_model, "out_model")?;
     *out = DyagModel::default();
     let pool = pool_for(options)?;
-    let load = || load().map(CpuStepBackend::new);
+    let limits = template_limits(options);
+    let load = || {
+        load().map(|mut e| {
+            e.base.template = e.base.template.clone().with_limits(limits);
+            CpuStepBackend::new(e)
+        })
+    };
     let engine = match &pool {
         Some(p) => p.install(load),
         None => load(),

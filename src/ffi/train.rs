@@ -9,7 +9,6 @@ use crate::model::lora::LoraConfig;
 use crate::train::recipe::{check_and_load, defaults, target_modules};
 use crate::train::schedule::Schedule;
 use crate::train::trainer::{train, Progress, TrainJob, TrainOptions, TrainSummary};
-use crate::Error;
 use std::ffi::{c_char, c_void, CString};
 use std::path::Path;
 
@@ -321,7 +320,8 @@ pub unsafe extern "C" fn dyag_train(
             let base = &state.base;
             req.opts.lora.targets = target_modules(&req.target_names, &base.model)?;
             let inputs = check_and_load(base, &req.opts, dataset, req.val_dataset)?;
-            std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+            // One training per folder, until the final adapter is written.
+            let _lock = crate::train::checkpoint::OutputLock::acquire(output)?;
             let job = TrainJob {
                 model: &base.model,
                 base_name: &base.base_model_name_or_path,

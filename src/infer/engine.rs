@@ -43,9 +43,27 @@ impl Engine {
 
     /// The prompt's token ids for a chat: the template rendered with the
     /// generation prompt, BOS added only if the template did not write it.
+    /// Control-token text inside the messages stays text.
     pub fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<Vec<u32>> {
         let text = self.base.template.render(messages, true)?;
-        self.base.tokenizer.encode_prompt(&text)
+        self.check_prompt_bytes(&text)?;
+        let tok = &self.base.tokenizer;
+        let literal = tok.literal_spans(&self.base.template, messages, true, &text)?;
+        tok.encode_prompt_literal(&text, &literal)
+    }
+
+    /// Refuses, before encoding it, a text too long for the context whatever
+    /// its tokens: a 12 MB question would make millions of ids first.
+    fn check_prompt_bytes(&self, text: &str) -> Result<()> {
+        let max_ctx = self.base.model.config.max_position;
+        let most = max_ctx.saturating_mul(self.base.tokenizer.longest_piece_bytes());
+        if text.len() > most {
+            return Err(Error::invalid(format!(
+                "prompt of {} bytes does not fit the model's context of {max_ctx} tokens (at most {most} bytes of text)",
+                text.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Ids that end an answer: EOS and the family's end-of-turn tokens.
@@ -67,7 +85,7 @@ impl Engine {
         if prompt.len() >= max_ctx {
             return Err(Error::invalid(format!("prompt of {} tokens does not fit the model's context of {max_ctx}", prompt.len())));
         }
-        let cap = (prompt.len() + params.max_tokens.max(1)).min(max_ctx);
+        let cap = prompt.len().saturating_add(params.max_tokens.max(1)).min(max_ctx);
         let mut session: Box<dyn LogitsSource + '_> = match &self.backend {
             Some(b) => b.session(cap)?,
             None => Box::new(Session::new(&self.base.model, self.adapter.as_ref(), cap)?),
@@ -83,6 +101,7 @@ impl ChatGenerator for Engine {
     }
 
     fn complete(&mut self, prompt: &str, params: &SamplingParams, on_text: &mut dyn FnMut(&str) -> bool) -> Result<Generation> {
+        self.check_prompt_bytes(prompt)?;
         let ids = self.base.tokenizer.encode_prompt(prompt)?;
         Ok(self.generate_tokens(&ids, params, on_text)?.generation)
     }

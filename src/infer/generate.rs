@@ -50,6 +50,7 @@ pub fn generate(
     stop: &[u32],
     on_text: &mut dyn FnMut(&str) -> bool,
 ) -> Result<TokenGeneration> {
+    params.validate()?;
     let start = Instant::now();
     let mut sampler = Sampler::new(params);
     let mut decoder = StreamDecoder::new(tokenizer);

@@ -24,6 +24,10 @@ pub struct SamplingParams {
     pub first_answer: bool,
 }
 
+/// Most tokens one generation may ask for: beyond any context window (the
+/// engine stops at the model's context anyway); bounds what is reserved.
+pub const MAX_TOKENS: usize = 1 << 24;
+
 impl Default for SamplingParams {
     fn default() -> Self {
         SamplingParams { temperature: 0.7, top_k: 0, top_p: 1.0, max_tokens: 500, seed: 0, stop: Vec::new(), first_answer: true }
@@ -31,6 +35,21 @@ impl Default for SamplingParams {
 }
 
 impl SamplingParams {
+    /// Checks the values (NaN fails every range test here).
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |what: &str, v: String, range: &str| Err(crate::Error::invalid(format!("{what} {v} is out of range {range}")));
+        if !(0.0..=100.0).contains(&self.temperature) {
+            return bad("temperature", self.temperature.to_string(), "[0, 100]");
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return bad("top_p", self.top_p.to_string(), "(0, 1]");
+        }
+        if self.max_tokens == 0 || self.max_tokens > MAX_TOKENS {
+            return bad("max_tokens", self.max_tokens.to_string(), &format!("1..={MAX_TOKENS}"));
+        }
+        Ok(())
+    }
+
     pub fn greedy(max_tokens: usize) -> Self {
         SamplingParams { temperature: 0.0, max_tokens, ..Default::default() }
     }

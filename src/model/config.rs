@@ -43,10 +43,33 @@ pub enum AttnKind {
 }
 
 impl AttnKind {
-    /// Gemma 3's layout: every `pattern`-th layer global, the others sliding.
+    /// Gemma 3's layout: every `pattern`-th layer global, the others sliding
+    /// (`n_layers` range-checked by the caller: this allocates from it).
     pub fn interleaved(n_layers: usize, pattern: usize, window: usize) -> Vec<AttnKind> {
         let pattern = pattern.max(1);
         (0..n_layers).map(|i| if (i + 1) % pattern == 0 { AttnKind::Full } else { AttnKind::Sliding { window } }).collect()
+    }
+}
+
+/// Upper bounds on the sizes a config may declare, checked as each is read,
+/// before anything is allocated from it (a per-layer table of 2^40 entries
+/// is an abort that no error handling can catch). Far above every model dyag
+/// targets (Llama 3.1 405B: 126 layers, 128 heads, hidden 16384; Gemma 3: a
+/// vocabulary of 262144, head_dim 256; contexts of 1M positions).
+pub mod limits {
+    /// Layers.
+    pub const LAYERS: usize = 1024;
+    /// Attention heads, query or key/value.
+    pub const HEADS: usize = 1024;
+    /// Widths: hidden, head_dim, intermediate, vocabulary, windows and contexts.
+    pub const WIDTH: usize = 1 << 24;
+}
+
+/// `v` as a size in `1..=max`, or an error naming `field`.
+pub fn bounded(field: &str, v: u64, max: usize) -> Result<usize> {
+    match usize::try_from(v) {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(Error::config(field, format!("{v} is out of range (1..={max})"))),
     }
 }
 
@@ -99,19 +122,31 @@ impl ModelConfig {
 
     /// Checks the invariants the kernels rely on, naming the offending field.
     pub fn validate(&self) -> Result<()> {
-        let positive = [
-            ("hidden_size", self.hidden),
-            ("num_hidden_layers", self.n_layers),
-            ("num_attention_heads", self.n_heads),
-            ("num_key_value_heads", self.n_kv_heads),
-            ("head_dim", self.head_dim),
-            ("intermediate_size", self.intermediate),
-            ("vocab_size", self.vocab),
+        use limits::{HEADS, LAYERS, WIDTH};
+        let sizes = [
+            ("hidden_size", self.hidden, WIDTH),
+            ("num_hidden_layers", self.n_layers, LAYERS),
+            ("num_attention_heads", self.n_heads, HEADS),
+            ("num_key_value_heads", self.n_kv_heads, HEADS),
+            ("head_dim", self.head_dim, WIDTH),
+            ("intermediate_size", self.intermediate, WIDTH),
+            ("vocab_size", self.vocab, WIDTH),
+            ("max_position_embeddings", self.max_position, WIDTH),
         ];
-        for (field, v) in positive {
-            if v == 0 || v > 1 << 24 {
-                return Err(Error::config(field, format!("{v} is out of range")));
+        for (field, v, max) in sizes {
+            bounded(field, v as u64, max)?;
+        }
+        for kind in &self.layer_kinds {
+            if let AttnKind::Sliding { window } = *kind {
+                // A window of 0 would let a query see no key at all.
+                bounded("sliding_window", window as u64, WIDTH)?;
             }
+        }
+        for (field, rope) in [("rope_theta", &self.rope_global), ("rope_local_base_freq", &self.rope_local)] {
+            rope.validate(field)?;
+        }
+        if !(self.attn_scale.is_finite() && self.attn_scale > 0.0) {
+            return Err(Error::config("query_pre_attn_scalar", format!("gives an attention scale of {}", self.attn_scale)));
         }
         if !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return Err(Error::config(
@@ -151,20 +186,26 @@ impl ModelConfig {
         };
         // Gemma 3 multimodal checkpoints nest the language model config.
         let v = if model_type == "gemma3" { v.get("text_config").unwrap_or(v) } else { v };
-        let usize_field = |name: &str| -> Result<usize> {
-            v.get(name)
-                .and_then(Value::as_u64)
-                .map(|x| x as usize)
-                .ok_or_else(|| Error::config(name, "missing or not a non-negative integer"))
+        // Every size is range-checked as it is read: nothing is allocated
+        // from an unchecked one (see `limits`).
+        let opt_usize = |name: &str, max: usize| -> Result<Option<usize>> {
+            match v.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(x) => match x.as_u64() {
+                    Some(n) => bounded(name, n, max).map(Some),
+                    None => Err(Error::config(name, format!("{x} is not a positive integer"))),
+                },
+            }
         };
-        let opt_usize = |name: &str| v.get(name).and_then(Value::as_u64).map(|x| x as usize);
+        let usize_field = |name: &str, max: usize| -> Result<usize> { opt_usize(name, max)?.ok_or_else(|| Error::config(name, "missing")) };
         let opt_f64 = |name: &str| v.get(name).and_then(Value::as_f64);
+        use limits::{HEADS, LAYERS, WIDTH};
 
-        let hidden = usize_field("hidden_size")?;
-        let n_layers = usize_field("num_hidden_layers")?;
-        let n_heads = usize_field("num_attention_heads")?;
-        let n_kv_heads = opt_usize("num_key_value_heads").unwrap_or(n_heads);
-        let head_dim = opt_usize("head_dim").unwrap_or(hidden.checked_div(n_heads).unwrap_or(0));
+        let hidden = usize_field("hidden_size", WIDTH)?;
+        let n_layers = usize_field("num_hidden_layers", LAYERS)?;
+        let n_heads = usize_field("num_attention_heads", HEADS)?;
+        let n_kv_heads = opt_usize("num_key_value_heads", HEADS)?.unwrap_or(n_heads);
+        let head_dim = opt_usize("head_dim", WIDTH)?.unwrap_or(hidden / n_heads);
         let gemma = family == Family::Gemma3;
 
         for field in ["final_logit_softcapping", "attn_logit_softcapping"] {
@@ -181,7 +222,7 @@ impl ModelConfig {
         };
 
         let (rope_global, rope_local) = parse_rope(v, gemma)?;
-        let sliding_window = opt_usize("sliding_window");
+        let sliding_window = opt_usize("sliding_window", WIDTH)?;
         let layer_kinds = match v.get("layer_types").and_then(Value::as_array) {
             Some(types) => types
                 .iter()
@@ -197,7 +238,10 @@ impl ModelConfig {
                 .collect::<Result<Vec<_>>>()?,
             None if gemma => {
                 // Older Gemma 3 configs: every `sliding_window_pattern`-th layer is global.
-                let pattern = opt_usize("sliding_window_pattern").or_else(|| opt_usize("_sliding_window_pattern")).unwrap_or(6).max(1);
+                let pattern = match opt_usize("sliding_window_pattern", LAYERS)? {
+                    Some(p) => p,
+                    None => opt_usize("_sliding_window_pattern", LAYERS)?.unwrap_or(6),
+                };
                 let window = sliding_window.ok_or_else(|| Error::config("sliding_window", "missing"))?;
                 AttnKind::interleaved(n_layers, pattern, window)
             }
@@ -216,7 +260,8 @@ impl ModelConfig {
         };
 
         let attn_scale = match (gemma, opt_f64("query_pre_attn_scalar")) {
-            (true, Some(s)) if s > 0.0 => (1.0 / s.sqrt()) as f32,
+            (true, Some(s)) if s.is_finite() && s > 0.0 => (1.0 / s.sqrt()) as f32,
+            (true, Some(s)) => return Err(Error::config("query_pre_attn_scalar", format!("{s} is not a positive number"))),
             _ => (1.0 / (head_dim as f64).sqrt()) as f32,
         };
         let tied_default = gemma;
@@ -227,8 +272,8 @@ impl ModelConfig {
             n_heads,
             n_kv_heads,
             head_dim,
-            intermediate: usize_field("intermediate_size")?,
-            vocab: usize_field("vocab_size")?,
+            intermediate: usize_field("intermediate_size", WIDTH)?,
+            vocab: usize_field("vocab_size", WIDTH)?,
             rms_eps: opt_f64("rms_norm_eps").unwrap_or(1e-6) as f32,
             rope_global,
             rope_local,
@@ -241,7 +286,7 @@ impl ModelConfig {
             qkv_bias: family == Family::Qwen2 || v.get("attention_bias").and_then(Value::as_bool).unwrap_or(false),
             fused_projections: family == Family::Phi3,
             tied_embeddings: v.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(tied_default),
-            max_position: opt_usize("max_position_embeddings").unwrap_or(4096),
+            max_position: opt_usize("max_position_embeddings", WIDTH)?.unwrap_or(4096),
         };
         if family == Family::Phi3 {
             if let Some(f) = v.get("rope_parameters").and_then(|r| r.get("partial_rotary_factor")).and_then(Value::as_f64) {

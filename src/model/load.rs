@@ -1,7 +1,7 @@
 //! Loading a base model: name → files (registry) → config, weights and
 //! tokenizer, from a GGUF file or a Hugging Face folder.
 
-use super::config::{Activation, AttnKind, Family, ModelConfig, Rope};
+use super::config::{bounded, limits, Activation, AttnKind, Family, ModelConfig, Rope};
 use super::registry::{self, ModelLocation};
 use super::weights::{bind_model, gguf_name, WeightSource};
 use super::Model;
@@ -77,6 +77,13 @@ pub fn load_gguf(path: &Path) -> Result<(Model, Tokenizer)> {
         other => other,
     })?;
     let tokenizer = Tokenizer::from_gguf_vocab(vocab_from_gguf(&file)?)?;
+    // As llama.cpp: one embedding row per token, no more, no fewer.
+    if tokenizer.vocab_size() != model.config.vocab {
+        return Err(Error::format(
+            path,
+            format!("tokenizer.ggml.tokens has {} tokens but token_embd.weight {} rows", tokenizer.vocab_size(), model.config.vocab),
+        ));
+    }
     Ok((model, tokenizer))
 }
 
@@ -104,14 +111,23 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
     let family = cfg_family(f)?;
     let arch = f.get_str("general.architecture")?.unwrap_or_default().to_string();
     let key = |k: &str| format!("{arch}.{k}");
-    let req = |k: &str| -> Result<usize> {
-        f.get_u64(&key(k))?.map(|v| v as usize).ok_or_else(|| Error::format(&f.path, format!("missing metadata {}", key(k))))
+    // Every size is range-checked as it is read, before anything is
+    // allocated from it (config::limits).
+    let opt = |k: &str, max: usize| -> Result<Option<usize>> {
+        let k = key(k);
+        match f.get_u64(&k)? {
+            Some(v) => bounded(&k, v, max).map(Some).map_err(|e| Error::format(&f.path, e.to_string())),
+            None => Ok(None),
+        }
     };
-    let hidden = req("embedding_length")?;
-    let n_layers = req("block_count")?;
-    let n_heads = req("attention.head_count")?;
-    let n_kv_heads = f.get_u64(&key("attention.head_count_kv"))?.map(|v| v as usize).unwrap_or(n_heads);
-    let head_dim = f.get_u64(&key("attention.key_length"))?.map(|v| v as usize).unwrap_or(hidden.checked_div(n_heads).unwrap_or(0));
+    let req = |k: &str, max: usize| -> Result<usize> {
+        opt(k, max)?.ok_or_else(|| Error::format(&f.path, format!("missing metadata {}", key(k))))
+    };
+    let hidden = req("embedding_length", limits::WIDTH)?;
+    let n_layers = req("block_count", limits::LAYERS)?;
+    let n_heads = req("attention.head_count", limits::HEADS)?;
+    let n_kv_heads = opt("attention.head_count_kv", limits::HEADS)?.unwrap_or(n_heads);
+    let head_dim = opt("attention.key_length", limits::WIDTH)?.unwrap_or(hidden / n_heads);
     let vocab =
         f.tensor_info("token_embd.weight").map(|t| t.shape[0]).ok_or_else(|| Error::format(&f.path, "missing tensor token_embd.weight"))?;
     let theta = f.get_f32(&key("rope.freq_base"))?.map(|v| v as f64).unwrap_or(if family == Family::Gemma3 { 1e6 } else { 1e4 });
@@ -123,10 +139,10 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
         return Err(Error::format(&f.path, "per-dimension rope frequency factors (rope_freqs.weight, Llama 3.1+ GGUF) are not supported yet; use the Hugging Face folder of this model"));
     }
     let gemma = family == Family::Gemma3;
-    let window = f.get_u64(&key("attention.sliding_window"))?.map(|v| v as usize);
+    let window = opt("attention.sliding_window", limits::WIDTH)?;
     let layer_kinds = match (gemma, window) {
         (true, Some(w)) => {
-            let pattern = f.get_u64(&key("attention.sliding_window_pattern"))?.map(|v| v as usize).unwrap_or(6);
+            let pattern = opt("attention.sliding_window_pattern", limits::LAYERS)?.unwrap_or(6);
             AttnKind::interleaved(n_layers, pattern, w)
         }
         (false, Some(w)) if w > 0 && family != Family::Qwen2 => vec![AttnKind::Sliding { window: w }; n_layers],
@@ -144,7 +160,7 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
         n_heads,
         n_kv_heads,
         head_dim,
-        intermediate: req("feed_forward_length")?,
+        intermediate: req("feed_forward_length", limits::WIDTH)?,
         vocab,
         rms_eps: f.get_f32(&key("attention.layer_norm_rms_epsilon"))?.unwrap_or(1e-6),
         rope_global: global,
@@ -158,7 +174,7 @@ pub fn config_from_gguf(f: &GgufFile) -> Result<ModelConfig> {
         qkv_bias: f.tensor_info("blk.0.attn_q.bias").is_some(),
         fused_projections: family == Family::Phi3,
         tied_embeddings: f.tensor_info("output.weight").is_none(),
-        max_position: f.get_u64(&key("context_length"))?.map(|v| v as usize).unwrap_or(4096),
+        max_position: opt("context_length", limits::WIDTH)?.unwrap_or(4096),
     };
     cfg.validate().map_err(|e| Error::format(&f.path, e.to_string()))?;
     Ok(cfg)
@@ -177,7 +193,9 @@ pub fn gemma3_attn_scale(n_layers: usize, hidden: usize, n_heads: usize, head_di
 
 fn vocab_from_gguf(f: &GgufFile) -> Result<GgufVocab> {
     let s = |k: &str| -> Result<Option<String>> { Ok(f.get_str(k)?.map(str::to_string)) };
-    let id = |k: &str| -> Result<Option<u32>> { Ok(f.get_u64(k)?.map(|v| v as u32)) };
+    let id = |k: &str| -> Result<Option<u32>> {
+        f.get_u64(k)?.map(|v| u32::try_from(v).map_err(|_| Error::format(&f.path, format!("{k} = {v} is not a token id")))).transpose()
+    };
     Ok(GgufVocab {
         model: s("tokenizer.ggml.model")?.ok_or_else(|| Error::format(&f.path, "missing tokenizer.ggml.model"))?,
         pre: s("tokenizer.ggml.pre")?,
@@ -231,6 +249,15 @@ impl WeightSource for SafetensorsSource {
 pub fn load_hf_folder(dir: &Path) -> Result<(Model, Tokenizer)> {
     let model = load_hf_weights(dir)?;
     let tokenizer = Tokenizer::from_hf_dir(dir)?;
+    // Embeddings padded beyond the tokenizer are common (Qwen2.5: 151936 rows
+    // for 151665 tokens; decoding skips the extra ids); a token without an
+    // embedding row is not.
+    if tokenizer.vocab_size() > model.config.vocab {
+        return Err(Error::format(
+            dir,
+            format!("the tokenizer has {} tokens but the embedding only {} rows (vocab_size)", tokenizer.vocab_size(), model.config.vocab),
+        ));
+    }
     Ok((model, tokenizer))
 }
 

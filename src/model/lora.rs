@@ -33,13 +33,23 @@ impl LoraConfig {
         model.blocks.first().map(|b| b.linears().into_iter().map(|(p, _)| p).collect()).unwrap_or_default()
     }
 
-    pub fn validate(&self, model: &Model) -> Result<()> {
+    /// Checks rank, alpha and dropout (what needs no model).
+    pub fn validate_values(&self) -> Result<()> {
         if self.r == 0 || self.r > 4096 {
             return Err(Error::invalid(format!("LoRA rank {} is out of range (1..=4096)", self.r)));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0 && self.alpha as f64 <= super::peft::MAX_ALPHA) {
+            return Err(Error::invalid(format!("LoRA alpha {} is out of range (0, {}]", self.alpha, super::peft::MAX_ALPHA)));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::invalid(format!("LoRA dropout {} must be in [0, 1)", self.dropout)));
         }
+        Ok(())
+    }
+
+    /// [`validate_values`](Self::validate_values), and the targets exist in `model`.
+    pub fn validate(&self, model: &Model) -> Result<()> {
+        self.validate_values()?;
         let available = Self::all_linear(model);
         for t in &self.targets {
             if !available.contains(t) {

@@ -155,6 +155,44 @@ pub struct Model {
 }
 
 impl Model {
+    /// SHA-256 of every weight (bytes, type and shape, in model order), in
+    /// hex: names the base an adapter or checkpoint was trained on whatever
+    /// file or format it was loaded from.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut tensor = |t: &QTensor| {
+            h.update(t.ty.to_string().as_bytes());
+            for d in &t.shape {
+                h.update((*d as u64).to_le_bytes());
+            }
+            h.update(t.bytes());
+        };
+        tensor(&self.embed);
+        let mut floats: Vec<&[f32]> = Vec::new();
+        for b in &self.blocks {
+            for (_, l) in b.linears() {
+                tensor(&l.weight);
+                floats.extend(l.bias.as_deref());
+            }
+            floats.extend(
+                [Some(&b.attn_norm), b.q_norm.as_ref(), b.k_norm.as_ref(), b.post_attn_norm.as_ref(), Some(&b.ffn_norm)]
+                    .into_iter()
+                    .flatten()
+                    .map(Vec::as_slice),
+            );
+            floats.extend(b.post_ffn_norm.as_deref());
+        }
+        floats.push(&self.final_norm);
+        if !self.config.tied_embeddings {
+            tensor(&self.lm_head);
+        }
+        for f in floats {
+            h.update(bytemuck::cast_slice(f));
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Number of parameters of the base model (tied weights counted once).
     pub fn num_params(&self) -> usize {
         let c = &self.config;

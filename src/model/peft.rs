@@ -24,6 +24,10 @@ pub struct AdapterConfig {
     pub base_model_name_or_path: Option<String>,
 }
 
+/// Largest `lora_alpha` accepted: scale = alpha/r (or alpha/√r) far beyond
+/// any recipe (PEFT's examples use 8–128), still exact in f32.
+pub const MAX_ALPHA: f64 = 1e6;
+
 /// Reads and checks `adapter_config.json`.
 pub fn read_adapter_config(dir: &Path) -> Result<AdapterConfig> {
     let path = dir.join(CONFIG_FILE);
@@ -47,8 +51,30 @@ pub fn read_adapter_config(dir: &Path) -> Result<AdapterConfig> {
     {
         return Err(Error::format(&path, "per-module rank_pattern/alpha_pattern is not supported"));
     }
-    let r = field("r").and_then(Value::as_u64).ok_or_else(|| Error::format(&path, "missing or invalid field 'r'"))? as usize;
-    let alpha = field("lora_alpha").and_then(Value::as_f64).unwrap_or(8.0) as f32;
+    // Fields that change what the adapter computes: ignoring them would
+    // silently give other answers than PEFT does.
+    if let Some(t) = field("task_type").and_then(Value::as_str).filter(|t| *t != "CAUSAL_LM") {
+        return Err(Error::format(&path, format!("task_type '{t}' is not supported (only CAUSAL_LM)")));
+    }
+    for list in ["layer_replication", "modules_to_save", "layers_to_transform"] {
+        if field(list).is_some_and(|x| x.as_array().is_none_or(|a| !a.is_empty())) {
+            return Err(Error::format(&path, format!("{list} is not supported")));
+        }
+    }
+    if let Some(b) = field("bias").and_then(Value::as_str).filter(|b| *b != "none") {
+        return Err(Error::format(&path, format!("bias '{b}' is not supported (only none)")));
+    }
+    let r = field("r").and_then(Value::as_u64).ok_or_else(|| Error::format(&path, "missing or invalid field 'r'"))?;
+    let r = usize::try_from(r).unwrap_or(usize::MAX);
+    // PEFT's default when the key is absent; null (what a NaN becomes in
+    // JSON) or a non-number is an error, as is a value no f32 holds.
+    let alpha = match v.get("lora_alpha") {
+        None => 8.0,
+        Some(x) => match x.as_f64() {
+            Some(a) if a.is_finite() && a > 0.0 && a <= MAX_ALPHA => a as f32,
+            _ => return Err(Error::format(&path, format!("lora_alpha {x} is not a number in (0, {MAX_ALPHA}]"))),
+        },
+    };
     let targets = match field("target_modules") {
         Some(Value::Array(a)) => a
             .iter()

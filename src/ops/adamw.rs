@@ -54,6 +54,9 @@ pub fn global_norm<'a>(grads: impl IntoIterator<Item = &'a [f32]>) -> f32 {
 
 /// The factor clip_grad_norm_ multiplies gradients by: min(1, max_norm / (norm + 1e-6)).
 pub fn clip_coefficient(norm: f32, max_norm: f32) -> f32 {
+    if max_norm <= 0.0 {
+        return 1.0; // no clipping (transformers' max_grad_norm = 0)
+    }
     (max_norm / (norm + 1e-6)).min(1.0)
 }
 

@@ -12,7 +12,7 @@
 //! Backward: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − Σ_j P·dP), dQ = scale·dS·K,
 //! dK = scale·dSᵀ·Q.
 
-use crate::cpu::gemm::{gemm_nn, gemm_nt, gemm_tn};
+use crate::cpu::gemm::{gemm_nn_into, gemm_nt, gemm_tn, OutBlock};
 use crate::cpu::SendPtr;
 use rayon::prelude::*;
 
@@ -92,13 +92,12 @@ pub fn attention_forward(
                 let (lo, hi) = (s.first_key(pos) - k_lo, pos + 1 - k_lo);
                 softmax_masked(srow, lo, hi, s.scale);
             }
-            // SAFETY: in bounds: `out` holds t·row values (asserted) and the slice
-            // ends at (t0 + tb − 1)·row + head·d + d ≤ t·row. Each head (task)
-            // writes only its own columns of `out` (gemm_nn with ldc = row), but
-            // the `&mut` slices of the heads overlap (each spans the columns of
-            // the others between its rows); see also the probs slice below.
-            let o = unsafe { std::slice::from_raw_parts_mut(out_ptr.ptr().add(t0 * row + head * d), (tb - 1) * row + d) };
-            gemm_nn(tb, d, nk, sc, nk, &vh[k_lo * d..], d, o, row, false);
+            // SAFETY: the block's elements (t0 + i)·row + head·d + j, i < tb,
+            // j < d, lie inside `out` (t·row values, asserted; d ≤ row) and are
+            // this head's columns of rows t0..t0 + tb: no other task (head)
+            // touches them, and nothing else holds `out` during the loop.
+            let o = unsafe { OutBlock::from_raw(out_ptr.ptr().add(t0 * row + head * d), tb, d, row) };
+            gemm_nn_into(nk, sc, nk, &vh[k_lo * d..], d, o, false);
             if let Some(pp) = probs_ptr {
                 for (i, srow) in sc.chunks_exact(nk).enumerate() {
                     // SAFETY: `probs` holds h·t·l values (asserted above) and
@@ -149,6 +148,9 @@ pub fn attention_backward(
 ) {
     let (h, d, g) = (s.n_heads, s.head_dim, s.group());
     let row = h * d;
+    if t == 0 {
+        return;
+    }
     assert!(q.len() == t * row && dout.len() == t * row && dq.len() == t * row && probs.len() == h * t * t);
     assert!(t <= cap && dk.len() >= s.n_kv_heads * cap * d && dv.len() >= s.n_kv_heads * cap * d);
     let dq_ptr = SendPtr(dq.as_mut_ptr());
@@ -173,14 +175,12 @@ pub fn attention_backward(
                 }
             }
             // dQ = dS·K (each head owns its columns of dQ)
-            // SAFETY: in bounds: dq holds t·row values (asserted) and the slice
-            // ends at head·d + (t − 1)·row + d ≤ t·row (needs t ≥ 1). It spans
-            // the other heads' columns between its rows too, and the heads of
-            // other KV groups run in other tasks meanwhile: only gemm_nn's
-            // strided writes (columns head·d..head·d + d of each row, ldc =
-            // row) keep the accesses disjoint; the `&mut` slices overlap.
-            let dqh = unsafe { std::slice::from_raw_parts_mut(dq_ptr.ptr().add(head * d), (t - 1) * row + d) };
-            gemm_nn(t, d, t, &ds, t, kh, d, dqh, row, false);
+            // SAFETY: the block's elements i·row + head·d + j, i < t, j < d,
+            // lie inside `dq` (t·row values, asserted) and are this head's
+            // columns: the heads of other KV groups, in other tasks, write
+            // other columns, and nothing else holds `dq` meanwhile.
+            let dqh = unsafe { OutBlock::from_raw(dq_ptr.ptr().add(head * d), t, d, row) };
+            gemm_nn_into(t, &ds, t, kh, d, dqh, false);
             // dK += dSᵀ·Q
             gemm_tn(t, d, t, &ds, t, qh, row, &mut dkh[..t * d], d, true);
         }

@@ -11,7 +11,7 @@
 //! Backward (input gradient only; base weights are frozen): dx = dy·W, with W
 //! dequantised to f32 once per call.
 
-use crate::cpu::gemm::{gemm_nn, gemm_nt};
+use crate::cpu::gemm::{gemm_nn, gemm_nt_into, OutBlock};
 use crate::cpu::scratch;
 use crate::cpu::SendPtr;
 use crate::quant;
@@ -47,13 +47,13 @@ pub fn linear_forward(x: &[f32], m: usize, w: &QTensor, bias: Option<&[f32]>, y:
             let n = o1 - o0;
             let mut panel = scratch::take(n * inp);
             dequantize_rows(w, o0, o1, &mut panel);
-            // SAFETY: in bounds: y holds m·out values (asserted) and the slice ends
-            // at o0 + (m − 1)·out + n = (m − 1)·out + o1 ≤ m·out. This task owns
-            // columns o0..o1 of y and gemm_nt_serial writes only those (ldc =
-            // out), but the `&mut` slices of the panels overlap (each spans the
-            // others' columns between its rows).
-            let yc = unsafe { std::slice::from_raw_parts_mut(yp.ptr().add(o0), (m - 1) * out + n) };
-            gemm_nt_serial(m, n, inp, x, &panel, yc, out);
+            // SAFETY: the block's elements i·out + o0 + j, i < m, j < n, lie
+            // inside `y` (m·out values, asserted; o0 + n = o1 ≤ out) and are
+            // this panel's columns o0..o1: other tasks write other columns, and
+            // nothing else holds `y` during the loop.
+            let yc = unsafe { OutBlock::from_raw(yp.ptr().add(o0), m, n, out) };
+            // On this thread: the panels already occupy every thread.
+            crate::cpu::gemm::with_serial(|| gemm_nt_into(inp, x, inp, &panel, inp, yc, false));
         });
     }
     if let Some(b) = bias {
@@ -63,12 +63,6 @@ pub fn linear_forward(x: &[f32], m: usize, w: &QTensor, bias: Option<&[f32]>, y:
             }
         }
     }
-}
-
-/// The GEMM of one panel, run on the calling thread (the panels already
-/// occupy every thread).
-fn gemm_nt_serial(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize) {
-    crate::cpu::gemm::with_serial(|| gemm_nt(m, n, k, a, k, b, k, c, ldc, false))
 }
 
 /// Dequantises weight rows o0..o1 into `dst` (row-major, `in` columns).

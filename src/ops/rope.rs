@@ -23,6 +23,36 @@ pub enum RopeScaling {
 }
 
 impl Rope {
+    /// Checks that the frequencies are finite and positive (a base of 0, NaN
+    /// or a negative one gives NaN angles everywhere), naming `field`.
+    pub fn validate(&self, field: &str) -> crate::Result<()> {
+        let positive = |name: &str, x: f64| {
+            if x.is_finite() && x > 0.0 {
+                Ok(())
+            } else {
+                Err(crate::Error::config(name, format!("{x} is not a positive finite number")))
+            }
+        };
+        positive(field, self.theta)?;
+        match &self.scaling {
+            None => Ok(()),
+            Some(RopeScaling::Linear { factor }) => positive("rope_scaling.factor", *factor),
+            Some(RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position }) => {
+                positive("rope_scaling.factor", *factor)?;
+                positive("rope_scaling.low_freq_factor", *low_freq_factor)?;
+                positive("rope_scaling.original_max_position_embeddings", *original_max_position)?;
+                if high_freq_factor.is_finite() && high_freq_factor > low_freq_factor {
+                    Ok(())
+                } else {
+                    Err(crate::Error::config(
+                        "rope_scaling.high_freq_factor",
+                        format!("{high_freq_factor} must exceed low_freq_factor {low_freq_factor}"),
+                    ))
+                }
+            }
+        }
+    }
+
     /// Inverse frequencies for `dim` rotated dimensions (dim/2 values), in f64.
     pub fn inv_freq(&self, dim: usize) -> Vec<f64> {
         let base: Vec<f64> = (0..dim / 2).map(|i| 1.0 / self.theta.powf(2.0 * i as f64 / dim as f64)).collect();

@@ -118,8 +118,11 @@ fn choose_level(request: Option<&str>, best: SimdLevel) -> (SimdLevel, Option<St
 type DequantKernel = unsafe fn(&[u8], &mut [f32]);
 
 /// Dequantises whole blocks at `level` (lowered to what the CPU supports).
-/// Lengths are checked by the caller.
-pub(crate) fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mut [f32]) {
+///
+/// # Safety
+/// `src` is a whole number of blocks of `ty` and `dst` holds exactly their
+/// values (`check_lengths`): the kernels read and write by those counts.
+pub(crate) unsafe fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         use super::x86::{avx2, avx512};
@@ -127,8 +130,8 @@ pub(crate) fn dequantize_at(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mu
         let level = level.min(detected_level());
         // SAFETY: `level` is at most what the CPU supports (lowered above); the
         // `Avx512` level also has AVX2, FMA and F16C (`detect`), so the AVX2
-        // kernels in its arm may run too. The only caller, `dequantize_with`,
-        // ran `check_lengths`: `src` is whole blocks and `dst` exactly their values.
+        // kernels in its arm may run too; the lengths are this function's
+        // contract (its one caller, `dequantize_with`, ran `check_lengths`).
         unsafe {
             match level {
                 SimdLevel::Avx512 => {

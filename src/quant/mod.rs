@@ -185,7 +185,8 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<()> {
 /// [`dequantize`] with the kernels of `level` (lowered to what the CPU runs).
 pub fn dequantize_with(level: SimdLevel, ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<()> {
     check_lengths(ty, src, dst)?;
-    dispatch::dequantize_at(level, ty, src, dst);
+    // SAFETY: check_lengths just verified dequantize_at's contract.
+    unsafe { dispatch::dequantize_at(level, ty, src, dst) };
     Ok(())
 }
 

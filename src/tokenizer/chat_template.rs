@@ -9,6 +9,7 @@ use super::template_fns;
 use crate::formats::chat::ChatMessage;
 use crate::{Error, Result};
 use minijinja::{context, Environment, Value};
+use std::ops::Range;
 use std::sync::Arc;
 
 /// The families dyag has a built-in template for.
@@ -29,6 +30,15 @@ pub enum BuiltinTemplate {
 }
 
 impl BuiltinTemplate {
+    pub const ALL: [BuiltinTemplate; 6] = [
+        BuiltinTemplate::Gemma,
+        BuiltinTemplate::ChatMl,
+        BuiltinTemplate::Llama3,
+        BuiltinTemplate::Zephyr,
+        BuiltinTemplate::Phi3,
+        BuiltinTemplate::Llama2,
+    ];
+
     fn source(self) -> &'static str {
         match self {
             BuiltinTemplate::Gemma => include_str!("templates/gemma.jinja"),
@@ -54,6 +64,47 @@ impl BuiltinTemplate {
 
 const TEMPLATE_NAME: &str = "chat_template";
 
+/// A rendering's output that refuses to grow beyond `cap` bytes.
+struct CappedOutput {
+    bytes: Vec<u8>,
+    cap: usize,
+    overflowed: bool,
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.cap {
+            self.overflowed = true;
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Bounds on one rendering. Templates come from model files: a loop of
+/// 10^15 iterations or an output of gigabytes must end in an error, not a
+/// hang or an abort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TemplateLimits {
+    /// minijinja instructions ("fuel") one rendering may run.
+    pub fuel: u64,
+    /// Bytes one rendering may write.
+    pub max_output_bytes: usize,
+}
+
+impl Default for TemplateLimits {
+    /// 10 M instructions (about 0.1 s; the built-in templates use about 40
+    /// per message and real model templates a few hundred: see the tests)
+    /// and 16 MiB (far beyond any context window: 1 M tokens are ~4 MB).
+    fn default() -> Self {
+        TemplateLimits { fuel: 10_000_000, max_output_bytes: 16 << 20 }
+    }
+}
+
 /// A compiled chat template with the BOS/EOS texts it is rendered with.
 #[derive(Clone)]
 pub struct ChatTemplate {
@@ -62,6 +113,7 @@ pub struct ChatTemplate {
     bos_token: String,
     eos_token: String,
     builtin: Option<BuiltinTemplate>,
+    limits: TemplateLimits,
 }
 
 impl std::fmt::Debug for ChatTemplate {
@@ -71,6 +123,7 @@ impl std::fmt::Debug for ChatTemplate {
             .field("bos_token", &self.bos_token)
             .field("eos_token", &self.eos_token)
             .field("source_len", &self.source.len())
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -123,6 +176,8 @@ impl ChatTemplate {
 
     fn compile(source: &str, bos_token: &str, eos_token: &str, builtin: Option<BuiltinTemplate>) -> Result<ChatTemplate> {
         let mut env = template_fns::environment();
+        let limits = TemplateLimits::default();
+        env.set_fuel(Some(limits.fuel));
         let prepared = template_fns::rewrite_generation_tags(source).into_owned();
         env.add_template_owned(TEMPLATE_NAME, prepared)
             .map_err(|e| Error::msg(format!("chat template does not compile: {}", describe(&e))))?;
@@ -132,7 +187,19 @@ impl ChatTemplate {
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
             builtin,
+            limits,
         })
+    }
+
+    /// This template with other bounds on each rendering.
+    pub fn with_limits(mut self, limits: TemplateLimits) -> ChatTemplate {
+        Arc::make_mut(&mut self.env).set_fuel(Some(limits.fuel));
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> TemplateLimits {
+        self.limits
     }
 
     /// Renders a conversation. With `add_generation_prompt`, the text ends with the
@@ -159,7 +226,70 @@ impl ChatTemplate {
             eos_token => &self.eos_token,
             tools => tools,
         };
-        template.render(ctx).map_err(|e| Error::msg(format!("chat template: {}", describe(&e))))
+        let mut out = CappedOutput { bytes: Vec::new(), cap: self.limits.max_output_bytes, overflowed: false };
+        match template.render_captured_to(ctx, &mut out) {
+            Ok(_) => String::from_utf8(out.bytes).map_err(|_| Error::msg("chat template: the output is not UTF-8")),
+            Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => Err(Error::invalid(format!(
+                "chat template: stopped after {} instructions (a runaway loop?); the limit is settable (template fuel)",
+                self.limits.fuel
+            ))),
+            Err(_) if out.overflowed => Err(Error::invalid(format!(
+                "chat template: the output exceeds {} bytes; the limit is settable (template max output bytes)",
+                out.cap
+            ))),
+            Err(e) => Err(Error::msg(format!("chat template: {}", describe(&e)))),
+        }
+    }
+
+    /// Where the message contents lie in `rendered`, this template's
+    /// rendering of `messages`, as byte ranges. Found by rendering again with
+    /// each content between two private-use markers: the text outside the
+    /// markers is the template's own, and `rendered` must be that text with
+    /// each content (or the content trimmed, as templates often do) in the
+    /// marked places, so a content cannot pass for markup. Errors when the
+    /// template changes contents in other ways.
+    pub fn content_spans(&self, messages: &[ChatMessage], add_generation_prompt: bool, rendered: &str) -> Result<Vec<Range<usize>>> {
+        const OPEN: char = '\u{E000}';
+        const CLOSE: char = '\u{E001}';
+        let unfollowable =
+            |why: &str| Error::invalid(format!("chat template: cannot tell the message contents from the template's markup ({why})"));
+        if messages.iter().any(|m| m.content.contains([OPEN, CLOSE])) {
+            return Err(unfollowable("a content holds the private-use characters U+E000/U+E001"));
+        }
+        let marked: Vec<ChatMessage> =
+            messages.iter().map(|m| ChatMessage { role: m.role.clone(), content: format!("{OPEN}{}{CLOSE}", m.content) }).collect();
+        let with_marks = self.render(&marked, add_generation_prompt)?;
+        // template text, content, template text, content, ..., template text
+        let mut parts: Vec<(&str, Option<&str>)> = Vec::new();
+        let mut rest = with_marks.as_str();
+        while let Some(open) = rest.find(OPEN) {
+            let after = &rest[open + OPEN.len_utf8()..];
+            let close = after.find(CLOSE).ok_or_else(|| unfollowable("a content was cut"))?;
+            parts.push((&rest[..open], Some(&after[..close])));
+            rest = &after[close + CLOSE.len_utf8()..];
+        }
+        parts.push((rest, None));
+        let mut spans = Vec::new();
+        let mut at = 0;
+        for (i, (markup, content)) in parts.iter().enumerate() {
+            if !rendered[at..].starts_with(markup) {
+                return Err(unfollowable("the template branches on the contents"));
+            }
+            at += markup.len();
+            let Some(content) = content else { continue };
+            let next = parts.get(i + 1).map_or("", |p| p.0);
+            let fits = |c: &&str| rendered[at..].starts_with(*c) && rendered[at + c.len()..].starts_with(next);
+            let c = [*content, content.trim(), content.trim_start(), content.trim_end()]
+                .into_iter()
+                .find(|c| fits(c))
+                .ok_or_else(|| unfollowable("the template rewrites a content"))?;
+            spans.push(at..at + c.len());
+            at += c.len();
+        }
+        if at != rendered.len() {
+            return Err(unfollowable("the renderings differ"));
+        }
+        Ok(spans)
     }
 
     fn check_messages(&self, messages: &[ChatMessage]) -> Result<()> {

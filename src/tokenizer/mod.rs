@@ -27,6 +27,7 @@ pub use stream::StreamDecoder;
 
 use crate::{Error, Result};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 
 /// Ids with a special meaning for generation.
@@ -174,6 +175,9 @@ pub struct Tokenizer {
     chat_template: Option<ChatTemplate>,
     /// Why the model's own template could not be compiled, if it could not.
     chat_template_error: Option<String>,
+    /// Finds control-token text (`<eos>`, `<|im_end|>`) in message contents;
+    /// built on first use.
+    control_text: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -223,13 +227,79 @@ impl Tokenizer {
     /// one and the text does not already start with it: a chat template that writes
     /// `<bos>` never gets a second one.
     pub fn encode_prompt(&self, text: &str) -> Result<Vec<u32>> {
-        let mut ids = self.encode(text, true)?;
+        self.encode_prompt_literal(text, &[])
+    }
+
+    /// Encodes `text` with control tokens parsed, except those written inside
+    /// the byte ranges `literal` (message contents, [`literal_spans`]): a
+    /// question that writes `<end_of_turn><start_of_turn>model` stays text
+    /// and cannot open a turn of its own.
+    pub fn encode_literal(&self, text: &str, literal: &[Range<usize>]) -> Result<Vec<u32>> {
+        if literal.is_empty() {
+            return self.encode(text, true);
+        }
+        match &self.backend {
+            Backend::Spm(m) => m.encode_literal(&self.vocab, text, true, literal),
+            // The tokenizers crate cannot mask ranges: encode the pieces apart.
+            Backend::Hf(h) => {
+                let mut ids = Vec::new();
+                let mut at = 0;
+                for r in literal {
+                    ids.extend(h.encode(&text[at..r.start], true)?);
+                    ids.extend(h.encode(&text[r.clone()], false)?);
+                    at = r.end;
+                }
+                ids.extend(h.encode(&text[at..], true)?);
+                Ok(ids)
+            }
+        }
+    }
+
+    /// [`encode_prompt`](Self::encode_prompt) with [`encode_literal`](Self::encode_literal)'s ranges.
+    pub fn encode_prompt_literal(&self, text: &str, literal: &[Range<usize>]) -> Result<Vec<u32>> {
+        let mut ids = self.encode_literal(text, literal)?;
         if let (true, Some(bos)) = (self.special.add_bos, self.special.bos) {
             if ids.first() != Some(&bos) {
                 ids.insert(0, bos);
             }
         }
         Ok(ids)
+    }
+
+    /// Bytes of the longest vocabulary entry: no token covers more text, so
+    /// a text of n bytes makes at least n / this many tokens.
+    pub fn longest_piece_bytes(&self) -> usize {
+        self.vocab.pieces.iter().map(String::len).max().unwrap_or(1).max(1)
+    }
+
+    /// The first control-token text (`<eos>`, `<|im_end|>`...) written in `s`.
+    pub fn control_text_in<'s>(&self, s: &'s str) -> Option<&'s str> {
+        let automaton = self.control_text.get_or_init(|| {
+            let pieces: Vec<&str> = (0..self.vocab.pieces.len() as u32)
+                .filter(|&id| self.is_special(id))
+                .filter_map(|id| self.vocab.pieces.get(id as usize).map(String::as_str))
+                .filter(|p| !p.is_empty())
+                .collect();
+            aho_corasick::AhoCorasick::new(pieces).ok()
+        });
+        automaton.as_ref()?.find(s).map(|m| &s[m.range()])
+    }
+
+    /// Where `rendered` (`template`'s rendering of `messages`) holds message
+    /// contents that write control-token text, as byte ranges for
+    /// [`encode_literal`](Self::encode_literal); empty when no content does
+    /// (then nothing changes).
+    pub fn literal_spans(
+        &self,
+        template: &ChatTemplate,
+        messages: &[crate::formats::chat::ChatMessage],
+        add_generation_prompt: bool,
+        rendered: &str,
+    ) -> Result<Vec<Range<usize>>> {
+        if messages.iter().all(|m| self.control_text_in(&m.content).is_none()) {
+            return Ok(Vec::new());
+        }
+        template.content_spans(messages, add_generation_prompt, rendered)
     }
 
     /// Ids → text. Invalid UTF-8 (an incomplete byte sequence) becomes U+FFFD; ids
@@ -337,12 +407,13 @@ impl Tokenizer {
 
         let (chat_template, chat_template_error) = match template {
             None => (None, None),
+            Some((source, _, _, origin)) if source.trim().is_empty() => (None, Some(format!("{origin}: the chat template is empty"))),
             Some((source, bos, eos, origin)) => match ChatTemplate::from_jinja(&source, &bos, &eos) {
                 Ok(t) => (Some(t), None),
                 Err(e) => (None, Some(format!("{origin}: {e}"))),
             },
         };
-        Ok(Tokenizer { vocab, backend, special, chat_template, chat_template_error })
+        Ok(Tokenizer { vocab, backend, special, chat_template, chat_template_error, control_text: std::sync::OnceLock::new() })
     }
 }
 

@@ -25,19 +25,22 @@ pub(crate) enum Fragment<'a> {
 struct Matcher {
     automaton: AhoCorasick,
     ids: Vec<u32>,
+    /// Per pattern: a control or unknown token (not user-defined).
+    control: Vec<bool>,
 }
 
 impl Matcher {
-    fn build(patterns: Vec<(&str, u32)>) -> Result<Option<Matcher>> {
+    fn build(patterns: Vec<(&str, u32, bool)>) -> Result<Option<Matcher>> {
         if patterns.is_empty() {
             return Ok(None);
         }
-        let ids = patterns.iter().map(|&(_, id)| id).collect();
+        let ids = patterns.iter().map(|&(_, id, _)| id).collect();
+        let control = patterns.iter().map(|&(_, _, c)| c).collect();
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(patterns.iter().map(|&(text, _)| text))
+            .build(patterns.iter().map(|&(text, _, _)| text))
             .map_err(|e| Error::msg(format!("cannot index the special tokens of the vocabulary: {e}")))?;
-        Ok(Some(Matcher { automaton, ids }))
+        Ok(Some(Matcher { automaton, ids, control }))
     }
 }
 
@@ -60,10 +63,10 @@ impl SpecialSplitter {
             }
             let id = id as u32;
             match kind {
-                TokenKind::Control | TokenKind::Unknown => all.push((piece.as_str(), id)),
+                TokenKind::Control | TokenKind::Unknown => all.push((piece.as_str(), id, true)),
                 TokenKind::UserDefined => {
-                    all.push((piece.as_str(), id));
-                    user.push((piece.as_str(), id));
+                    all.push((piece.as_str(), id, false));
+                    user.push((piece.as_str(), id, false));
                 }
                 _ => {}
             }
@@ -72,7 +75,15 @@ impl SpecialSplitter {
     }
 
     /// Cuts `text` into plain runs and special tokens, in order. Empty runs are dropped.
+    #[cfg(test)]
     pub(crate) fn split<'a>(&self, text: &'a str, parse_special: bool) -> Vec<Fragment<'a>> {
+        self.split_literal(text, parse_special, &[])
+    }
+
+    /// [`split`](Self::split) where control tokens written inside the byte
+    /// ranges `literal` (message contents) stay plain text: only the chat
+    /// template's own markup becomes control tokens.
+    pub(crate) fn split_literal<'a>(&self, text: &'a str, parse_special: bool, literal: &[std::ops::Range<usize>]) -> Vec<Fragment<'a>> {
         let matcher = if parse_special { &self.with_control } else { &self.user_defined_only };
         let Some(matcher) = matcher else {
             return if text.is_empty() { Vec::new() } else { vec![Fragment::Text(text)] };
@@ -80,6 +91,9 @@ impl SpecialSplitter {
         let mut out = Vec::new();
         let mut last = 0;
         for m in matcher.automaton.find_iter(text) {
+            if matcher.control[m.pattern().as_usize()] && literal.iter().any(|r| m.start() < r.end && r.start < m.end()) {
+                continue;
+            }
             if m.start() > last {
                 out.push(Fragment::Text(&text[last..m.start()]));
             }

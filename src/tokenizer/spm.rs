@@ -87,10 +87,21 @@ impl SpmModel {
     }
 
     pub(crate) fn encode(&self, vocab: &Vocab, text: &str, parse_special: bool) -> Result<Vec<u32>> {
+        self.encode_literal(vocab, text, parse_special, &[])
+    }
+
+    /// [`encode`](Self::encode) with control-token text inside `literal` kept as text.
+    pub(crate) fn encode_literal(
+        &self,
+        vocab: &Vocab,
+        text: &str,
+        parse_special: bool,
+        literal: &[std::ops::Range<usize>],
+    ) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
         // The first text run counts as following a special token: it gets the prefix.
         let mut after_special = true;
-        for fragment in self.splitter.split(text, parse_special) {
+        for fragment in self.splitter.split_literal(text, parse_special, literal) {
             match fragment {
                 Fragment::Token(id) => {
                     out.push(id);

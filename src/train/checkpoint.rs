@@ -61,6 +61,48 @@ impl TrainerState {
     }
 }
 
+/// An exclusive lock on a training output folder, held for the whole run:
+/// two runs into one folder would delete each other's checkpoints. An
+/// advisory `flock` on `.dyag-train.lock`, released by the kernel when the
+/// process ends, so a run killed with -9 leaves no stale lock; the file keeps
+/// the holder's PID for the error message.
+pub struct OutputLock {
+    _file: std::fs::File,
+}
+
+/// The lock file inside an output folder.
+pub const LOCK_FILE: &str = ".dyag-train.lock";
+
+impl OutputLock {
+    /// Creates `output` if needed and locks it, or fails naming the process
+    /// that holds it.
+    pub fn acquire(output: &Path) -> Result<OutputLock> {
+        use std::io::{Read, Seek, Write};
+        std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+        let path = output.join(LOCK_FILE);
+        let mut file =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() { "another process".to_string() } else { format!("process {holder}") };
+                return Err(Error::invalid(format!(
+                    "{} is in use by another training run ({who}): wait for it to finish or choose another --output",
+                    output.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
+        let pid = std::process::id().to_string();
+        let write = file.set_len(0).and_then(|_| file.rewind()).and_then(|_| file.write_all(pid.as_bytes()));
+        write.map_err(|e| Error::io(&path, e))?;
+        Ok(OutputLock { _file: file })
+    }
+}
+
 /// Writes `checkpoint-STEP` atomically and returns its path.
 pub fn save_checkpoint(output: &Path, adapter: &LoraAdapter, moments: &Moments, state: &TrainerState, base: &str) -> Result<PathBuf> {
     let final_dir = output.join(format!("checkpoint-{}", state.global_step));

@@ -37,12 +37,30 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// SHA-256 of every example's tokens and labels, in hex: what a
+    /// checkpoint was trained on, whatever the file was called.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for e in &self.examples {
+            h.update((e.tokens.len() as u64).to_le_bytes());
+            h.update(bytemuck::cast_slice(&e.tokens));
+            h.update(bytemuck::cast_slice(&e.labels));
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     pub fn total_tokens(&self) -> usize {
         self.examples.iter().map(|e| e.tokens.len()).sum()
     }
     pub fn total_targets(&self) -> usize {
         self.examples.iter().map(Example::num_targets).sum()
     }
+}
+
+/// `spans` of a text, relative to its part from byte `from` on.
+fn shifted(spans: &[std::ops::Range<usize>], from: usize) -> Vec<std::ops::Range<usize>> {
+    spans.iter().filter(|r| r.end > from).map(|r| r.start.max(from) - from..r.end - from).collect()
 }
 
 /// Tokenises one conversation. Every assistant turn is a completion.
@@ -67,10 +85,18 @@ pub fn tokenize_conversation(conv: &[ChatMessage], tokenizer: &Tokenizer, templa
         let new_prompt = prompt
             .strip_prefix(rendered.as_str())
             .ok_or_else(|| Error::msg(format!("the chat template rewrites earlier turns at turn {}", i + 1)))?;
-        let p = if tokens.is_empty() { tokenizer.encode_prompt(new_prompt)? } else { tokenizer.encode(new_prompt, true)? };
+        // Control-token text inside the contents stays text (an answer that
+        // writes `<eos>` must not teach the model to stop there).
+        let prompt_literal = shifted(&tokenizer.literal_spans(template, &conv[..i], true, &prompt)?, rendered.len());
+        let full_literal = shifted(&tokenizer.literal_spans(template, &conv[..=i], false, &full)?, prompt.len());
+        let p = if tokens.is_empty() {
+            tokenizer.encode_prompt_literal(new_prompt, &prompt_literal)?
+        } else {
+            tokenizer.encode_literal(new_prompt, &prompt_literal)?
+        };
         labels.extend(std::iter::repeat_n(IGNORE, p.len()));
         tokens.extend(p);
-        let c = tokenizer.encode(completion, true)?;
+        let c = tokenizer.encode_literal(completion, &full_literal)?;
         labels.extend(c.iter().map(|&t| t as i32));
         tokens.extend(c);
         rendered = full;

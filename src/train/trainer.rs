@@ -50,13 +50,30 @@ impl TrainOptions {
         if !(0.0..=1.0).contains(&self.warmup_ratio) {
             return Err(Error::invalid("--warmup-ratio must be within [0, 1]"));
         }
-        Ok(())
+        // NaN fails every range test below (`contains` is false for it).
+        if !(0.0..=1.0).contains(&self.weight_decay) {
+            return Err(Error::invalid(format!("--weight-decay {} is out of range [0, 1]", self.weight_decay)));
+        }
+        // 0 turns clipping off, as in transformers.
+        if !(self.max_grad_norm.is_finite() && self.max_grad_norm >= 0.0) {
+            return Err(Error::invalid(format!("--max-grad-norm {} must be a finite number ≥ 0 (0: no clipping)", self.max_grad_norm)));
+        }
+        if self.max_seq_len < 2 {
+            return Err(Error::invalid(format!("--max-seq-len {} is too short (at least 2 tokens)", self.max_seq_len)));
+        }
+        self.lora.validate_values()
     }
 
-    /// What must not change between a run and its resumption.
-    fn fingerprint(&self, n_examples: usize) -> String {
+    /// What must not change between a run and its resumption: the options,
+    /// the base model's weights and the tokenised data (digests).
+    fn fingerprint(&self, model: &Model, data: &Prepared) -> String {
         format!(
-            "examples={n_examples} epochs={} batch={} accum={} lr={} warmup={} sched={:?} wd={} clip={} seed={} r={} alpha={} dropout={} targets={:?}",
+            "base={} data={} examples={} max_seq_len={} rslora={} epochs={} batch={} accum={} lr={} warmup={} sched={:?} wd={} clip={} seed={} r={} alpha={} dropout={} targets={}",
+            model.digest(),
+            data.digest(),
+            data.examples.len(),
+            self.max_seq_len,
+            self.lora.use_rslora,
             self.epochs,
             self.batch_size,
             self.gradient_accumulation,
@@ -69,8 +86,22 @@ impl TrainOptions {
             self.lora.r,
             self.lora.alpha,
             self.lora.dropout,
-            self.lora.targets
+            self.lora.targets.iter().map(|p| p.module_name()).collect::<Vec<_>>().join(",")
         )
+    }
+}
+
+/// The `key=value` items of two fingerprints that differ, by key.
+fn fingerprint_differences(a: &str, b: &str) -> String {
+    let items = |s: &str| -> Vec<(String, String)> {
+        s.split(' ').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let (a, b) = (items(a), items(b));
+    let keys: Vec<&str> = b.iter().filter(|kv| !a.contains(kv)).map(|(k, _)| k.as_str()).collect();
+    if keys.is_empty() {
+        "an older checkpoint format".to_string()
+    } else {
+        format!("differs in {}", keys.join(", "))
     }
 }
 
@@ -151,7 +182,7 @@ pub fn train_on(
     let steps_per_epoch = micro_per_epoch.div_ceil(opts.gradient_accumulation);
     let total_steps = steps_per_epoch * opts.epochs;
     let schedule = LrSchedule::new(opts.lr, opts.warmup_ratio, total_steps, opts.schedule);
-    let fingerprint = opts.fingerprint(n);
+    let fingerprint = opts.fingerprint(model, data);
     let optimizer = AdamW { weight_decay: opts.weight_decay, ..AdamW::default() };
 
     let (mut adapter, mut moments, mut state) = match resume {
@@ -159,8 +190,9 @@ pub fn train_on(
             let (a, m, s) = load_checkpoint(dir, model)?;
             if s.fingerprint != fingerprint {
                 return Err(Error::invalid(format!(
-                    "checkpoint {} was made with other options or data:\n  checkpoint: {}\n  this run:   {}",
+                    "checkpoint {} was made with other options, data or base model ({}):\n  checkpoint: {}\n  this run:   {}",
                     dir.display(),
+                    fingerprint_differences(&s.fingerprint, &fingerprint),
                     s.fingerprint,
                     fingerprint
                 )));
@@ -227,6 +259,14 @@ pub fn train_on(
             }
             state.tokens_seen += step_tokens as u64;
             let grad_norm = backend.grad_norm()?;
+            // A non-finite loss or gradient would turn every weight into NaN
+            // at the update: stop before it, with the last good checkpoint intact.
+            if !(loss_sum.is_finite() && grad_norm.is_finite()) {
+                return Err(Error::invalid(format!(
+                    "training diverged at step {}: loss {loss_sum}, gradient norm {grad_norm} (lower --learning-rate or set --max-grad-norm)",
+                    state.global_step + 1
+                )));
+            }
             let coef = clip_coefficient(grad_norm, opts.max_grad_norm as f32);
             let lr = schedule.lr(state.global_step);
             backend.apply_update(&optimizer, state.global_step as u64 + 1, lr, coef, &mut adapter, &mut moments)?;
