@@ -143,6 +143,13 @@ typedef struct DyagModelOptions {
   // Worker threads for this model's work; 0 shares one pool sized to the
   // machine's cores among all models opened with 0.
   uint32_t threads;
+  // Instructions one rendering of the chat template may run (templates
+  // come from model files: a runaway loop ends in an error); 0: the
+  // default, 10 000 000 (about 0.1 s).
+  uint64_t template_fuel;
+  // Bytes one rendering of the chat template may write; 0: the default,
+  // 16 MiB.
+  uint64_t template_max_bytes;
 } DyagModelOptions;
 
 // An open model: a base model and, optionally, an attached LoRA adapter.

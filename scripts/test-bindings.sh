@@ -41,6 +41,7 @@ timed "cargo build (the lean libdyag.a, then the dyag CLI, $PROFILE)" sh -c "scr
 timed "C: build" make -C bindings/c --no-print-directory PROFILE="$PROFILE" BUILT=1 all
 timed "C: test_capi under $MEMCHECK" make -C bindings/c --no-print-directory PROFILE="$PROFILE" BUILT=1 "check-$MEMCHECK"
 timed "C: test_gemma (ASan) against the CLI" make -C bindings/c --no-print-directory PROFILE="$PROFILE" BUILT=1 check-gemma
+timed "C: hostile model files (ASan)" make -C bindings/c --no-print-directory PROFILE="$PROFILE" BUILT=1 check-hostile
 timed "C: examples" make -C bindings/c --no-print-directory PROFILE="$PROFILE" BUILT=1 examples
 
 if ! command -v go >/dev/null 2>&1; then

@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// Past this, a call that should end at once counts as a hang (about 0.1 s
+/// on a quiet machine; generous for a loaded CI machine).
+const HANG: Duration = Duration::from_secs(30);
+
 fn dyag_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_dyag"))
 }
@@ -40,7 +44,7 @@ fn runaway_templates_stop_with_an_error() {
     let started = Instant::now();
     let e = t.render(&user("hi"), true).unwrap_err().to_string();
     assert!(e.contains("instructions") && e.contains("template fuel"), "{e}");
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < HANG, "took {:?}", started.elapsed());
 
     let grows = "{% for a in range(100000) %}{{ 'x' * 100000 }}{% endfor %}";
     let t = ChatTemplate::from_jinja(grows, "<bos>", "<eos>").unwrap();
@@ -112,7 +116,7 @@ fn a_huge_question_is_refused_before_encoding() {
     let started = Instant::now();
     let e = engine().chat_prompt(&user(&"mot ".repeat(3_000_000))).unwrap_err().to_string();
     assert!(e.contains("bytes does not fit the model's context"), "{e}");
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < HANG, "took {:?}", started.elapsed());
 }
 
 /// Finding 13: sampling options and thread counts are checked.

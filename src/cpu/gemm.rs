@@ -832,6 +832,23 @@ mod tests {
         assert_close(&c, &naive(m, n, k, |i, kk| a[i * k + kk], |kk, j| b[kk * n + j]), k, "nn scalar");
     }
 
+    /// k = 0: C = 0 (or unchanged when accumulating) with empty A and B, and
+    /// no pointer is offset past them (the kernels need k > 0).
+    #[test]
+    fn empty_inner_dimension() {
+        let mut c = vec![7f32; 6];
+        gemm_nt(2, 3, 0, &[], 0, &[], 0, &mut c, 3, true);
+        assert_eq!(c, vec![7.0; 6]);
+        gemm_nt(2, 3, 0, &[], 0, &[], 0, &mut c, 3, false);
+        assert_eq!(c, vec![0.0; 6]);
+        let mut c = vec![7f32; 6];
+        gemm_nn(2, 3, 0, &[], 0, &[], 3, &mut c, 3, false);
+        assert_eq!(c, vec![0.0; 6]);
+        let mut c = vec![7f32; 6];
+        gemm_tn(2, 3, 0, &[], 2, &[], 3, &mut c, 3, true);
+        assert_eq!(c, vec![7.0; 6]);
+    }
+
     #[test]
     fn dot_matches() {
         let mut rng = Rng::new(3);

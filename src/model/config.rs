@@ -408,6 +408,29 @@ mod tests {
         assert!(e.contains("num_key_value_heads"), "{e}");
     }
 
+    /// Hardening findings 1, 3, 12 on the Hugging Face path: sizes checked as
+    /// read (2^40 layers used to be allocated first), window 0, bad rope.
+    #[test]
+    fn hostile_sizes_and_values_are_refused() {
+        let err = |edit: &dyn Fn(&mut Value)| {
+            let mut v = fixture("gemma3");
+            edit(&mut v);
+            ModelConfig::from_hf_json(&v).unwrap_err().to_string()
+        };
+        let e = err(&|v| v["num_hidden_layers"] = (1u64 << 40).into());
+        assert!(e.contains("num_hidden_layers") && e.contains("out of range"), "{e}");
+        let e = err(&|v| v["sliding_window"] = 0.into());
+        assert!(e.contains("sliding_window") && e.contains("out of range"), "{e}");
+        let e = err(&|v| v["num_attention_heads"] = (-3).into());
+        assert!(e.contains("num_attention_heads") && e.contains("not a positive integer"), "{e}");
+        let e = err(&|v| v["rope_parameters"]["full_attention"]["rope_theta"] = 0.0.into());
+        assert!(e.contains("rope_theta"), "{e}");
+        let e = err(&|v| v["query_pre_attn_scalar"] = (-1.0).into());
+        assert!(e.contains("query_pre_attn_scalar"), "{e}");
+        let e = err(&|v| v["max_position_embeddings"] = u64::MAX.into());
+        assert!(e.contains("max_position_embeddings"), "{e}");
+    }
+
     #[test]
     fn llama3_rope_scaling() {
         let r = Rope {

@@ -7,6 +7,10 @@ use crate::util::rng::Rng;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 
+/// Largest `lora_alpha` accepted: scale = alpha/r (or alpha/√r) far beyond
+/// any recipe (PEFT's examples use 8–128), still exact in f32.
+pub const MAX_ALPHA: f64 = 1e6;
+
 /// PEFT's LoRA hyper-parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoraConfig {
@@ -38,8 +42,8 @@ impl LoraConfig {
         if self.r == 0 || self.r > 4096 {
             return Err(Error::invalid(format!("LoRA rank {} is out of range (1..=4096)", self.r)));
         }
-        if !(self.alpha.is_finite() && self.alpha > 0.0 && self.alpha as f64 <= super::peft::MAX_ALPHA) {
-            return Err(Error::invalid(format!("LoRA alpha {} is out of range (0, {}]", self.alpha, super::peft::MAX_ALPHA)));
+        if !(self.alpha.is_finite() && self.alpha > 0.0 && self.alpha as f64 <= MAX_ALPHA) {
+            return Err(Error::invalid(format!("LoRA alpha {} is out of range (0, {}]", self.alpha, MAX_ALPHA)));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::invalid(format!("LoRA dropout {} must be in [0, 1)", self.dropout)));

@@ -24,10 +24,6 @@ pub struct AdapterConfig {
     pub base_model_name_or_path: Option<String>,
 }
 
-/// Largest `lora_alpha` accepted: scale = alpha/r (or alpha/√r) far beyond
-/// any recipe (PEFT's examples use 8–128), still exact in f32.
-pub const MAX_ALPHA: f64 = 1e6;
-
 /// Reads and checks `adapter_config.json`.
 pub fn read_adapter_config(dir: &Path) -> Result<AdapterConfig> {
     let path = dir.join(CONFIG_FILE);
@@ -71,8 +67,8 @@ pub fn read_adapter_config(dir: &Path) -> Result<AdapterConfig> {
     let alpha = match v.get("lora_alpha") {
         None => 8.0,
         Some(x) => match x.as_f64() {
-            Some(a) if a.is_finite() && a > 0.0 && a <= MAX_ALPHA => a as f32,
-            _ => return Err(Error::format(&path, format!("lora_alpha {x} is not a number in (0, {MAX_ALPHA}]"))),
+            Some(a) if a.is_finite() && a > 0.0 && a <= super::lora::MAX_ALPHA => a as f32,
+            _ => return Err(Error::format(&path, format!("lora_alpha {x} is not a number in (0, {}]", super::lora::MAX_ALPHA))),
         },
     };
     let targets = match field("target_modules") {

@@ -241,6 +241,16 @@ mod tests {
         }
     }
 
+    /// An empty sequence is a no-op (the dQ block's size was computed as
+    /// (t − 1)·row + d, which wraps at t = 0).
+    #[test]
+    fn backward_of_nothing_does_nothing() {
+        let s = AttnShape { n_heads: 2, n_kv_heads: 1, head_dim: 4, scale: 0.5, window: None };
+        let (mut dk, mut dv) = (vec![1f32; 16], vec![1f32; 16]);
+        attention_backward(&s, &[], &[0.0; 16], &[0.0; 16], 4, 0, &[], &[], &mut [], &mut dk, &mut dv);
+        assert!(dk.iter().chain(&dv).all(|&x| x == 1.0));
+    }
+
     #[test]
     fn backward_matches_finite_differences() {
         let mut rng = Rng::new(10);

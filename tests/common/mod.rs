@@ -2,6 +2,7 @@
 //! the real model live, and reading reference tensors.
 #![allow(dead_code)]
 
+pub mod gguf_writer;
 pub mod hostile;
 pub mod rust_source;
 
