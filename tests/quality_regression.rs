@@ -5,7 +5,9 @@
 //! used for training: 10 direct, 10 paraphrase, 10 about unknown names) at
 //! least as well as measured when this test was written, with a margin. A
 //! change to the generator, the recipe or the engine that loses the facts
-//! fails here. (The full benchmark is `scripts/quality-bench.sh`.)
+//! fails here. (The full benchmark is `scripts/quality-bench.sh`.) About 9
+//! minutes on 2 cores: run by `scripts/quality-guard.sh` (before landing a
+//! change to the generator, the recipe or the engine), not by CI.
 
 mod common;
 
@@ -47,6 +49,7 @@ fn p(path: &Path) -> &str {
 }
 
 #[test]
+#[ignore = "about 9 minutes of training on 2 cores, past CI's budget: run scripts/quality-guard.sh"]
 fn default_path_answers_benchmark_questions() {
     let tmp = tempfile::tempdir().unwrap();
     let dev = root().join("benches/quality/dev");
