@@ -233,3 +233,64 @@ fn json_schema_lists_exactly_the_fields_dyag_writes() {
     }
     walk("$", &written, &schema);
 }
+
+/// Finding 10 of the hardening review: the stored aggregates are checked
+/// against the questions (and replaced by the recomputed ones), within
+/// rounding.
+#[test]
+fn stored_aggregates_must_match_the_questions() {
+    let questions = r#""questions": [
+        {"id": "q1", "question": "?", "answer": "oui", "success": true, "keywords": ["oui"], "scores": {"keyword_recall": 1.0}},
+        {"id": "q2", "question": "?", "answer": "non", "success": true, "keywords": ["oui"], "scores": {"keyword_recall": 0.0}},
+        {"id": "q3", "question": "?", "answer": "", "error": "timeout", "success": false, "keywords": ["oui"], "scores": {"keyword_recall": 0.0}}]"#;
+    let file = |aggregates: &str| {
+        format!("{{\"schema_version\": 2, \"metadata\": {{\"system\": \"rag\"}}, \"aggregates\": {aggregates}, {questions}}}")
+    };
+    // Exact, rounded to 3 decimals, or partial: accepted, and the figures used are the recomputed ones.
+    for ok in [
+        r#"{"questions": 3, "successes": 2, "errors": 1, "success_rate": 0.6666666666666666, "mean_keyword_recall": 0.3333333333333333}"#,
+        r#"{"questions": 3, "success_rate": 0.667, "mean_keyword_recall": 0.333, "mean_f1": null}"#,
+        r#"{"questions": 3}"#,
+    ] {
+        let r = parse_results(Path::new("res.json"), &file(ok)).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        let a = r.aggregates.unwrap();
+        assert_eq!(a.success_rate, Some(2.0 / 3.0));
+        assert_eq!(a.keywords_count, Some(3));
+    }
+    for (bad, want) in [
+        (
+            r#"{"questions": 3, "success_rate": 1.0}"#,
+            "res.json: aggregates.success_rate: the file says 1.0, but its questions give 0.6666666666666666",
+        ),
+        (r#"{"questions": 3, "success_rate": 0.67}"#, "res.json: aggregates.success_rate: the file says 0.67, but"),
+        (r#"{"questions": 4}"#, "res.json: aggregates.questions: the file says 4, but its questions give 3"),
+        (r#"{"questions": 3, "errors": 0}"#, "res.json: aggregates.errors: the file says 0, but its questions give 1"),
+        // No question has an f1 score: the file cannot have a mean.
+        (r#"{"questions": 3, "mean_f1": 0.9}"#, "res.json: aggregates.mean_f1: the file says 0.9, but its questions give no value"),
+        (
+            r#"{"questions": 3, "per_kind": {"direct": {"questions": 3}}}"#,
+            "res.json: aggregates.per_kind.direct: the file says {…}, but its questions give no value",
+        ),
+    ] {
+        let e = err(&file(bad));
+        assert!(e.starts_with(want), "{bad}: {e}");
+        assert!(e.contains("beyond rounding, 0.0005"), "{e}");
+    }
+}
+
+/// Findings 11 and 13: a key twice in one object, CR-only line ends and a
+/// stray BOM are refused with their line.
+#[test]
+fn duplicate_keys_cr_line_ends_and_stray_boms_are_refused() {
+    let e = err("{\"schema_version\": 2,\n\"metadata\": {\"system\": \"rag\", \"tool\": \"a\", \"tool\": \"b\"},\n\"questions\": []}");
+    assert!(e.starts_with("res.json:2: duplicate key \"tool\" in metadata (column"), "{e}");
+    let e = err("{\"schema_version\": 2, \"metadata\": {\"system\": \"rag\"}, \"questions\": [],\n\"aggregates\": {\"questions\": 0, \"per_kind\": {\"a\": {\"questions\": 0}, \"a\": {\"questions\": 0}}}}");
+    assert!(e.starts_with("res.json:2: duplicate key \"a\" in aggregates.per_kind (column"), "{e}");
+    let e = err("{\"schema_version\": 2,\r\"metadata\": {\"system\": \"rag\"},\r\"questions\": []}");
+    assert!(e.starts_with("res.json:1: carriage return (CR) without a line feed at byte 22"), "{e}");
+    let e = err("{\"schema_version\": 2,\n\u{feff}\"metadata\": {\"system\": \"rag\"},\n\"questions\": []}");
+    assert!(e.starts_with("res.json:2: byte order mark (U+FEFF) at byte 1"), "{e}");
+    // CRLF is fine.
+    parse_results(Path::new("res.json"), "{\"schema_version\": 2,\r\n\"metadata\": {\"system\": \"rag\"},\r\n\"questions\": []}\r\n")
+        .unwrap();
+}

@@ -165,6 +165,10 @@ fn broken_indexes() {
     );
     case(r#"{"weight_map": {"a": "../s1.safetensors"}}"#, &["'../s1.safetensors' is not a plain file name"]);
     case(r#"{"weight_map": {"a": 3}}"#, &["weight_map entry 'a'"]);
+    case(
+        "{\"weight_map\": {\"a\": \"s1.safetensors\",\n\"a\": \"s2.safetensors\"}}",
+        &["model.safetensors.index.json", "line 2: duplicate key \"a\" in weight_map (column 1)"],
+    );
 }
 
 #[test]
@@ -182,6 +186,13 @@ fn lying_headers() {
     bad_file("[1, 2]", &[], &["not a valid JSON object"]);
     bad_file("{} x", &[], &["trailing characters"]);
     bad_file(&format!("{{{},{}}}", w(0, 8), w(0, 8)), &[0; 8], &["tensor 'w' appears twice"]);
+    // Inside an entry or the metadata too (the last would silently win).
+    bad_file(
+        "{\"w\":{\"dtype\":\"F32\",\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+        &[0; 8],
+        &["duplicate key \"dtype\" in w (column 21)"],
+    );
+    bad_file("{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", &[], &["duplicate key \"a\" in __metadata__"]);
     bad_file("{\"w\":{\"shape\":[2],\"data_offsets\":[0,8]}}", &[0; 8], &["tensor 'w'", "no \"dtype\""]);
     bad_file("{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", &[0; 8], &["tensor 'w'", "no \"shape\""]);
     bad_file("{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", &[0; 8], &["tensor 'w'", "\"shape\" is not a list"]);

@@ -223,6 +223,6 @@ pub fn run_validate(args: ValidateArgs) -> Result<()> {
     if rep.is_valid() {
         Ok(())
     } else {
-        Err(Error::data(&args.file, rep.problems[0].line, format!("{} problems (see above)", rep.problems.len())))
+        Err(Error::data(&args.file, rep.problems[0].line, format!("{} problems (see above)", rep.problem_count())))
     }
 }

@@ -14,22 +14,28 @@ use crate::Result;
 pub use crate::data::DEFAULT_SYSTEM_PROMPT;
 
 /// The system message of a chat dataset's first example (`{"messages": [...]}`
-/// JSONL), `None` when that example has no system message.
+/// JSONL), `None` when that example has no system message. Only the lines up
+/// to the first example are read, within the dataset reader's line limit.
 pub fn system_prompt_from_dataset(path: &std::path::Path) -> Result<Option<String>> {
-    let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = String::from_utf8_lossy(raw);
+    use crate::formats::chat_jsonl::{MAX_FILE_BYTES, MAX_LINE_BYTES};
+    let limits = crate::formats::bounded::Limits { max_line: MAX_LINE_BYTES, max_total: MAX_FILE_BYTES };
+    let mut lines = crate::formats::bounded::Lines::open(path, limits)?;
+    while let Some(raw) = lines.next_line()? {
+        if let Some(p) = raw.problem {
+            return Err(crate::Error::data(path, raw.number, p));
+        }
+        let line = String::from_utf8_lossy(raw.bytes);
         if line.trim().is_empty() {
             continue;
         }
         let conv: crate::formats::chat::Conversation = serde_json::from_str(line.trim()).map_err(|e| {
             crate::Error::data(
                 path,
-                i + 1,
+                raw.number,
                 format!("not a chat example ({{\"messages\": [...]}}): {}", crate::eval::questions::json_msg_in_line(&e)),
             )
         })?;
+        crate::formats::json::reject_duplicate_keys(path, raw.number, line.trim())?;
         return Ok(conv.messages.first().filter(|m| m.role == "system").map(|m| m.content.clone()));
     }
     Err(crate::Error::format(path, "empty dataset: no example to take the system prompt from"))

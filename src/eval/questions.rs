@@ -1,11 +1,23 @@
 //! The questions file: JSONL, one `{"question", "expected"?, "keywords"?, "id"?,
 //! "kind"?, "apps"?}` per line. Blank lines are skipped, other fields are ignored, a UTF-8 BOM
-//! and CRLF line ends are accepted. Every problem names the file and line.
+//! and CRLF line ends are accepted. Every problem names the file and line: a
+//! key twice in one object, a BOM further on, CR-only line ends, a line longer
+//! than [`MAX_LINE_BYTES`] or a file larger than [`MAX_FILE_BYTES`] (the file is
+//! read one line at a time, never whole) are refused.
 
 use crate::eval::metrics::normalize;
+use crate::formats::bounded::{Limits, Lines};
 use crate::{Error, Result};
 use std::collections::HashMap;
+use std::io::BufRead;
 use std::path::Path;
+
+/// A line longer than this is refused: one question is a few hundred bytes.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+/// A questions file larger than this is refused: every question is held in memory.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+const LIMITS: Limits = Limits { max_line: MAX_LINE_BYTES, max_total: MAX_FILE_BYTES };
 
 /// One question to ask.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,26 +54,33 @@ struct Line {
     apps: Option<serde_json::Value>,
 }
 
-/// Reads and checks a questions file.
+/// Reads and checks a questions file, one line at a time.
 pub fn read_questions(path: &Path) -> Result<Vec<Question>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse_questions(path, &bytes)
+    parse_lines(path, Lines::open(path, LIMITS)?)
 }
 
 /// Parses questions JSONL; `path` is only used in error messages.
 pub fn parse_questions(path: &Path, bytes: &[u8]) -> Result<Vec<Question>> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    parse_lines(path, Lines::new(path, bytes, LIMITS))
+}
+
+fn parse_lines<R: BufRead>(path: &Path, mut lines: Lines<R>) -> Result<Vec<Question>> {
     let mut questions = Vec::new();
     let mut ids: HashMap<String, usize> = HashMap::new();
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line_no = i + 1;
+    while let Some(raw) = lines.next_line()? {
+        let line_no = raw.number;
         let err = |msg: String| Error::data(path, line_no, msg);
-        let line = std::str::from_utf8(raw).map_err(|e| err(format!("not UTF-8 text (invalid byte at column {})", e.valid_up_to() + 1)))?;
+        if let Some(p) = raw.problem {
+            return Err(err(p));
+        }
+        let line =
+            std::str::from_utf8(raw.bytes).map_err(|e| err(format!("not UTF-8 text (invalid byte at column {})", e.valid_up_to() + 1)))?;
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
         let value: serde_json::Value = serde_json::from_str(line).map_err(|e| err(format!("invalid JSON: {}", json_msg_in_line(&e))))?;
+        crate::formats::json::reject_duplicate_keys(path, line_no, line)?;
         let serde_json::Value::Object(mut fields) = value else {
             return Err(err(format!("expected a JSON object with a \"question\" field, found {}", json_kind(&value))));
         };
@@ -211,5 +230,24 @@ mod tests {
         }
         let got = parse_questions(Path::new("qs.jsonl"), b"{\"question\": \"a\"}\n{\"question\": \"\xff\"}\n").unwrap_err().to_string();
         assert!(got.starts_with("qs.jsonl:2: not UTF-8"), "{got}");
+    }
+
+    /// Findings 11 and 13 of the hardening review: a key twice in one object
+    /// (the last would win), a BOM after the start, CR-only line ends.
+    #[test]
+    fn duplicate_keys_stray_boms_and_cr_line_ends_are_refused() {
+        let cases = [
+            ("{\"question\": \"a\"}\n{\"question\": \"b\", \"question\": \"c\"}\n", "qs.jsonl:2: duplicate key \"question\" (column"),
+            ("{\"question\": \"a\", \"keywords\": [\"x\"], \"keywords\": []}", "qs.jsonl:1: duplicate key \"keywords\""),
+            ("{\"question\": \"a\", \"apps\": [{\"n\": 1, \"n\": 2}]}", "qs.jsonl:1: duplicate key \"n\" in apps[0]"),
+            ("{\"question\": \"a\"}\n\u{feff}{\"question\": \"b\"}\n", "qs.jsonl:2: byte order mark (U+FEFF)"),
+            ("{\"question\": \"a\"}\r{\"question\": \"b\"}\r", "qs.jsonl:1: carriage return (CR) without a line feed"),
+        ];
+        for (text, want) in cases {
+            let got = parse(text).unwrap_err().to_string();
+            assert!(got.starts_with(want), "for {text:?}: got {got:?}, want prefix {want:?}");
+        }
+        // A BOM at the very start and CRLF line ends are fine.
+        assert_eq!(parse("\u{feff}{\"question\": \"a\"}\r\n{\"question\": \"b\"}\r\n").unwrap().len(), 2);
     }
 }

@@ -21,8 +21,9 @@ pub const READABLE_SCHEMA_VERSIONS: &[u64] = &[1, 2];
 pub struct ResultsFile {
     pub schema_version: u64,
     pub metadata: Metadata,
-    /// Always written by dyag; computed from `questions` when another tool
-    /// leaves it out.
+    /// Always written by dyag. [`crate::eval::validate::read_results`]
+    /// recomputes it from `questions` (refusing a file whose stored figures
+    /// disagree), so a file read that way always has the recomputed ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregates: Option<Aggregates>,
     pub questions: Vec<QuestionResult>,

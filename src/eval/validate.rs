@@ -2,28 +2,64 @@
 //! JSON path of the field at fault ("results.json:41: questions[3].scores.f1:
 //! invalid type: string "x", expected f64").
 //!
-//! Checks happen in three passes: the schema version first (so a file from a
-//! newer or older schema gets a version error, not a confusing field error),
-//! then the shape of every field, then value ranges and consistency.
+//! Checks happen in passes: the text first (CR-only line ends, a stray byte
+//! order mark), then the schema version (so a file from a newer or older
+//! schema gets a version error, not a confusing field error), then keys
+//! repeated in one object, then the shape of every field, then value ranges
+//! and consistency, and last the stored aggregates against the ones
+//! recomputed from the questions.
+//!
+//! Nothing in the file is taken on trust: the aggregates a reader gets are
+//! always recomputed from the per-question records
+//! ([`crate::eval::aggregate::aggregate`], the code that writes them), and a
+//! file whose stored aggregates disagree with its own questions beyond
+//! rounding ([`AGGREGATE_TOLERANCE`]) is refused, naming the field.
 
 use crate::eval::results::{Aggregates, Distribution, ResultsFile, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION};
 use crate::{Error, Result};
 use serde::Deserialize;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Reads, checks and completes (aggregates) a results file.
+/// A results file larger than this is refused before it is read. A results
+/// file is one JSON document, held whole in memory while it is parsed; dyag
+/// writes a few KiB per question, so 256 MiB is some 50 000 questions with
+/// long answers and sources: far beyond an evaluation run.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Largest difference accepted between a stored aggregate and the same figure
+/// recomputed from the file's questions: absolute for values up to 1 (rates,
+/// means of scores), relative above (milliseconds, tokens per second).
+///
+/// dyag writes floats that read back exactly and recomputes them with the same
+/// code, so its own files agree to the last bit; the slack is for other tools,
+/// which may sum in another order (differences around 1e-15) or round what they
+/// store. 5e-4 accepts figures rounded to 3 decimals (rates as the reports show
+/// them, 0.001 or 0.1 %) and refuses any change that shows in a report. It
+/// cannot tilt a comparison either way: the recomputed figures are the ones
+/// used, the stored ones are only checked.
+pub const AGGREGATE_TOLERANCE: f64 = 5e-4;
+
+/// Reads, checks and completes (aggregates) a results file. The file is refused
+/// unread when larger than [`MAX_FILE_BYTES`], and read with a bound when its
+/// size is unknown (a FIFO, a device), so memory stays bounded.
 pub fn read_results(path: &Path) -> Result<ResultsFile> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::formats::bounded::read_to_end(path, MAX_FILE_BYTES)?;
     let text = String::from_utf8(bytes)
         .map_err(|e| Error::format(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
-    parse_results(path, text.trim_start_matches('\u{feff}'))
+    parse_results(path, text.strip_prefix('\u{feff}').unwrap_or(&text))
 }
 
 /// Parses and checks results JSON; `path` is only used in error messages.
-/// When the file has no `aggregates`, they are computed from its questions.
+/// The aggregates are recomputed from the questions; stored ones that
+/// disagree are refused (see [`AGGREGATE_TOLERANCE`]).
 pub fn parse_results(path: &Path, text: &str) -> Result<ResultsFile> {
+    if let Some((line, msg)) = crate::formats::bounded::text_problem(text.as_bytes()) {
+        return Err(Error::data(path, line, msg));
+    }
     check_version(path, text)?;
+    crate::formats::json::reject_duplicate_keys(path, 1, text)?;
     let mut de = serde_json::Deserializer::from_str(text);
     let mut file: ResultsFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
@@ -31,10 +67,69 @@ pub fn parse_results(path: &Path, text: &str) -> Result<ResultsFile> {
     })?;
     de.end().map_err(|e| json_error(path, "", e))?;
     check_values(path, &file)?;
-    if file.aggregates.is_none() {
-        file.aggregates = Some(crate::eval::aggregate::aggregate(&file.questions));
+    let computed = crate::eval::aggregate::aggregate(&file.questions);
+    if let Some(stored) = &file.aggregates {
+        check_stored_aggregates(path, stored, &computed)?;
     }
+    file.aggregates = Some(computed);
     Ok(file)
+}
+
+/// Refuses stored aggregates that disagree with the ones computed from the
+/// questions: every figure the file gives (not `null`) must be within
+/// [`AGGREGATE_TOLERANCE`] of the computed one (counts must be equal), and a
+/// figure the questions cannot give must not be there.
+fn check_stored_aggregates(path: &Path, stored: &Aggregates, computed: &Aggregates) -> Result<()> {
+    let to_value = |a: &Aggregates| serde_json::to_value(a).map_err(|e| Error::msg(format!("cannot serialise aggregates: {e}")));
+    let mut computed = to_value(computed)?;
+    // Kinds the file has and the questions do not are then named one by one.
+    if let Some(map) = computed.as_object_mut() {
+        map.entry("per_kind").or_insert_with(|| Value::Object(Default::default()));
+    }
+    compare_stored(path, "aggregates", &to_value(stored)?, &computed)
+}
+
+fn compare_stored(path: &Path, field: &str, stored: &Value, computed: &Value) -> Result<()> {
+    let agree = match (stored, computed) {
+        (Value::Null, _) => true,
+        (Value::Object(s), Value::Object(c)) => {
+            for (k, v) in s {
+                compare_stored(path, &format!("{field}.{k}"), v, c.get(k).unwrap_or(&Value::Null))?;
+            }
+            true
+        }
+        (Value::Array(s), Value::Array(c)) if s.len() == c.len() => {
+            for (i, (sv, cv)) in s.iter().zip(c).enumerate() {
+                compare_stored(path, &format!("{field}[{i}]"), sv, cv)?;
+            }
+            true
+        }
+        (Value::Number(s), Value::Number(c)) => match (s.as_u64(), c.as_u64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => {
+                let (a, b) = (s.as_f64().unwrap_or(f64::NAN), c.as_f64().unwrap_or(f64::NAN));
+                (a - b).abs() <= AGGREGATE_TOLERANCE * b.abs().max(1.0)
+            }
+        },
+        _ => false,
+    };
+    if agree {
+        return Ok(());
+    }
+    let show = |v: &Value| match v {
+        Value::Null => "no value".to_string(),
+        Value::Object(_) => "{…}".to_string(),
+        other => other.to_string(),
+    };
+    Err(Error::format(
+        path,
+        format!(
+            "{field}: the file says {}, but its questions give {}: the stored aggregates do not match the per-question records \
+             (beyond rounding, {AGGREGATE_TOLERANCE}); remove \"aggregates\" to have them computed, or fix the file",
+            show(stored),
+            show(computed)
+        ),
+    ))
 }
 
 /// An error from serde_json as "file:line: field: message".

@@ -6,16 +6,37 @@
 //! A valid conversation: an optional system message first, then user and
 //! assistant messages alternating, starting with a user message and ending
 //! with an assistant answer; every role known, every content a non-empty
-//! string. Blank lines are skipped (with a warning); a UTF-8 BOM is accepted.
+//! string, no key twice in one object. Blank lines are skipped (with a
+//! warning); a UTF-8 BOM at the start and CRLF line ends are accepted, a BOM
+//! further on and CR-only line ends are refused.
+//!
+//! The file is read one line at a time ([`crate::formats::bounded::Lines`]):
+//! a line longer than [`MAX_LINE_BYTES`] or a file larger than
+//! [`MAX_FILE_BYTES`] stops the reading with an error naming the file and the
+//! line, so that `/dev/zero` or a runaway FIFO cannot fill the memory.
 
+use crate::formats::bounded::{Limits, Lines};
 use crate::formats::chat::{ChatMessage, Conversation};
 use crate::{Error, Result};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 /// One line longer than this is refused (a dataset line is one conversation).
 pub const MAX_LINE_BYTES: usize = 8 << 20;
+
+/// A dataset larger than this is refused: `read_chat_dataset` holds every
+/// conversation in memory (and fine-tuning then their tokens), and 1 GiB of
+/// text is some 250 million tokens, far beyond a fine-tuning run here.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// `validate_chat_dataset` lists at most this many problems, and as many
+/// warnings; the others are counted (a file of a billion blank lines must
+/// not make a billion warnings).
+pub const MAX_LISTED: usize = 1000;
+
+const LIMITS: Limits = Limits { max_line: MAX_LINE_BYTES, max_total: MAX_FILE_BYTES };
 
 /// A problem (or a warning) at a line.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -33,14 +54,44 @@ pub struct ValidationReport {
     pub conversations: usize,
     pub with_system: usize,
     pub messages: usize,
+    /// The first [`MAX_LISTED`] problems.
     pub problems: Vec<Problem>,
-    /// Not errors: blank lines, repeated examples.
+    /// Not errors: blank lines, repeated examples (the first [`MAX_LISTED`]).
     pub warnings: Vec<Problem>,
+    /// Problems and warnings found beyond the first [`MAX_LISTED`] of each.
+    pub problems_not_listed: usize,
+    pub warnings_not_listed: usize,
 }
 
 impl ValidationReport {
     pub fn is_valid(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// Every problem found, listed or not.
+    pub fn problem_count(&self) -> usize {
+        self.problems.len() + self.problems_not_listed
+    }
+
+    /// Every warning found, listed or not.
+    pub fn warning_count(&self) -> usize {
+        self.warnings.len() + self.warnings_not_listed
+    }
+
+    fn problem(&mut self, line: usize, msg: String) {
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(Problem { line, msg });
+        } else {
+            self.problems_not_listed += 1;
+        }
+    }
+
+    fn warning(&mut self, line: usize, msg: String) {
+        if self.warnings.len() < MAX_LISTED {
+            self.warnings.push(Problem { line, msg });
+        } else {
+            self.warnings_not_listed += 1;
+        }
     }
 
     /// Every problem and warning as "file:line: message" lines, then a summary line.
@@ -50,8 +101,14 @@ impl ValidationReport {
         for pr in &self.problems {
             s.push_str(&format!("{p}:{}: {}\n", pr.line, pr.msg));
         }
+        if self.problems_not_listed > 0 {
+            s.push_str(&format!("{p}: ... and {} more problems, not listed\n", self.problems_not_listed));
+        }
         for w in &self.warnings {
             s.push_str(&format!("{p}:{}: warning: {}\n", w.line, w.msg));
+        }
+        if self.warnings_not_listed > 0 {
+            s.push_str(&format!("{p}: ... and {} more warnings, not listed\n", self.warnings_not_listed));
         }
         if self.is_valid() {
             s.push_str(&format!(
@@ -59,15 +116,15 @@ impl ValidationReport {
                 self.conversations,
                 self.with_system,
                 self.messages,
-                self.warnings.len()
+                self.warning_count()
             ));
         } else {
             s.push_str(&format!(
                 "{p}: INVALID, {} problems in {} lines ({} valid conversations), {} warnings\n",
-                self.problems.len(),
+                self.problem_count(),
                 self.lines,
                 self.conversations,
-                self.warnings.len()
+                self.warning_count()
             ));
         }
         s
@@ -81,9 +138,8 @@ pub fn read_chat_dataset(path: &Path) -> Result<Vec<Conversation>> {
 
 /// Like [`read_chat_dataset`], with the line of each conversation (for later errors).
 pub fn read_chat_dataset_with_lines(path: &Path) -> Result<(Vec<Conversation>, Vec<usize>)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let (mut out, mut lines) = (Vec::new(), Vec::new());
-    scan(&bytes, &mut |line, parsed| match parsed {
+    scan(path, &mut |line, parsed| match parsed {
         Parsed::Conversation(c) => {
             out.push(c);
             lines.push(line);
@@ -98,9 +154,10 @@ pub fn read_chat_dataset_with_lines(path: &Path) -> Result<(Vec<Conversation>, V
     Ok((out, lines))
 }
 
-/// Checks a chat dataset and reports every problem; `Err` only when the file cannot be read.
+/// Checks a chat dataset and reports every problem (the first [`MAX_LISTED`]
+/// with their line); `Err` only when the file cannot be read to its end (it
+/// cannot be opened, a line or the file is beyond the limits).
 pub fn validate_chat_dataset(path: &Path) -> Result<ValidationReport> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut rep = ValidationReport {
         path: path.to_path_buf(),
         lines: 0,
@@ -109,10 +166,15 @@ pub fn validate_chat_dataset(path: &Path) -> Result<ValidationReport> {
         messages: 0,
         problems: vec![],
         warnings: vec![],
+        problems_not_listed: 0,
+        warnings_not_listed: 0,
     };
-    let mut first_seen: HashMap<(String, String), usize> = HashMap::new();
+    // A hash of each distinct conversation's text, not the text: memory stays
+    // small whatever the dataset. Two different conversations with the same
+    // 64-bit hash would only make a false "same conversation" warning.
+    let mut first_seen: HashMap<u64, usize> = HashMap::new();
     let mut lines = 0;
-    scan(&bytes, &mut |line, parsed| {
+    scan(path, &mut |line, parsed| {
         lines = line;
         match parsed {
             Parsed::Conversation(c) => {
@@ -121,18 +183,22 @@ pub fn validate_chat_dataset(path: &Path) -> Result<ValidationReport> {
                 if c.messages.first().is_some_and(|m| m.role == "system") {
                     rep.with_system += 1;
                 }
-                let key = (
-                    c.messages.iter().filter(|m| m.role == "user").map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n"),
-                    c.messages.iter().filter(|m| m.role == "assistant").map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n"),
-                );
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                for role in ["user", "assistant"] {
+                    role.hash(&mut h);
+                    for m in c.messages.iter().filter(|m| m.role == role) {
+                        m.content.hash(&mut h);
+                    }
+                }
+                let key = h.finish();
                 if let Some(first) = first_seen.get(&key) {
-                    rep.warnings.push(Problem { line, msg: format!("same conversation as line {first}") });
+                    rep.warning(line, format!("same conversation as line {first}"));
                 } else {
                     first_seen.insert(key, line);
                 }
             }
-            Parsed::Problems(ps) => rep.problems.extend(ps.into_iter().map(|msg| Problem { line, msg })),
-            Parsed::Blank => rep.warnings.push(Problem { line, msg: "blank line (skipped)".into() }),
+            Parsed::Problems(ps) => ps.into_iter().for_each(|msg| rep.problem(line, msg)),
+            Parsed::Blank => rep.warning(line, "blank line (skipped)".into()),
         }
         Ok(())
     })?;
@@ -149,24 +215,20 @@ enum Parsed {
     Blank,
 }
 
-/// Calls `f` for each line (1-based) with what it holds.
-fn scan(bytes: &[u8], f: &mut dyn FnMut(usize, Parsed) -> Result<()>) -> Result<()> {
-    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
-    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-    if bytes.ends_with(b"\n") {
-        lines.pop();
-    }
-    for (i, raw) in lines.into_iter().enumerate() {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        f(i + 1, parse_line(raw))?;
+/// Reads `path` one line at a time and calls `f` for each line (1-based) with what it holds.
+fn scan(path: &Path, f: &mut dyn FnMut(usize, Parsed) -> Result<()>) -> Result<()> {
+    let mut lines = Lines::open(path, LIMITS)?;
+    while let Some(line) = lines.next_line()? {
+        let parsed = match line.problem {
+            Some(p) => Parsed::Problems(vec![p]),
+            None => parse_line(line.bytes),
+        };
+        f(line.number, parsed)?;
     }
     Ok(())
 }
 
 fn parse_line(raw: &[u8]) -> Parsed {
-    if raw.len() > MAX_LINE_BYTES {
-        return Parsed::Problems(vec![format!("line is {} bytes long, more than the {} MiB limit", raw.len(), MAX_LINE_BYTES >> 20)]);
-    }
     let text = match std::str::from_utf8(raw) {
         Ok(t) => t,
         Err(e) => {
@@ -189,6 +251,10 @@ fn parse_line(raw: &[u8]) -> Parsed {
             return Parsed::Problems(vec![format!("invalid JSON: {msg} at column {}", e.column())]);
         }
     };
+    // Before the checks: a repeated "content" would hide an empty one.
+    if let Ok(Some(d)) = crate::formats::json::find_duplicate_key(text) {
+        return Parsed::Problems(vec![d.to_string()]);
+    }
     match check_conversation(&v) {
         Ok(c) => Parsed::Conversation(c),
         Err(p) => Parsed::Problems(p),
@@ -340,7 +406,34 @@ mod tests {
         assert!(problems_of(r#"{"messages":[{"role":"user","content":5},{"content":"A"}]}"#).len() == 2);
         assert!(problems_of("{\"messages\": [").first().unwrap().starts_with("invalid JSON"));
         assert_eq!(problems_of("   "), ["<blank>"]);
+        // A repeated key is refused before anything else: the last "content"
+        // would otherwise pass for the message's text (finding 11).
+        let dup = problems_of(r#"{"messages":[{"role":"user","content":"","content":"Q"},{"role":"assistant","content":"A"}]}"#);
+        assert_eq!(dup.len(), 1);
+        assert!(dup[0].starts_with("duplicate key \"content\" in messages[0] (column"), "{dup:?}");
+        assert!(problems_of(r#"{"messages":[],"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"}]}"#)[0]
+            .starts_with("duplicate key \"messages\" (column"));
+        assert!(problems_of(r#"{"messages":[{"role":"user","role":"assistant","content":"Q"},{"role":"assistant","content":"A"}]}"#)[0]
+            .starts_with("duplicate key \"role\" in messages[0]"));
         let bad = b"{\"messages\":\"\xFF\"}";
         assert!(matches!(parse_line(bad), Parsed::Problems(p) if p[0].contains("invalid UTF-8 byte 0xFF at byte 14")));
+    }
+
+    /// Finding 8: a file of blank lines (or of bad ones) keeps a bounded
+    /// report; the rest is counted.
+    #[test]
+    fn validation_lists_a_bounded_number_of_problems() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("blank.jsonl");
+        let ok = r#"{"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"}]}"#;
+        let text = format!("{}{}{ok}\n", "\n".repeat(MAX_LISTED + 500), "[]\n".repeat(MAX_LISTED + 7));
+        std::fs::write(&p, text).unwrap();
+        let rep = validate_chat_dataset(&p).unwrap();
+        assert_eq!((rep.warnings.len(), rep.warnings_not_listed, rep.warning_count()), (MAX_LISTED, 500, MAX_LISTED + 500));
+        assert_eq!((rep.problems.len(), rep.problems_not_listed, rep.problem_count()), (MAX_LISTED, 7, MAX_LISTED + 7));
+        assert_eq!(rep.conversations, 1);
+        let text = rep.render();
+        assert!(text.contains("blank.jsonl: ... and 500 more warnings, not listed"), "{}", &text[text.len() - 300..]);
+        assert!(text.contains("INVALID, 1007 problems"));
     }
 }

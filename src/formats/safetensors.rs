@@ -20,6 +20,9 @@ use std::sync::Arc;
 
 /// Largest JSON header accepted (the reference implementation's limit).
 const MAX_HEADER_BYTES: u64 = 100_000_000;
+/// A sharded checkpoint's index (`model.safetensors.index.json`) larger than
+/// this is refused unread: it names each tensor once, a few MiB at most.
+const MAX_INDEX_BYTES: u64 = 64 << 20;
 /// Name of the shard index in a sharded checkpoint folder.
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
 
@@ -124,8 +127,12 @@ impl SafetensorsSet {
 
     /// A sharded checkpoint: the index names which file holds each tensor.
     fn open_index(dir: &Path, index: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(index).map_err(|e| Error::io(index, e))?;
+        let bytes = super::bounded::read_to_end(index, MAX_INDEX_BYTES)?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::format(index, format!("not UTF-8 text: {e}")))?;
         let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::format(index, format!("invalid JSON: {e}")))?;
+        if let Ok(Some(d)) = super::json::find_duplicate_key(&text) {
+            return Err(Error::format(index, format!("line {}: {d}", d.line)));
+        }
         let map = json.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| Error::format(index, "no \"weight_map\" object"))?;
         // Distinct shard files, in first-mention order.
         let mut files: Vec<String> = Vec::new();
@@ -377,7 +384,7 @@ fn check_coverage(path: &Path, entries: &[(String, Entry)], data_start: u64, dat
 }
 
 /// Parses a JSON object keeping its entries in order and refusing duplicate keys
-/// (serde_json's map would silently keep the last one).
+/// at any depth (serde_json's map would silently keep the last one).
 fn parse_object(path: &Path, text: &str) -> Result<Vec<(String, serde_json::Value)>> {
     use serde::de::{Deserializer, MapAccess, Visitor};
     struct Entries;
@@ -388,17 +395,22 @@ fn parse_object(path: &Path, text: &str) -> Result<Vec<(String, serde_json::Valu
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out: Vec<(String, serde_json::Value)> = Vec::new();
-            let mut seen = std::collections::HashSet::new();
             while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
-                if !seen.insert(k.clone()) {
-                    return Err(serde::de::Error::custom(format!("tensor '{k}' appears twice")));
-                }
                 out.push((k, v));
             }
             Ok(out)
         }
     }
-    let mut de = serde_json::Deserializer::from_str(text.trim_end_matches(' '));
+    let text = text.trim_end_matches(' ');
+    // Syntax errors are left to the parse below, which says them in this reader's words.
+    match super::json::find_duplicate_key(text) {
+        Ok(Some(d)) if d.at.is_empty() && d.key != "__metadata__" => {
+            return Err(Error::format(path, format!("header is not a valid JSON object: tensor '{}' appears twice", d.key)));
+        }
+        Ok(Some(d)) => return Err(Error::format(path, format!("header is not a valid JSON object: {d}"))),
+        Ok(None) | Err(_) => {}
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
     let out = de.deserialize_map(Entries).map_err(|e| Error::format(path, format!("header is not a valid JSON object: {e}")))?;
     de.end().map_err(|e| Error::format(path, format!("header has trailing characters after the JSON object: {e}")))?;
     Ok(out)

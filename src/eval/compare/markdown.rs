@@ -4,9 +4,47 @@ use crate::eval::compare::metrics::{Direction, Status};
 use crate::eval::compare::questions::Verdict;
 use crate::eval::compare::{Comparison, Lang};
 
-/// A table cell: no line breaks, pipes escaped.
+/// Text from a results file (a question, an answer, a name) as Markdown
+/// that renders it literally, on one line (fit for a table cell, a heading or
+/// a list item): line breaks become spaces, `&`, `<` and `>` become entities
+/// (no HTML tag, comment or autolink can open), and the characters that
+/// would start emphasis, code, a link or strike-through, or end a table cell
+/// (`\ ` * _ [ ] | ~ #`), are backslash-escaped.
 pub fn md_cell(s: &str) -> String {
-    s.replace('\r', "").replace('\n', " ").replace('|', "\\|")
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for ch in s.chars() {
+        match ch {
+            '\r' => {}
+            '\n' => out.push(' '),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+/// Text from a results file as an inline code span on one line: the fence
+/// is one backtick longer than the longest run of backticks inside, and HTML
+/// is literal inside code already. In a table (`in_table`) a `|` would end the
+/// cell, and GFM's `\|` inside code is undone by a `\` before it: text with a
+/// `|` is given as escaped text ([`md_cell`]) instead.
+pub fn md_code(s: &str, in_table: bool) -> String {
+    if in_table && s.contains('|') {
+        return md_cell(s);
+    }
+    let text: String = s.chars().filter(|&c| c != '\r').map(|c| if c == '\n' { ' ' } else { c }).collect();
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    // A space on each side when the text starts or ends with a backtick or a
+    // space (CommonMark strips one space from each side of a code span).
+    let pad = if text.starts_with(['`', ' ']) || text.ends_with(['`', ' ']) { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
 }
 
 pub fn direction_text(d: Direction, lang: Lang) -> &'static str {
@@ -115,9 +153,9 @@ pub fn render(c: &Comparison) -> String {
     for s in &c.systems {
         let dash = |v: &Option<String>| v.as_deref().map_or("—".to_string(), md_cell);
         md.push_str(&format!(
-            "| **{}** | `{}` | {} | {} | {} | {} | {} |\n",
+            "| **{}** | {} | {} | {} | {} | {} | {} |\n",
             md_cell(&s.display_name),
-            md_cell(&s.file),
+            md_code(&s.file, true),
             md_cell(&s.system),
             dash(&s.model),
             dash(&s.adapter),
@@ -143,7 +181,7 @@ pub fn render(c: &Comparison) -> String {
                 md.push_str(&format!(" {} |", v.display));
             }
         }
-        md.push_str(&format!(" {} |\n", winner_text(c, &m.winners, m.status)));
+        md.push_str(&format!(" {} |\n", md_cell(&winner_text(c, &m.winners, m.status))));
     }
     md.push_str(&format!(
         "\n{}\n",
@@ -178,7 +216,7 @@ pub fn render(c: &Comparison) -> String {
 
     md.push_str(&format!("\n## {}\n\n", l.pick("Recommandations", "Recommendations")));
     for r in &c.recommendations {
-        md.push_str(&format!("- **{}** — {}\n", criterion_name(&r.criterion, l), r.text));
+        md.push_str(&format!("- **{}** — {}\n", criterion_name(&r.criterion, l), md_cell(&r.text)));
     }
 
     md.push_str(&format!("\n## {}\n\n", l.pick("Questions où les systèmes divergent", "Questions where the systems disagree")));
@@ -217,7 +255,7 @@ pub fn render(c: &Comparison) -> String {
     if !c.unmatched_questions.is_empty() {
         md.push_str(&format!("\n## {}\n\n", l.pick("Questions absentes d'un des fichiers", "Questions missing from a file")));
         for u in &c.unmatched_questions {
-            md.push_str(&format!("- {} `{}` — {}\n", md_cell(&c.name_of(&u.system)), md_cell(&u.id), md_cell(&u.question)));
+            md.push_str(&format!("- {} {} — {}\n", md_cell(&c.name_of(&u.system)), md_code(&u.id, false), md_cell(&u.question)));
         }
     }
 
@@ -227,4 +265,36 @@ pub fn render(c: &Comparison) -> String {
         md.push_str(&format!("| {a} | {b} | {cc} |\n"));
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding 9 of the hardening review: text from a results file renders
+    /// literally, whatever HTML or Markdown it holds.
+    #[test]
+    fn cells_render_markup_as_text() {
+        assert_eq!(md_cell("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
+        assert_eq!(md_cell("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert(1)&gt;");
+        assert_eq!(md_cell("a &lt; b & c"), "a &amp;lt; b &amp; c");
+        assert_eq!(
+            md_cell("**gras** _it_ `code` [l](u) ~~s~~ a|b \\ #"),
+            "\\*\\*gras\\*\\* \\_it\\_ \\`code\\` \\[l\\](u) \\~\\~s\\~\\~ a\\|b \\\\ \\#"
+        );
+        assert_eq!(md_cell("deux\r\nlignes\n"), "deux lignes ");
+        assert_eq!(md_cell("Qui héberge GIDAF ? L'équipe « DSI »."), "Qui héberge GIDAF ? L'équipe « DSI ».");
+    }
+
+    #[test]
+    fn code_spans_hold_any_text() {
+        assert_eq!(md_code("results_rag.json", true), "`results_rag.json`");
+        assert_eq!(md_code("a`b", false), "``a`b``");
+        assert_eq!(md_code("`x``", false), "``` `x`` ```");
+        assert_eq!(md_code("<b>", false), "`<b>`");
+        assert_eq!(md_code("l1\nl2", false), "`l1 l2`");
+        // A pipe cannot be put in a code span inside a table cell reliably.
+        assert_eq!(md_code("a|b.json", true), "a\\|b.json");
+        assert_eq!(md_code("a|b", false), "`a|b`");
+    }
 }
