@@ -16,7 +16,7 @@ bin=$(cargo test --release --lib --no-run --message-format=json 2>/dev/null \
     | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m["target"]["kind"] == ["lib"] and m.get("executable"):
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "dyag" and m.get("executable"):
         print(m["executable"])')
 [ -n "$bin" ] || { echo "no library test binary found" >&2; exit 1; }
 for level in "" scalar; do
