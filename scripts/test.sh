@@ -31,6 +31,9 @@ cargo clippy --lib --no-default-features -- -D warnings
 step "Rust tests (release build)"
 cargo test --release
 
+step "unsafe-heavy unit tests under valgrind (kernels, ops, quantisation, C ABI handles)"
+scripts/test-unsafe.sh
+
 step "self-contained: the reference tests with nothing beside the repository"
 scripts/test-isolated.sh
 
