@@ -1,53 +1,153 @@
 //! JSONL (one object per line) and JSON (an array of objects, or an object
 //! holding one such array) catalogues. Field order is kept as written.
 
-use super::source::{line_of_offset, numbered_lines, MAX_LINE_BYTES};
+use super::source::{numbered_lines, MAX_LINE_BYTES};
 use super::RawRecord;
 use crate::{Error, Result};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Number, Value};
+use std::collections::HashSet;
+use std::fmt;
+use std::marker::PhantomData;
 use std::path::Path;
 
-/// A JSON object's entries in file order (serde_json's Map sorts its keys).
-struct OrderedObject(Vec<(String, Value)>);
+/// The start of the message for a key written twice in one object; JSON
+/// allows it and serde_json keeps the last value, which silently drops a
+/// fact (or, at the top level, made two facts of one key).
+const DUPLICATE_KEY: &str = "key written twice in one object: ";
 
-impl<'de> Deserialize<'de> for OrderedObject {
+/// A JSON object's entries in file order (serde_json's Map sorts its keys),
+/// refusing a key written twice. `V` is the values' type: [`UniqueValue`]
+/// for records, `&RawValue` for the object that wraps a list of records.
+struct OrderedObject<V>(Vec<(String, V)>);
+
+impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for OrderedObject<V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = OrderedObject;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        struct Entries<V>(PhantomData<V>);
+        impl<'de, V: serde::Deserialize<'de>> Visitor<'de> for Entries<V> {
+            type Value = OrderedObject<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object {...}")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<OrderedObject, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<OrderedObject<V>, A::Error> {
                 let mut out = Vec::new();
-                while let Some((k, v)) = m.next_entry::<String, Value>()? {
-                    out.push((k, v));
+                let mut seen = HashSet::new();
+                // The key is checked before its value is read, so that the
+                // error's column is the repeated key's.
+                while let Some(k) = m.next_key::<String>()? {
+                    if !seen.insert(k.clone()) {
+                        return Err(serde::de::Error::custom(format!("{DUPLICATE_KEY}'{k}'")));
+                    }
+                    out.push((k, m.next_value()?));
                 }
                 Ok(OrderedObject(out))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(Entries(PhantomData))
     }
 }
 
-/// "expected value at line 1 column 7" → "expected value at column 7".
-fn json_error(e: &serde_json::Error, with_line: bool) -> String {
+/// A `serde_json::Value` built by a visitor that refuses a key written twice
+/// in any object, however deeply nested (serde_json's own keeps the last).
+/// Otherwise the same value as serde_json's.
+struct UniqueValue(Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(UniqueValueVisitor).map(UniqueValue)
+    }
+}
+
+struct UniqueValueVisitor;
+
+impl<'de> DeserializeSeed<'de> for UniqueValueVisitor {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueValueVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_none<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(UniqueValueVisitor)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = m.next_key::<String>()? {
+            if out.contains_key(&k) {
+                return Err(serde::de::Error::custom(format!("{DUPLICATE_KEY}'{k}'")));
+            }
+            let v = m.next_value_seed(UniqueValueVisitor)?;
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// A record's entries.
+type Record = OrderedObject<UniqueValue>;
+
+/// "expected value at line 1 column 7" → "expected value at column 7";
+/// `column` is where the error is on its line of the file.
+fn json_error(e: &serde_json::Error, with_line: bool, column: usize) -> String {
     let full = e.to_string();
     let msg = match full.rfind(" at line ") {
         Some(i) => &full[..i],
         None => full.as_str(),
     };
+    if let Some(key) = msg.strip_prefix(DUPLICATE_KEY) {
+        return format!("key {key} is written twice in one object (again at column {column}): keep one of them");
+    }
     let msg = match e.classify() {
         serde_json::error::Category::Eof => format!("{msg} (the JSON is cut short)"),
         _ => msg.to_string(),
     };
     if with_line {
-        format!("invalid JSON: {msg} (column {})", e.column())
+        format!("invalid JSON: {msg} (column {column})")
     } else {
-        format!("invalid JSON: {msg} at column {}", e.column())
+        format!("invalid JSON: {msg} at column {column}")
     }
+}
+
+/// Whether `e` is the refusal of a key written twice.
+fn is_duplicate_key(e: &serde_json::Error) -> bool {
+    e.to_string().starts_with(DUPLICATE_KEY)
 }
 
 pub fn read_jsonl(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
@@ -56,9 +156,9 @@ pub fn read_jsonl(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
         if line.trim().is_empty() {
             continue;
         }
-        let obj: OrderedObject = serde_json::from_str(line).map_err(|e| {
+        let obj: Record = serde_json::from_str(line).map_err(|e| {
             let msg = if line.trim_start().starts_with('{') {
-                json_error(&e, false)
+                json_error(&e, false, e.column())
             } else {
                 format!("expected a JSON object {{...}} on each line, found: {}", preview(line))
             };
@@ -70,21 +170,22 @@ pub fn read_jsonl(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
 }
 
 pub fn read_json(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
-    let top: &RawValue = serde_json::from_str(text).map_err(|e| Error::data(path, e.line(), json_error(&e, true)))?;
+    // Parsing `text` itself (not a part of it) keeps serde_json's lines the file's.
+    let whole = |e: serde_json::Error| Error::data(path, e.line(), json_error(&e, true, e.column()));
+    let top: &RawValue = serde_json::from_str(text).map_err(whole)?;
     let body = top.get().trim_start();
+    let mut lines = LineCounter::new(text);
     let items: Vec<&RawValue> = if body.starts_with('[') {
-        serde_json::from_str(top.get()).map_err(|e| Error::data(path, e.line(), json_error(&e, true)))?
+        serde_json::from_str(text).map_err(whole)?
     } else if body.starts_with('{') {
         // {"applications": [...]}: one field holding the list; otherwise the
         // object is itself the only record.
-        let entries: Vec<(String, &RawValue)> = {
-            let m: std::collections::BTreeMap<String, &RawValue> =
-                serde_json::from_str(top.get()).map_err(|e| Error::data(path, e.line(), json_error(&e, true)))?;
-            m.into_iter().collect()
-        };
-        match entries.as_slice() {
-            [(_, v)] if v.get().trim_start().starts_with('[') => serde_json::from_str(v.get())
-                .map_err(|e| Error::data(path, line_of_offset(text, offset_in(text, v)), json_error(&e, true)))?,
+        let entries: OrderedObject<&RawValue> = serde_json::from_str(text).map_err(whole)?;
+        match entries.0.as_slice() {
+            [(_, v)] if v.get().trim_start().starts_with('[') => serde_json::from_str(v.get()).map_err(|e| {
+                let (line, column) = lines.locate(offset_in(text, v), &e);
+                Error::data(path, line, json_error(&e, true, column))
+            })?,
             _ => vec![top],
         }
     } else {
@@ -92,13 +193,59 @@ pub fn read_json(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
     };
     let mut out = Vec::new();
     for item in items {
-        let line = line_of_offset(text, offset_in(text, item));
-        let obj: OrderedObject = serde_json::from_str(item.get()).map_err(|_| {
-            Error::data(path, line, format!("expected a JSON object {{...}} for each record, found: {}", preview(item.get())))
+        let offset = offset_in(text, item);
+        let line = lines.line_at(offset);
+        let obj: Record = serde_json::from_str(item.get()).map_err(|e| {
+            if is_duplicate_key(&e) {
+                let (line, column) = lines.locate(offset, &e);
+                Error::data(path, line, json_error(&e, true, column))
+            } else {
+                Error::data(path, line, format!("expected a JSON object {{...}} for each record, found: {}", preview(item.get())))
+            }
         })?;
         out.push(to_raw(obj, line));
     }
     Ok(out)
+}
+
+/// Lines of byte offsets in a text, counted on from the last offset asked
+/// for: asking for the records' offsets in order costs one pass over the
+/// text (counting from the start each time made a big array quadratic).
+struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCounter { text: text.as_bytes(), offset: 0, line: 1 }
+    }
+
+    /// The 1-based line of byte `offset`.
+    fn line_at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        if offset < self.offset {
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.offset..offset].iter().filter(|&&b| b == b'\n').count();
+        self.offset = offset;
+        self.line
+    }
+
+    /// The file's line and column of error `e`, raised while parsing the
+    /// part of the text that starts at byte `start`.
+    fn locate(&mut self, start: usize, e: &serde_json::Error) -> (usize, usize) {
+        let line = self.line_at(start);
+        if e.line() <= 1 {
+            let start = start.min(self.text.len());
+            let line_start = self.text[..start].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            (line, start - line_start + e.column())
+        } else {
+            (line + e.line() - 1, e.column())
+        }
+    }
 }
 
 /// Byte offset of a borrowed raw value inside the text it was parsed from.
@@ -115,9 +262,9 @@ fn preview(s: &str) -> String {
     }
 }
 
-fn to_raw(obj: OrderedObject, line: usize) -> RawRecord {
+fn to_raw(obj: Record, line: usize) -> RawRecord {
     let mut fields = Vec::new();
-    for (k, v) in obj.0 {
+    for (k, UniqueValue(v)) in obj.0 {
         flatten(&k, &v, &mut fields);
     }
     RawRecord { fields, heading: None, line }
@@ -190,5 +337,55 @@ mod tests {
         assert!(e.starts_with("c.json:3: invalid JSON"), "{e}");
         let e = read_json(p, "[\n{\"nom\": \"A\"},\n 5\n]").err().unwrap().to_string();
         assert!(e.starts_with("c.json:3: expected a JSON object"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_the_line_and_key() {
+        let p = Path::new("c.jsonl");
+        let e = read_jsonl(p, "{\"nom\":\"A\"}\n{\"nom\":\"B\",\"statut\":\"x\",\"nom\":\"C\"}\n").err().unwrap().to_string();
+        assert_eq!(e, "c.jsonl:2: key 'nom' is written twice in one object (again at column 29): keep one of them");
+        // Nested objects, and objects inside lists, too.
+        let e = read_jsonl(p, "{\"nom\":\"A\",\"contact\":{\"mail\":\"a\",\"mail\":\"b\"}}\n").err().unwrap().to_string();
+        assert!(e.starts_with("c.jsonl:1: key 'mail' is written twice"), "{e}");
+        let e = read_jsonl(p, "{\"nom\":\"A\",\"users\":[{\"n\":1,\"n\":2}]}\n").err().unwrap().to_string();
+        assert!(e.starts_with("c.jsonl:1: key 'n' is written twice"), "{e}");
+        // The same key in two records, or in two objects of one record, is fine.
+        read_jsonl(p, "{\"nom\":\"A\",\"o\":{\"k\":1},\"p\":{\"k\":2}}\n{\"nom\":\"B\"}\n").unwrap();
+        // JSON arrays: the file's line and column.
+        let p = Path::new("c.json");
+        let e = read_json(p, "[\n{\"nom\": \"A\"},\n  {\"nom\": \"B\", \"nom\": \"C\"}\n]").err().unwrap().to_string();
+        assert_eq!(e, "c.json:3: key 'nom' is written twice in one object (again at column 20): keep one of them");
+        let e = read_json(p, "[\n{\"nom\": \"A\",\n \"x\": 1,\n \"x\": 2}\n]").err().unwrap().to_string();
+        assert!(e.starts_with("c.json:4: key 'x' is written twice") && e.contains("column 4)"), "{e}");
+        let e = read_json(p, "{\"applications\": [], \"applications\": [{\"nom\": \"A\"}]}").err().unwrap().to_string();
+        assert!(e.starts_with("c.json:1: key 'applications' is written twice"), "{e}");
+        let e = read_json(p, "{\"applications\": [\n{\"nom\": \"A\", \"nom\": \"B\"}]}").err().unwrap().to_string();
+        assert!(e.starts_with("c.json:2: key 'nom' is written twice"), "{e}");
+    }
+
+    #[test]
+    fn unique_value_matches_serde_json() {
+        let text = r#"{"a": [1, -2, 3.5, 1e300, 18446744073709551615, null, true, "s\u00e9"], "b": {"z": {}, "y": []}, "c": null}"#;
+        let ours: UniqueValue = serde_json::from_str(text).unwrap();
+        let theirs: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(ours.0, theirs);
+        // serde_json's depth limit still applies (no stack overflow).
+        let deep = format!("{{\"nom\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let e = read_jsonl(Path::new("c.jsonl"), &deep).err().unwrap().to_string();
+        assert!(e.contains("recursion limit"), "{e}");
+    }
+
+    #[test]
+    fn big_json_array_is_read_in_linear_time() {
+        // 250 000 records: counting each record's line from the start of the
+        // file took seconds (quadratic).
+        let text = format!("[\n{}{{\"nom\": \"Z\"}}]\n", "{\"nom\": \"A\"},\n".repeat(250_000));
+        let t = std::time::Instant::now();
+        let recs = read_json(Path::new("c.json"), &text).unwrap();
+        let dt = t.elapsed();
+        assert_eq!(recs.len(), 250_001);
+        assert_eq!(recs[249_999].line, 250_001);
+        assert_eq!(recs[250_000].line, 250_002);
+        assert!(dt.as_secs_f64() < 2.0, "{dt:?}");
     }
 }

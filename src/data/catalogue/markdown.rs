@@ -35,10 +35,81 @@ const TABLE_HEADER_WORDS: &[&str] = &[
     "item",
 ];
 
+/// A field being read. Text and items added to it are kept apart and joined
+/// once, when the section ends ([`MdField::finish`]): joining at every
+/// addition made a field of n continuation lines or nested bullets cost n².
+struct MdField {
+    key: String,
+    value: String,
+    items: Option<Vec<String>>,
+    /// Text appended to `value` while it has no items; `value` is then the
+    /// spaces-collapsed "value more[0] more[1]...".
+    more: Vec<String>,
+    /// `value` is the items joined with ", " (set by any addition to the items).
+    joined: bool,
+}
+
+impl MdField {
+    fn new(key: String, value: String) -> Self {
+        MdField { key, value, items: None, more: Vec::new(), joined: false }
+    }
+
+    /// Applies the appended text to `value` (while there are no items).
+    fn settle_text(&mut self) {
+        if !self.more.is_empty() {
+            let mut joined = std::mem::take(&mut self.value);
+            for m in self.more.drain(..) {
+                joined.push(' ');
+                joined.push_str(&m);
+            }
+            self.value = collapse_spaces(&joined);
+        }
+    }
+
+    /// A new item; the value becomes the first item when there are none yet.
+    fn add_item(&mut self, item: String) {
+        if self.items.is_none() {
+            self.settle_text();
+        }
+        let value = &self.value;
+        let items = self.items.get_or_insert_with(|| if value.trim().is_empty() { Vec::new() } else { vec![value.clone()] });
+        items.push(item);
+        self.joined = true;
+    }
+
+    /// A continuation: added to the last item, or to the value.
+    fn append_text(&mut self, text: &str) {
+        match self.items.as_mut() {
+            Some(items) => {
+                if let Some(last) = items.last_mut() {
+                    last.push(' ');
+                    last.push_str(text);
+                }
+                self.joined = true;
+            }
+            None => self.more.push(text.to_string()),
+        }
+    }
+
+    fn finish(mut self) -> (String, String, Option<Vec<String>>) {
+        self.settle_text();
+        if self.joined {
+            self.value = self.items.as_ref().map(|i| i.join(", ")).unwrap_or_default();
+        }
+        (self.key, self.value, self.items)
+    }
+}
+
 struct Section {
     heading: String,
     line: usize,
-    fields: Vec<(String, String, Option<Vec<String>>)>,
+    fields: Vec<MdField>,
+    /// Whether a field's name says it is a description (plain text then goes
+    /// to a "texte" field rather than "description").
+    has_description: bool,
+    /// The first fields named exactly "description" and "texte".
+    description_field: Option<usize>,
+    texte_field: Option<usize>,
     /// The field that nested bullets and continuation lines add to.
     open_field: Option<usize>,
     /// The `### Sub-heading` that plain text and bullets belong to.
@@ -49,32 +120,41 @@ struct Section {
 
 impl Section {
     fn new(heading: String, line: usize) -> Self {
-        Section { heading, line, fields: Vec::new(), open_field: None, sub: None, text: Vec::new(), table: Vec::new() }
+        Section {
+            heading,
+            line,
+            fields: Vec::new(),
+            has_description: false,
+            description_field: None,
+            texte_field: None,
+            open_field: None,
+            sub: None,
+            text: Vec::new(),
+            table: Vec::new(),
+        }
     }
 
     fn push_field(&mut self, key: String, value: String) -> usize {
-        self.fields.push((key, value, None));
-        self.fields.len() - 1
+        let idx = self.fields.len();
+        if !self.has_description && super::fields::classify(&key) == super::FieldKind::Description {
+            self.has_description = true;
+        }
+        if key == "description" && self.description_field.is_none() {
+            self.description_field = Some(idx);
+        }
+        if key == "texte" && self.texte_field.is_none() {
+            self.texte_field = Some(idx);
+        }
+        self.fields.push(MdField::new(key, value));
+        idx
     }
 
     fn add_item(&mut self, idx: usize, item: String) {
-        let f = &mut self.fields[idx];
-        let items = f.2.get_or_insert_with(|| if f.1.trim().is_empty() { Vec::new() } else { vec![f.1.clone()] });
-        items.push(item);
-        f.1 = items.join(", ");
+        self.fields[idx].add_item(item);
     }
 
     fn append_text(&mut self, idx: usize, text: &str) {
-        let f = &mut self.fields[idx];
-        if f.2.is_some() {
-            if let Some(last) = f.2.as_mut().and_then(|items| items.last_mut()) {
-                last.push(' ');
-                last.push_str(text);
-            }
-            f.1 = f.2.as_ref().map(|i| i.join(", ")).unwrap_or_default();
-        } else {
-            f.1 = collapse_spaces(&format!("{} {}", f.1, text));
-        }
+        self.fields[idx].append_text(text);
     }
 
     /// Plain text paragraphs: the sub-heading's value, or the section's description.
@@ -87,9 +167,9 @@ impl Section {
         match self.sub {
             Some(i) => self.append_text(i, &para),
             None => {
-                let has_desc = self.fields.iter().any(|(k, _, _)| super::fields::classify(k) == super::FieldKind::Description);
-                let key = if has_desc { "texte" } else { "description" };
-                match self.fields.iter().position(|(k, _, _)| k == key) {
+                let (key, existing) =
+                    if self.has_description { ("texte", self.texte_field) } else { ("description", self.description_field) };
+                match existing {
                     Some(i) => self.append_text(i, &para),
                     None => {
                         self.push_field(key.to_string(), para);
@@ -117,13 +197,22 @@ impl Section {
                 }
             }
         } else if has_header {
-            for (c, name) in header.iter().enumerate() {
-                let values: Vec<String> = data[1..].iter().filter_map(|r| r.get(c)).filter(|v| !v.is_empty()).cloned().collect();
+            // One pass over the rows (not one per column: a wide header over
+            // many short rows made that columns × rows).
+            let mut columns: Vec<Vec<String>> = vec![Vec::new(); header.len()];
+            for row in &data[1..] {
+                for (column, v) in columns.iter_mut().zip(row.iter()) {
+                    if !v.is_empty() {
+                        column.push(v.clone());
+                    }
+                }
+            }
+            for (name, values) in header.iter().zip(columns) {
                 if !name.is_empty() && !values.is_empty() {
                     let joined = values.join("; ");
                     let idx = self.push_field(name.clone(), joined);
                     if values.len() > 1 {
-                        self.fields[idx].2 = Some(values);
+                        self.fields[idx].items = Some(values);
                     }
                 }
             }
@@ -133,7 +222,7 @@ impl Section {
     fn finish(mut self) -> RawRecord {
         self.flush_table();
         self.flush_text();
-        RawRecord { fields: self.fields, heading: Some(self.heading), line: self.line }
+        RawRecord { fields: self.fields.into_iter().map(MdField::finish).collect(), heading: Some(self.heading), line: self.line }
     }
 }
 
@@ -141,26 +230,32 @@ pub fn read_markdown(path: &Path, text: &str) -> Result<(Vec<RawRecord>, Option<
     let mut title = None;
     let mut records = Vec::new();
     let mut cur: Option<Section> = None;
-    let mut fence: Option<&str> = None;
-    let mut in_comment = false;
+    // The open code fence ("```" or "~~~") or HTML comment, with its line:
+    // one never closed would hide the rest of the file, so it is refused.
+    let mut fence: Option<(&str, usize)> = None;
+    let mut comment: Option<usize> = None;
     for (line_no, line) in numbered_lines(path, text, MAX_LINE_BYTES)? {
         let trimmed = line.trim();
-        if let Some(f) = fence {
+        if let Some((f, _)) = fence {
             if trimmed.starts_with(f) {
                 fence = None;
             }
             continue;
         }
-        if in_comment {
-            in_comment = !trimmed.contains("-->");
+        if comment.is_some() {
+            if trimmed.contains("-->") {
+                comment = None;
+            }
             continue;
         }
         if trimmed.starts_with("<!--") {
-            in_comment = !trimmed.contains("-->");
+            if !trimmed.contains("-->") {
+                comment = Some(line_no);
+            }
             continue;
         }
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            fence = Some(&trimmed[..3]);
+            fence = Some((&trimmed[..3], line_no));
             continue;
         }
         let level = heading_level(trimmed);
@@ -237,6 +332,22 @@ pub fn read_markdown(path: &Path, text: &str) -> Result<(Vec<RawRecord>, Option<
             (true, Some(i)) if s.text.is_empty() && s.sub != Some(i) => s.append_text(i, &clean_inline(trimmed)),
             _ => s.text.push(clean_inline(trimmed)),
         }
+    }
+    if let Some((f, line_no)) = fence {
+        return Err(Error::data(
+            path,
+            line_no,
+            format!(
+                "code block opened here with {f} is never closed: add a {f} line where it ends (the rest of the file would be ignored)"
+            ),
+        ));
+    }
+    if let Some(line_no) = comment {
+        return Err(Error::data(
+            path,
+            line_no,
+            "HTML comment opened here with <!-- is never closed: add --> where it ends (the rest of the file would be ignored)",
+        ));
     }
     if let Some(s) = cur.take() {
         records.push(s.finish());
@@ -352,7 +463,29 @@ fn catalogue_name_from_title(title: &str) -> String {
 /// Removes inline Markdown: bold/italic markers, code ticks, `[text](url)`
 /// links (kept as "text (url)", or the URL alone when the text is the URL)
 /// and `<url>` autolinks.
+///
+/// Linear in the length of `s`: every search starts where the last one
+/// stopped, and a failed link or autolink search ends the pass (see
+/// [`replace_links`] and [`strip_autolinks`]), so runs of `[`, `<` or `[a](`
+/// cost no more than any other text.
 pub fn clean_inline(s: &str) -> String {
+    let out = replace_links(s);
+    let out = out.replace("**", "").replace("__", "").replace('`', "");
+    let out: String = out.chars().filter(|&c| c != '*').collect();
+    let out = if out.contains('<') { strip_autolinks(&out) } else { out };
+    collapse_spaces(out.trim_end_matches("  "))
+}
+
+/// `[text](url)` → "text (url)", or the URL alone when the text is empty or
+/// is the URL. A link runs from a `[` to the first `](` after it, then to the
+/// first `)` after that.
+///
+/// When the search from one `[` fails, the search from any later `[` fails
+/// too: its first `](` is at or after the failed one's, and there is no `)`
+/// after that (or no `](` at all). So the first failure ends the pass, with
+/// the same result as trying every `[` in turn, and each byte is searched
+/// once: linear time.
+fn replace_links(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(open) = rest.find('[') {
@@ -361,46 +494,49 @@ pub fn clean_inline(s: &str) -> String {
             let tail = &after[close + 2..];
             tail.find(')').map(|end| (&after[..close], &tail[..end], &tail[end + 1..]))
         });
-        match parsed {
-            Some((text, url, tail)) => {
-                out.push_str(&rest[..open]);
-                let text = text.trim();
-                if text.is_empty() || text == url || text.replace("**", "") == url {
-                    out.push_str(url);
-                } else {
-                    out.push_str(&format!("{text} ({url})"));
-                }
-                rest = tail;
-            }
-            None => {
-                out.push_str(&rest[..=open]);
-                rest = &rest[open + 1..];
-            }
+        let Some((text, url, tail)) = parsed else { break };
+        out.push_str(&rest[..open]);
+        let text = text.trim();
+        if text.is_empty() || text == url || text.replace("**", "") == url {
+            out.push_str(url);
+        } else {
+            out.push_str(text);
+            out.push_str(" (");
+            out.push_str(url);
+            out.push(')');
         }
+        rest = tail;
     }
     out.push_str(rest);
-    let out = out.replace("**", "").replace("__", "").replace('`', "");
-    let out: String = out.chars().filter(|&c| c != '*').collect();
-    let out = if out.contains('<') { strip_autolinks(&out) } else { out };
-    collapse_spaces(out.trim_end_matches("  "))
+    out
 }
 
+/// `<https://x.y>` and `<a@b.c>` → the address; other `<...>` text is kept.
+///
+/// Linear: from a `<` the search goes to the first `>` after it. When there
+/// is none, no later `<` has one either, so the rest is kept as it is. When
+/// the text between them is not an address, it is not one from any `<`
+/// between them either (each sees a shorter part of the same text before the
+/// same `>`), so the whole span up to the `>` is kept as it is and the search
+/// goes on after it.
 fn strip_autolinks(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('<') {
         out.push_str(&rest[..i]);
         let tail = &rest[i + 1..];
-        match tail.find('>') {
-            Some(j) if tail[..j].contains("://") || tail[..j].contains('@') => {
-                out.push_str(&tail[..j]);
-                rest = &tail[j + 1..];
-            }
-            _ => {
-                out.push('<');
-                rest = tail;
-            }
+        let Some(j) = tail.find('>') else {
+            out.push('<');
+            rest = tail;
+            break;
+        };
+        if tail[..j].contains("://") || tail[..j].contains('@') {
+            out.push_str(&tail[..j]);
+        } else {
+            out.push('<');
+            out.push_str(&tail[..=j]);
         }
+        rest = &tail[j + 1..];
     }
     out.push_str(rest);
     out
@@ -462,5 +598,173 @@ GIDAF gère les dossiers\nadministratifs.\n\n- **Hébergement** : DSI, Rennes\n-
         assert_eq!(clean_inline("**Gras** et `code` [https://x.y](https://x.y) <https://a.b>"), "Gras et code https://x.y https://a.b");
         assert_eq!(catalogue_name_from_title("Applications NOVATERRE"), "NOVATERRE");
         assert_eq!(catalogue_name_from_title("Catalogue"), "Catalogue");
+    }
+
+    /// The link and autolink passes as they were before they were made
+    /// linear (trying every `[` and `<` in turn): the reference the new ones
+    /// must match on any input.
+    fn clean_inline_reference(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(open) = rest.find('[') {
+            let after = &rest[open + 1..];
+            let parsed = after.find("](").and_then(|close| {
+                let tail = &after[close + 2..];
+                tail.find(')').map(|end| (&after[..close], &tail[..end], &tail[end + 1..]))
+            });
+            match parsed {
+                Some((text, url, tail)) => {
+                    out.push_str(&rest[..open]);
+                    let text = text.trim();
+                    if text.is_empty() || text == url || text.replace("**", "") == url {
+                        out.push_str(url);
+                    } else {
+                        out.push_str(&format!("{text} ({url})"));
+                    }
+                    rest = tail;
+                }
+                None => {
+                    out.push_str(&rest[..=open]);
+                    rest = &rest[open + 1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        let out = out.replace("**", "").replace("__", "").replace('`', "");
+        let out: String = out.chars().filter(|&c| c != '*').collect();
+        let out = if out.contains('<') {
+            let mut o = String::new();
+            let mut rest = out.as_str();
+            while let Some(i) = rest.find('<') {
+                o.push_str(&rest[..i]);
+                let tail = &rest[i + 1..];
+                match tail.find('>') {
+                    Some(j) if tail[..j].contains("://") || tail[..j].contains('@') => {
+                        o.push_str(&tail[..j]);
+                        rest = &tail[j + 1..];
+                    }
+                    _ => {
+                        o.push('<');
+                        rest = tail;
+                    }
+                }
+            }
+            o.push_str(rest);
+            o
+        } else {
+            out
+        };
+        collapse_spaces(out.trim_end_matches("  "))
+    }
+
+    #[test]
+    fn linear_inline_cleanup_matches_the_reference() {
+        // Every string of up to 6 symbols from a small alphabet of the
+        // characters that matter, then longer pseudo-random ones.
+        let alphabet: Vec<char> = "[]()<>!*_`:/@ a".chars().collect();
+        let mut checked = 0;
+        let mut strings = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for s in &strings {
+                for c in &alphabet {
+                    let t = format!("{s}{c}");
+                    assert_eq!(clean_inline(&t), clean_inline_reference(&t), "{t:?}");
+                    checked += 1;
+                    next.push(t);
+                }
+            }
+            strings = next;
+        }
+        let pieces = ["[", "]", "](", ")", "<", ">", "://", "@", "**", "__", "`", "!", "x", " ", "é", "  "];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            for _ in 0..(state % 24) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                t.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            state = state.wrapping_add(1);
+            assert_eq!(clean_inline(&t), clean_inline_reference(&t), "{t:?}");
+            checked += 1;
+        }
+        assert!(checked > 50_000);
+    }
+
+    #[test]
+    fn fields_built_piece_by_piece() {
+        // Continuations, nested bullets, paragraphs and table columns: the
+        // same values as when each addition re-joined the whole field.
+        let md = "## A\n- Statut: en\n  production\n  depuis 2020\n- Technologies: Java\n  - Rust\n  - Go\n    et C\n\
+- Notes:\n  - un\n\nPremier paragraphe.\n\nSecond\nparagraphe.\n\nTroisième.\n\n\
+| Langage | Description | Base |\n|--|--|--|\n| Rust | x | pg |\n| Go | y | |\n\nEncore.\n";
+        let (recs, _) = read_markdown(Path::new("c.md"), md).unwrap();
+        assert_eq!(
+            fields(&recs[0]),
+            [
+                ("Statut", "en production depuis 2020"),
+                ("Technologies", "Java, Rust, Go et C"),
+                ("Notes", "un"),
+                ("description", "Premier paragraphe."),
+                ("texte", "Second paragraphe. Troisième. Encore."),
+                ("Langage", "Rust; Go"),
+                ("Description", "x; y"),
+                ("Base", "pg"),
+            ]
+        );
+        assert_eq!(recs[0].fields[1].2, Some(vec!["Java".to_string(), "Rust".to_string(), "Go et C".to_string()]));
+        // A paragraph added to a table column's items: joined with ", " from then on.
+        let md = "## A\n| Nom | Description | texte |\n|--|--|--|\n| a | x | t1 |\n| b | y | t2 |\n\nSuite.\n";
+        let (recs, _) = read_markdown(Path::new("c.md"), md).unwrap();
+        assert_eq!(fields(&recs[0]), [("Nom", "a; b"), ("Description", "x; y"), ("texte", "t1, t2 Suite.")]);
+    }
+
+    #[test]
+    fn unclosed_blocks_are_refused_at_the_line_that_opened_them() {
+        let p = Path::new("c.md");
+        let e = read_markdown(p, "## A\n- k: v\n\n```text\n- **Faux** : non\n## B\n").err().unwrap().to_string();
+        assert!(e.starts_with("c.md:4: code block opened here with ``` is never closed"), "{e}");
+        let e = read_markdown(p, "## A\n~~~\nx\n```\n").err().unwrap().to_string();
+        assert!(e.starts_with("c.md:2: code block opened here with ~~~ is never closed"), "{e}");
+        let e = read_markdown(p, "## A\n<!-- fin -->\n- k: v\n<!-- début\n## B\n- k: v\n").err().unwrap().to_string();
+        assert!(e.starts_with("c.md:4: HTML comment opened here with <!-- is never closed"), "{e}");
+        let (recs, _) = read_markdown(p, "## A\n```\nx\n```\n<!--\n-->\n- k: v\n").unwrap();
+        assert_eq!(fields(&recs[0]), [("k", "v")]);
+    }
+
+    #[test]
+    fn pathological_inputs_take_linear_time() {
+        // 1 MB each. Before, `[`, `<`, `![`, `[a](`, paragraphs, continuation
+        // lines, nested bullets and wide tables each took from 20 s to many
+        // minutes (quadratic); now each is a few milliseconds to ~0.2 s.
+        const N: usize = 1_000_000;
+        let cases: Vec<(&str, String)> = vec![
+            ("[", format!("## A\n{}\n", "[".repeat(N))),
+            ("heading [", format!("## {}\n", "[".repeat(N))),
+            ("<", format!("## A\n{}\n", "<".repeat(N))),
+            ("<...>", format!("## A\n{}>\n", "<".repeat(N))),
+            ("![", format!("## A\n{}\n", "![".repeat(N / 2))),
+            ("[a](", format!("## A\n{}\n", "[a](".repeat(N / 4))),
+            ("[a](b)", format!("## A\n{}\n", "[a](b)".repeat(N / 6))),
+            ("*", format!("## A\n{}\n", "*".repeat(N))),
+            ("_", format!("## A\n{}\n", "_".repeat(N))),
+            ("`", format!("## A\nx{}\n", "`".repeat(N))),
+            ("|", format!("## A\n{}\n", "|".repeat(N))),
+            ("wide table", format!("## A\n{}|\n{}|\n{}", "|a".repeat(N / 4), "|-".repeat(N / 4), "|x|\n".repeat(N / 8))),
+            ("nested bullets", format!("## A\n- T:\n{}", "  - x\n".repeat(N / 6))),
+            ("continuations", format!("## A\n- S: v\n{}", "  suite\n".repeat(N / 8))),
+            ("paragraphs", format!("## A\n{}", "p\n\n".repeat(N / 3))),
+            ("fields then paragraphs", format!("## A\n{}{}", "- k: v\n".repeat(N / 14), "p\n\n".repeat(N / 6))),
+            ("fences", "```\n".repeat(N / 4)),
+        ];
+        for (name, md) in cases {
+            let t = std::time::Instant::now();
+            let r = read_markdown(Path::new("c.md"), &md);
+            let dt = t.elapsed();
+            assert!(dt.as_secs_f64() < 2.0, "{name}: {dt:?}");
+            assert!(r.is_ok() || name == "fences", "{name}: {:?}", r.err());
+        }
     }
 }

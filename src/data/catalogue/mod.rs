@@ -11,7 +11,7 @@ pub use fields::FieldKind;
 
 use crate::data::text::{collapse_spaces, fold};
 use crate::{Error, Result};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// One fact of a record.
@@ -96,7 +96,7 @@ pub(crate) struct RawRecord {
 pub fn read_catalogue(path: &Path, opts: &ReadOptions) -> Result<Catalogue> {
     let files = if path.is_dir() {
         let mut files = Vec::new();
-        collect_files(path, &mut files)?;
+        collect_files(path, &mut Vec::new(), &mut HashSet::new(), &mut files)?;
         if files.is_empty() {
             return Err(Error::format(path, "folder holds no catalogue file (.jsonl, .json, .md or .markdown)"));
         }
@@ -107,8 +107,20 @@ pub fn read_catalogue(path: &Path, opts: &ReadOptions) -> Result<Catalogue> {
     let mut cat = Catalogue { files: files.clone(), ..Default::default() };
     let mut first_seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
     let mut titles = Vec::new();
+    let mut total_bytes = 0u64;
     for file in &files {
-        let (raws, title) = read_file(file)?;
+        let (raws, title, bytes) = read_file(file)?;
+        total_bytes += bytes;
+        if total_bytes > source::MAX_FILE_BYTES {
+            return Err(Error::format(
+                path,
+                format!(
+                    "the catalogue files in this folder hold more than {} MiB in all (limit reached at {}): real catalogues are a few MB of text",
+                    source::MAX_FILE_BYTES >> 20,
+                    file.display()
+                ),
+            ));
+        }
         if let Some(t) = title {
             titles.push(t);
         }
@@ -137,23 +149,40 @@ pub fn read_catalogue(path: &Path, opts: &ReadOptions) -> Result<Catalogue> {
     Ok(cat)
 }
 
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// The catalogue files under `dir`, in name order. Each folder is read once,
+/// however many links lead to it (links to the same folder would otherwise
+/// multiply the work at every level), and a link back to a folder that holds
+/// it is refused (it would never end). `open` holds the folders being read,
+/// `seen` every folder read, both as canonical paths.
+fn collect_files(dir: &Path, open: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>, out: &mut Vec<PathBuf>) -> Result<()> {
+    let real = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+    if open.contains(&real) {
+        return Err(Error::format(
+            dir,
+            format!("folder link loop: this is {} again, a folder that holds it; remove the link", real.display()),
+        ));
+    }
+    if !seen.insert(real.clone()) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .map(|e| e.map(|e| e.path()).map_err(|err| Error::io(dir, err)))
         .collect::<Result<_>>()?;
     entries.sort();
+    open.push(real);
     for p in entries {
         let hidden = p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
         if hidden {
             continue;
         }
         if p.is_dir() {
-            collect_files(&p, out)?;
+            collect_files(&p, open, seen, out)?;
         } else if matches!(extension(&p).as_str(), "jsonl" | "json" | "md" | "markdown") {
             out.push(p);
         }
     }
+    open.pop();
     Ok(())
 }
 
@@ -161,25 +190,27 @@ fn extension(p: &Path) -> String {
     p.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
 }
 
-/// Reads one file by its extension; returns its raw records and its title.
-fn read_file(path: &Path) -> Result<(Vec<RawRecord>, Option<String>)> {
+/// Reads one file by its extension; returns its raw records, its title and
+/// its size in bytes.
+fn read_file(path: &Path) -> Result<(Vec<RawRecord>, Option<String>, u64)> {
     let text = source::read_text(path)?;
     if text.trim().is_empty() {
         return Err(Error::data(path, 1, "file is empty: no record to read"));
     }
-    match extension(path).as_str() {
-        "jsonl" | "ndjson" => Ok((json::read_jsonl(path, &text)?, None)),
-        "json" => Ok((json::read_json(path, &text)?, None)),
-        "md" | "markdown" | "txt" => markdown::read_markdown(path, &text),
+    let (raws, title) = match extension(path).as_str() {
+        "jsonl" | "ndjson" => (json::read_jsonl(path, &text)?, None),
+        "json" => (json::read_json(path, &text)?, None),
+        "md" | "markdown" | "txt" => markdown::read_markdown(path, &text)?,
         _ => {
             // Guess from the content: JSON starts with '{' or '['.
             match text.trim_start().chars().next() {
-                Some('[') => Ok((json::read_json(path, &text)?, None)),
-                Some('{') => Ok((json::read_jsonl(path, &text)?, None)),
-                _ => markdown::read_markdown(path, &text),
+                Some('[') => (json::read_json(path, &text)?, None),
+                Some('{') => (json::read_jsonl(path, &text)?, None),
+                _ => markdown::read_markdown(path, &text)?,
             }
         }
-    }
+    };
+    Ok((raws, title, text.len() as u64))
 }
 
 /// Picks the record's name (heading, `--name-field`, or the first usual name
@@ -294,5 +325,27 @@ mod tests {
         assert_eq!(c.name.as_deref(), Some("ORG"));
         assert_eq!(c.dropped.len(), 1);
         assert!(c.dropped[0].contains("b.json:1: record 'a' dropped"), "{}", c.dropped[0]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folder_links_are_followed_once_and_loops_refused() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        write(&sub, "a.jsonl", b"{\"nom\":\"A\"}\n");
+        // Two links to one folder: read once (each level of such links used
+        // to double the work).
+        symlink(&sub, d.path().join("l1")).unwrap();
+        symlink(&sub, d.path().join("l2")).unwrap();
+        let c = read_catalogue(d.path(), &ReadOptions::default()).unwrap();
+        assert_eq!(c.files, [d.path().join("l1/a.jsonl")]);
+        // Links back to a folder that holds them: never-ending before
+        // (2^40 paths with two such links), refused now.
+        symlink("..", sub.join("up")).unwrap();
+        symlink("..", sub.join("up2")).unwrap();
+        let e = read_catalogue(d.path(), &ReadOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("l1/up: folder link loop"), "{e}");
     }
 }
