@@ -165,7 +165,8 @@ fn adapter_dir_with(edit: impl FnOnce(&mut serde_json::Value)) -> (tempfile::Tem
 #[test]
 fn adapter_configs_that_dyag_cannot_honour_are_refused() {
     use serde_json::json;
-    let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|c| c["lora_alpha"] = json!(null)), "lora_alpha null"),
         (Box::new(|c| c["lora_alpha"] = json!(1e39)), "lora_alpha 1e+39"),
         (Box::new(|c| c["lora_alpha"] = json!(-4)), "lora_alpha -4"),

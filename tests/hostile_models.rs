@@ -152,7 +152,7 @@ fn a_diverging_step_stops_the_training() {
     };
     let out = tmp.path().join("run");
     let job = TrainJob { model: &model, base_name: "tiny", data: &data, val: None, opts: &opts, output: &out, resume: None };
-    let e = train(&job, &mut |_| true).err().expect("trained on NaN").to_string();
+    let e = train(&job, &mut |_| true).expect_err("trained on NaN").to_string();
     assert!(e.contains("training diverged at step 1"), "{e}");
     assert!(!out.join("checkpoint-1").exists());
 }

@@ -33,9 +33,8 @@ pub fn load_model(spec: &str) -> Result<LoadedModel> {
         ModelLocation::Gguf(p) => load_gguf(p)?,
         ModelLocation::HfFolder(p) => load_hf_folder(p)?,
     };
-    let template = tokenizer
-        .chat_template_or_builtin(model.config.family.name(), spec)
-        .map_err(|e| Error::format(location.path(), e.to_string()))?;
+    let template =
+        tokenizer.chat_template_or_builtin(model.config.family.name(), spec).map_err(|e| Error::format(location.path(), e.to_string()))?;
     let base_model_name_or_path = match registry::SHORTCUTS.iter().find(|s| s.name.eq_ignore_ascii_case(spec) || s.repo == spec) {
         Some(s) => s.repo.to_string(),
         None => std::fs::canonicalize(location.path()).map(|p| p.display().to_string()).unwrap_or_else(|_| spec.to_string()),
