@@ -34,10 +34,18 @@ pub fn size_text(bytes: u64) -> String {
 /// never grows past `max` + 1 bytes.
 pub fn read_to_end(path: &Path, max: u64) -> Result<Vec<u8>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let too_big = || {
+    // `size`: the file's, when known before reading.
+    let too_big = |size: Option<u64>| {
+        let (size, hint) = match size {
+            Some(n) => (format!(" ({n} bytes)"), ""),
+            None => (String::new(), " (reading stopped at the limit: a device or a pipe that never ends?)"),
+        };
         Error::format(
             path,
-            format!("the file is larger than {}, the most this reader accepts for one document: is it the right file?", size_text(max)),
+            format!(
+                "the file is larger than {}{size}, the most this reader accepts for one document: is it the right file?{hint}",
+                size_text(max)
+            ),
         )
     };
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
@@ -45,12 +53,13 @@ pub fn read_to_end(path: &Path, max: u64) -> Result<Vec<u8>> {
         return Err(Error::format(path, "is a folder, not a file"));
     }
     if meta.is_file() && meta.len() > max {
-        return Err(too_big());
+        return Err(too_big(Some(meta.len())));
     }
     let mut bytes = Vec::with_capacity(if meta.is_file() { meta.len() as usize } else { 0 });
     file.take(max + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
     if bytes.len() as u64 > max {
-        return Err(too_big());
+        // A device, a pipe, or a file that grew while read.
+        return Err(too_big(None));
     }
     Ok(bytes)
 }
@@ -202,8 +211,12 @@ impl<R: BufRead> Lines<R> {
 /// must be escaped in one), so such a file has CR-only line ends or files
 /// concatenated with their BOMs.
 pub fn text_problem(text: &[u8]) -> Option<(usize, String)> {
-    text.split(|&b| b == b'\n').enumerate().find_map(|(i, line)| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    text.split_inclusive(|&b| b == b'\n').enumerate().find_map(|(i, line)| {
+        // Only a CR before a LF ends a line: a last line "x\r" is CR-only.
+        let line = match line.strip_suffix(b"\n") {
+            Some(l) => l.strip_suffix(b"\r").unwrap_or(l),
+            None => line,
+        };
         line_problem(line).map(|p| (i + 1, p))
     })
 }
@@ -213,17 +226,24 @@ fn line_problem(bytes: &[u8]) -> Option<String> {
     let start = bytes.iter().position(|b| !matches!(b, b' ' | b'\t')).unwrap_or(bytes.len());
     if bytes[start..].starts_with(BOM) {
         return Some(format!(
-            "byte order mark (U+FEFF) at byte {} of the line: only the very start of the file may hold one (were files concatenated?); remove it",
-            start + 1
+            "byte order mark (U+FEFF) at {}: only the very start of the file may hold one (were files concatenated?); remove it",
+            place(bytes, start)
         ));
     }
     if let Some(i) = bytes.iter().position(|&b| b == b'\r') {
         return Some(format!(
-            "carriage return (CR) without a line feed at byte {} of the line: CR-only line ends (classic Mac) are not supported; save the file with LF or CRLF line ends",
-            i + 1
+            "carriage return (CR) without a line feed at {}: CR-only line ends (classic Mac) are not supported; save the file with LF or CRLF line ends",
+            place(bytes, i)
         ));
     }
     None
+}
+
+/// "byte 4 of the line (column 3)" for byte `i` of `line`: the column counts
+/// characters (UTF-8 continuation bytes are not counted), as editors do.
+fn place(line: &[u8], i: usize) -> String {
+    let column = line[..i].iter().filter(|&&b| !(0x80..0xC0).contains(&b)).count() + 1;
+    format!("byte {} of the line (column {column})", i + 1)
 }
 
 #[cfg(test)]
@@ -295,7 +315,14 @@ mod tests {
         assert!(p.contains("carriage return"), "{p}");
         let (line, p) = text_problem("{\n  \u{feff}\"a\": 1}".as_bytes()).unwrap();
         assert_eq!(line, 2);
-        assert!(p.starts_with("byte order mark (U+FEFF) at byte 3"), "{p}");
+        assert!(p.starts_with("byte order mark (U+FEFF) at byte 3 of the line (column 3)"), "{p}");
+        // The column counts characters, the byte count bytes.
+        let (line, p) = text_problem("a\r\nb\r\ncé\rd\n".as_bytes()).unwrap();
+        assert_eq!(line, 3);
+        assert!(p.starts_with("carriage return (CR) without a line feed at byte 4 of the line (column 3)"), "{p}");
+        // A CR that ends the text ends no line.
+        assert!(text_problem(b"x\r").unwrap().1.contains("carriage return"));
+        assert!(text_problem(b"{}\r\n{}\r").is_some_and(|(l, _)| l == 2));
         // Inside a string, U+FEFF is text.
         assert_eq!(text_problem("{\"a\": \"x\u{feff}\"}".as_bytes()), None);
     }
@@ -306,8 +333,10 @@ mod tests {
         let p = d.path().join("r.json");
         std::fs::write(&p, b"0123456789").unwrap();
         assert_eq!(read_to_end(&p, 10).unwrap().len(), 10);
-        assert!(read_to_end(&p, 9).unwrap_err().to_string().contains("larger than 9 bytes"));
-        assert!(read_to_end(Path::new("/dev/zero"), 1 << 20).unwrap_err().to_string().contains("larger than 1 MiB"));
+        let e = read_to_end(&p, 9).unwrap_err().to_string();
+        assert!(e.contains("the file is larger than 9 bytes (10 bytes), the most"), "{e}");
+        let e = read_to_end(Path::new("/dev/zero"), 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("larger than 1 MiB, the most") && e.contains("a device or a pipe"), "{e}");
         assert!(read_to_end(d.path(), 10).unwrap_err().to_string().contains("folder"));
     }
 }

@@ -3,23 +3,20 @@
 
 use super::source::{numbered_lines, MAX_LINE_BYTES};
 use super::RawRecord;
+use crate::formats::json;
 use crate::{Error, Result};
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
-use serde_json::{Map, Number, Value};
-use std::collections::HashSet;
+use serde_json::Value;
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::Path;
 
-/// The start of the message for a key written twice in one object; JSON
-/// allows it and serde_json keeps the last value, which silently drops a
-/// fact (or, at the top level, made two facts of one key).
-const DUPLICATE_KEY: &str = "key written twice in one object: ";
-
-/// A JSON object's entries in file order (serde_json's Map sorts its keys),
-/// refusing a key written twice. `V` is the values' type: [`UniqueValue`]
-/// for records, `&RawValue` for the object that wraps a list of records.
+/// A JSON object's entries in file order (serde_json's Map sorts its keys).
+/// `V` is the values' type: `Value` for records, `&RawValue` for the object
+/// that wraps a list of records. A key written twice is not refused here:
+/// the readers refuse it first, through [`json::reject_duplicate_keys`],
+/// like every other data reader.
 struct OrderedObject<V>(Vec<(String, V)>);
 
 impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for OrderedObject<V> {
@@ -32,13 +29,7 @@ impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for OrderedObject<
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<OrderedObject<V>, A::Error> {
                 let mut out = Vec::new();
-                let mut seen = HashSet::new();
-                // The key is checked before its value is read, so that the
-                // error's column is the repeated key's.
                 while let Some(k) = m.next_key::<String>()? {
-                    if !seen.insert(k.clone()) {
-                        return Err(serde::de::Error::custom(format!("{DUPLICATE_KEY}'{k}'")));
-                    }
                     out.push((k, m.next_value()?));
                 }
                 Ok(OrderedObject(out))
@@ -48,80 +39,8 @@ impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for OrderedObject<
     }
 }
 
-/// A `serde_json::Value` built by a visitor that refuses a key written twice
-/// in any object, however deeply nested (serde_json's own keeps the last).
-/// Otherwise the same value as serde_json's.
-struct UniqueValue(Value);
-
-impl<'de> serde::Deserialize<'de> for UniqueValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        d.deserialize_any(UniqueValueVisitor).map(UniqueValue)
-    }
-}
-
-struct UniqueValueVisitor;
-
-impl<'de> DeserializeSeed<'de> for UniqueValueVisitor {
-    type Value = Value;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for UniqueValueVisitor {
-    type Value = Value;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
-        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_none<E>(self) -> std::result::Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(UniqueValueVisitor)? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(k) = m.next_key::<String>()? {
-            if out.contains_key(&k) {
-                return Err(serde::de::Error::custom(format!("{DUPLICATE_KEY}'{k}'")));
-            }
-            let v = m.next_value_seed(UniqueValueVisitor)?;
-            out.insert(k, v);
-        }
-        Ok(Value::Object(out))
-    }
-}
-
 /// A record's entries.
-type Record = OrderedObject<UniqueValue>;
+type Record = OrderedObject<Value>;
 
 /// "expected value at line 1 column 7" → "expected value at column 7";
 /// `column` is where the error is on its line of the file.
@@ -131,9 +50,6 @@ fn json_error(e: &serde_json::Error, with_line: bool, column: usize) -> String {
         Some(i) => &full[..i],
         None => full.as_str(),
     };
-    if let Some(key) = msg.strip_prefix(DUPLICATE_KEY) {
-        return format!("key {key} is written twice in one object (again at column {column}): keep one of them");
-    }
     let msg = match e.classify() {
         serde_json::error::Category::Eof => format!("{msg} (the JSON is cut short)"),
         _ => msg.to_string(),
@@ -143,11 +59,6 @@ fn json_error(e: &serde_json::Error, with_line: bool, column: usize) -> String {
     } else {
         format!("invalid JSON: {msg} at column {column}")
     }
-}
-
-/// Whether `e` is the refusal of a key written twice.
-fn is_duplicate_key(e: &serde_json::Error) -> bool {
-    e.to_string().starts_with(DUPLICATE_KEY)
 }
 
 pub fn read_jsonl(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
@@ -164,6 +75,7 @@ pub fn read_jsonl(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
             };
             Error::data(path, line_no, msg)
         })?;
+        json::reject_duplicate_keys(path, line_no, line)?;
         out.push(to_raw(obj, line_no));
     }
     Ok(out)
@@ -173,6 +85,8 @@ pub fn read_json(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
     // Parsing `text` itself (not a part of it) keeps serde_json's lines the file's.
     let whole = |e: serde_json::Error| Error::data(path, e.line(), json_error(&e, true, e.column()));
     let top: &RawValue = serde_json::from_str(text).map_err(whole)?;
+    // At any depth, in the whole document: the file's lines and columns.
+    json::reject_duplicate_keys(path, 1, text)?;
     let body = top.get().trim_start();
     let mut lines = LineCounter::new(text);
     let items: Vec<&RawValue> = if body.starts_with('[') {
@@ -195,13 +109,8 @@ pub fn read_json(path: &Path, text: &str) -> Result<Vec<RawRecord>> {
     for item in items {
         let offset = offset_in(text, item);
         let line = lines.line_at(offset);
-        let obj: Record = serde_json::from_str(item.get()).map_err(|e| {
-            if is_duplicate_key(&e) {
-                let (line, column) = lines.locate(offset, &e);
-                Error::data(path, line, json_error(&e, true, column))
-            } else {
-                Error::data(path, line, format!("expected a JSON object {{...}} for each record, found: {}", preview(item.get())))
-            }
+        let obj: Record = serde_json::from_str(item.get()).map_err(|_| {
+            Error::data(path, line, format!("expected a JSON object {{...}} for each record, found: {}", preview(item.get())))
         })?;
         out.push(to_raw(obj, line));
     }
@@ -264,7 +173,7 @@ fn preview(s: &str) -> String {
 
 fn to_raw(obj: Record, line: usize) -> RawRecord {
     let mut fields = Vec::new();
-    for (k, UniqueValue(v)) in obj.0 {
+    for (k, v) in obj.0 {
         flatten(&k, &v, &mut fields);
     }
     RawRecord { fields, heading: None, line }
@@ -341,37 +250,35 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_refused_with_the_line_and_key() {
+        // The message is formats::json's, as for every data reader.
         let p = Path::new("c.jsonl");
         let e = read_jsonl(p, "{\"nom\":\"A\"}\n{\"nom\":\"B\",\"statut\":\"x\",\"nom\":\"C\"}\n").err().unwrap().to_string();
-        assert_eq!(e, "c.jsonl:2: key 'nom' is written twice in one object (again at column 29): keep one of them");
-        // Nested objects, and objects inside lists, too.
+        assert_eq!(
+            e,
+            "c.jsonl:2: duplicate key \"nom\" (column 25): a key may appear only once in an object (JSON readers differ on which one they keep)"
+        );
+        // Nested objects, and objects inside lists, too: where it is.
         let e = read_jsonl(p, "{\"nom\":\"A\",\"contact\":{\"mail\":\"a\",\"mail\":\"b\"}}\n").err().unwrap().to_string();
-        assert!(e.starts_with("c.jsonl:1: key 'mail' is written twice"), "{e}");
+        assert!(e.starts_with("c.jsonl:1: duplicate key \"mail\" in contact (column 34)"), "{e}");
         let e = read_jsonl(p, "{\"nom\":\"A\",\"users\":[{\"n\":1,\"n\":2}]}\n").err().unwrap().to_string();
-        assert!(e.starts_with("c.jsonl:1: key 'n' is written twice"), "{e}");
+        assert!(e.starts_with("c.jsonl:1: duplicate key \"n\" in users[0]"), "{e}");
         // The same key in two records, or in two objects of one record, is fine.
         read_jsonl(p, "{\"nom\":\"A\",\"o\":{\"k\":1},\"p\":{\"k\":2}}\n{\"nom\":\"B\"}\n").unwrap();
         // JSON arrays: the file's line and column.
         let p = Path::new("c.json");
         let e = read_json(p, "[\n{\"nom\": \"A\"},\n  {\"nom\": \"B\", \"nom\": \"C\"}\n]").err().unwrap().to_string();
-        assert_eq!(e, "c.json:3: key 'nom' is written twice in one object (again at column 20): keep one of them");
+        assert!(e.starts_with("c.json:3: duplicate key \"nom\" in [1] (column 16): a key may appear only once"), "{e}");
         let e = read_json(p, "[\n{\"nom\": \"A\",\n \"x\": 1,\n \"x\": 2}\n]").err().unwrap().to_string();
-        assert!(e.starts_with("c.json:4: key 'x' is written twice") && e.contains("column 4)"), "{e}");
+        assert!(e.starts_with("c.json:4: duplicate key \"x\" in [0] (column 2)"), "{e}");
         let e = read_json(p, "{\"applications\": [], \"applications\": [{\"nom\": \"A\"}]}").err().unwrap().to_string();
-        assert!(e.starts_with("c.json:1: key 'applications' is written twice"), "{e}");
+        assert!(e.starts_with("c.json:1: duplicate key \"applications\" (column 22)"), "{e}");
         let e = read_json(p, "{\"applications\": [\n{\"nom\": \"A\", \"nom\": \"B\"}]}").err().unwrap().to_string();
-        assert!(e.starts_with("c.json:2: key 'nom' is written twice"), "{e}");
-    }
-
-    #[test]
-    fn unique_value_matches_serde_json() {
-        let text = r#"{"a": [1, -2, 3.5, 1e300, 18446744073709551615, null, true, "s\u00e9"], "b": {"z": {}, "y": []}, "c": null}"#;
-        let ours: UniqueValue = serde_json::from_str(text).unwrap();
-        let theirs: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(ours.0, theirs);
+        assert!(e.starts_with("c.json:2: duplicate key \"nom\" in applications[0]"), "{e}");
         // serde_json's depth limit still applies (no stack overflow).
         let deep = format!("{{\"nom\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         let e = read_jsonl(Path::new("c.jsonl"), &deep).err().unwrap().to_string();
+        assert!(e.contains("recursion limit"), "{e}");
+        let e = read_json(Path::new("c.json"), &format!("[{deep}]")).err().unwrap().to_string();
         assert!(e.contains("recursion limit"), "{e}");
     }
 

@@ -1,9 +1,10 @@
 //! Reading a catalogue file as text: size limits, UTF-8 check with the line
-//! of the first bad byte, BOM removal, line-end and stray-BOM checks, and
-//! lines without their CR (CRLF files).
+//! of the first bad byte, BOM removal, line-end and stray-BOM checks (the
+//! size limit and the checks are [`crate::formats::bounded`]'s, shared with
+//! the other data readers), and lines without their CR (CRLF files).
 
+use crate::formats::bounded;
 use crate::{Error, Result};
-use std::io::Read;
 use std::path::Path;
 
 /// A catalogue file (or a folder's files together) larger than this is
@@ -16,67 +17,20 @@ pub const MAX_FILE_BYTES: u64 = 256 << 20;
 /// line is almost always a mistake (a binary file, a missing newline...).
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
-/// Reads `path` as UTF-8 text, without a leading BOM. Refuses a file larger
-/// than [`MAX_FILE_BYTES`] before reading it when its size is known, and
-/// never reads more than that (a device or a pipe has no size: `/dev/zero`
-/// would otherwise grow memory without end).
+/// Reads `path` as UTF-8 text, without a leading BOM, through
+/// [`bounded::read_to_end`]: a file larger than [`MAX_FILE_BYTES`] is refused
+/// before it is read when its size is known, and a device or a pipe is never
+/// read past that. Then [`bounded::text_problem`] refuses a carriage return
+/// without a line feed (old Mac line ends: the whole file would read as one
+/// line) and a byte order mark starting a line after the first (two files
+/// joined, one of them with a BOM), naming the line and column.
 pub fn read_text(path: &Path) -> Result<String> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
-    let limit = MAX_FILE_BYTES >> 20;
-    if meta.is_file() && meta.len() > MAX_FILE_BYTES {
-        return Err(Error::format(
-            path,
-            format!(
-                "file is {} bytes, more than the {limit} MiB limit for a catalogue (real ones are a few MB of text: is it the right file?)",
-                meta.len()
-            ),
-        ));
-    }
-    let expected = if meta.is_file() { meta.len() } else { 0 };
-    let mut bytes = Vec::with_capacity(expected.min(MAX_FILE_BYTES) as usize + 1);
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        // A device, a pipe, or a file that grew while read.
-        return Err(Error::format(
-            path,
-            format!("reading stopped at the {limit} MiB limit for a catalogue and there is more (a device or a pipe that never ends?)"),
-        ));
-    }
+    let bytes = bounded::read_to_end(path, MAX_FILE_BYTES)?;
     let text = decode_utf8(path, bytes)?;
-    check_line_ends_and_bom(path, &text)?;
-    Ok(text)
-}
-
-/// Refuses a carriage return without a line feed (old Mac line ends: the
-/// whole file would read as one line) and a byte order mark after the start
-/// of the file (two files joined, one of them with a BOM), naming the line
-/// and column. CRLF line ends and a BOM at the very start (already removed
-/// by [`decode_utf8`]) are fine.
-pub fn check_line_ends_and_bom(path: &Path, text: &str) -> Result<()> {
-    const BOM: char = '\u{FEFF}';
-    let bytes = text.as_bytes();
-    let mut line = 1;
-    let mut line_start = 0;
-    // Only '\n', '\r' and BOM's first byte 0xEF need a look; the rest is skipped.
-    for (i, &b) in bytes.iter().enumerate() {
-        let what = match b {
-            b'\n' => {
-                line += 1;
-                line_start = i + 1;
-                continue;
-            }
-            b'\r' if bytes.get(i + 1) != Some(&b'\n') => {
-                "carriage return (CR) without a line feed: old Mac line ends (CR only) are not supported; \
-                 save the file with LF or CRLF line ends"
-            }
-            0xEF if text[i..].starts_with(BOM) => "byte order mark (U+FEFF) after the start of the file (two files joined?): remove it",
-            _ => continue,
-        };
-        let column = text[line_start..i].chars().count() + 1;
-        return Err(Error::data(path, line, format!("{what} (column {column})")));
+    if let Some((line, msg)) = bounded::text_problem(text.as_bytes()) {
+        return Err(Error::data(path, line, msg));
     }
-    Ok(())
+    Ok(text)
 }
 
 /// Decodes bytes as UTF-8, naming the line and column of the first invalid byte.
@@ -137,26 +91,28 @@ mod tests {
 
     #[test]
     fn cr_only_line_ends_and_stray_bom_are_refused() {
-        let p = Path::new("x.md");
+        let d = tempfile::tempdir().unwrap();
+        let read = |text: &[u8]| {
+            let p = d.path().join("x.md");
+            std::fs::write(&p, text).unwrap();
+            read_text(&p).map_err(|e| e.to_string().replace(&format!("{}", p.display()), "x.md"))
+        };
         // CRLF and a BOM at the start are fine.
-        let t = decode_utf8(p, b"\xEF\xBB\xBF## A\r\n- k: v\r\n".to_vec()).unwrap();
-        check_line_ends_and_bom(p, &t).unwrap();
+        assert_eq!(read(b"\xEF\xBB\xBF## A\r\n- k: v\r\n").unwrap(), "## A\r\n- k: v\r\n");
         // Old Mac files: the CR alone, the whole file on "line 1".
-        let e = check_line_ends_and_bom(p, "## A\r- k: v\r").unwrap_err().to_string();
-        assert!(e.starts_with("x.md:1: carriage return (CR) without a line feed"), "{e}");
-        assert!(e.contains("(column 5)"), "{e}");
-        let e = check_line_ends_and_bom(p, "a\r\nb\r\ncé\rd\n").unwrap_err().to_string();
+        let e = read(b"## A\r- k: v\r").unwrap_err();
+        assert!(e.starts_with("x.md:1: carriage return (CR) without a line feed") && e.contains("(column 5)"), "{e}");
+        let e = read("a\r\nb\r\ncé\rd\n".as_bytes()).unwrap_err();
         assert!(e.starts_with("x.md:3: carriage return") && e.contains("(column 3)"), "{e}");
-        let e = check_line_ends_and_bom(p, "x\r").unwrap_err().to_string();
+        let e = read(b"x\r").unwrap_err();
         assert!(e.starts_with("x.md:1: carriage return"), "{e}");
-        // A BOM after the start: two files joined.
-        let e = check_line_ends_and_bom(p, "## A\n- k: v\n\u{FEFF}## B\n").unwrap_err().to_string();
+        // A BOM starting a later line: two files joined.
+        let e = read("## A\n- k: v\n\u{FEFF}## B\n".as_bytes()).unwrap_err();
         assert!(e.starts_with("x.md:3: byte order mark (U+FEFF)") && e.contains("(column 1)"), "{e}");
-        let t = decode_utf8(p, b"\xEF\xBB\xBF\xEF\xBB\xBFa\n".to_vec()).unwrap();
-        let e = check_line_ends_and_bom(p, &t).unwrap_err().to_string();
+        let e = read(b"\xEF\xBB\xBF\xEF\xBB\xBFa\n").unwrap_err();
         assert!(e.starts_with("x.md:1: byte order mark"), "{e}");
         // Other characters starting with 0xEF are fine (U+F000..U+FFFF).
-        check_line_ends_and_bom(p, "\u{FFFD} \u{F8FF} \u{FEFE}\n").unwrap();
+        read("\u{FFFD} \u{F8FF} \u{FEFE}\n".as_bytes()).unwrap();
     }
 
     #[test]
@@ -166,7 +122,7 @@ mod tests {
         // Sparse: no disk space used, nothing read.
         std::fs::File::create(&p).unwrap().set_len(MAX_FILE_BYTES + 1).unwrap();
         let e = read_text(&p).unwrap_err().to_string();
-        assert!(e.contains(&format!("file is {} bytes, more than the 256 MiB limit", MAX_FILE_BYTES + 1)), "{e}");
+        assert!(e.contains(&format!("the file is larger than 256 MiB ({} bytes)", MAX_FILE_BYTES + 1)), "{e}");
         let ok = d.path().join("ok.md");
         std::fs::write(&ok, "\u{FEFF}## A\r\n").unwrap();
         assert_eq!(read_text(&ok).unwrap(), "## A\r\n");
