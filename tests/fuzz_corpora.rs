@@ -18,23 +18,7 @@ use std::time::Instant;
 
 /// Findings not fixed yet: (target, file name in fuzz/findings/<target>/).
 /// Each panics, hangs or runs out of memory today; remove its line with the fix.
-const OPEN_FINDINGS: &[(&str, &str)] = &[
-    // F01, F04: sliding_window = 0 panics in attention (src/ops/attention.rs, chunks_exact_mut(0)).
-    ("hf_config", "F01-sliding-window-0.json"),
-    ("gguf", "F04-gemma3-sliding-window-0.gguf"),
-    // F02: `{%}` in a template that mentions "generation" panics in rewrite_generation_tags (src/tokenizer/template_fns.rs).
-    ("chat_template", "F02-generation-rewrite-slice-fuzzed"),
-    ("chat_template", "F02-generation-rewrite-slice-minimal"),
-    // F03, F05: hostile layer counts allocate per layer before ModelConfig::validate.
-    ("gguf", "F03-block-count-2e40.gguf"),
-    ("hf_config", "F05-num-hidden-layers-2e40.json"),
-    // F06, F07: chat templates without fuel: nested loops hang, output grows without bound.
-    ("chat_template", "F06-nested-loops-hang"),
-    ("chat_template", "F07-output-growth"),
-    // F08, F09: the Markdown catalogue reader is quadratic on runs of `[` and `<` (clean_inline).
-    ("catalogue_md", "F08-run-of-brackets.md"),
-    ("catalogue_md", "F09-run-of-angle-brackets.md"),
-];
+const OPEN_FINDINGS: &[(&str, &str)] = &[];
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };

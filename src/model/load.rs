@@ -267,6 +267,7 @@ pub fn load_hf_weights(dir: &Path) -> Result<Model> {
     let cfg_path = dir.join("config.json");
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::format(&cfg_path, format!("invalid JSON: {e}")))?;
+    crate::formats::json::reject_duplicate_keys(&cfg_path, 1, &text)?;
     let cfg = ModelConfig::from_hf_json(&json).map_err(|e| Error::format(&cfg_path, e.to_string()))?;
     let set = SafetensorsSet::open(dir)?;
     bind_model(cfg, &SafetensorsSource { set, dir: dir.to_path_buf() })

@@ -29,6 +29,7 @@ pub fn read_adapter_config(dir: &Path) -> Result<AdapterConfig> {
     let path = dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| Error::format(&path, format!("invalid JSON: {e}")))?;
+    crate::formats::json::reject_duplicate_keys(&path, 1, &text)?;
     let field = |name: &str| v.get(name).filter(|x| !x.is_null());
     match field("peft_type").and_then(Value::as_str) {
         Some("LORA") | None => {}

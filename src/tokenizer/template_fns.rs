@@ -38,7 +38,11 @@ pub(crate) fn rewrite_generation_tags(source: &str) -> Cow<'_, str> {
     while let Some(open) = rest.find("{%") {
         let (before, tag) = rest.split_at(open);
         out.push_str(before);
-        let Some(close) = tag.find("%}") else { break };
+        // Searched after the `{%`: in `{%}` the `%}` overlapping it is no close.
+        let Some(close) = tag[2..].find("%}").map(|i| i + 2) else {
+            rest = tag; // `before` is written already
+            break;
+        };
         let inner = &tag[2..close];
         let body = inner.trim_start_matches(['-', '+']).trim_end_matches(['-', '+']);
         let replacement = match body.trim() {
@@ -62,6 +66,14 @@ pub(crate) fn rewrite_generation_tags(source: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+
+    /// Found by fuzzing (fuzz/findings/chat_template/F02-*): in `{%}` the
+    /// `%}` overlaps the `{%`, and slicing between them panicked; an unclosed
+    /// tag also wrote the text before it twice.
+    #[test]
+    fn a_tag_closed_by_its_own_opening_is_left_alone() {
+        assert_eq!(rewrite_generation_tags("\0{%}generation"), "\0{%}generation");
+    }
     use super::*;
 
     fn render(src: &str, ctx: Value) -> String {
