@@ -543,21 +543,12 @@ pub fn catalogue_jsonl(data: &[u8]) {
     }
 }
 
-const BUILTINS: [BuiltinTemplate; 6] = [
-    BuiltinTemplate::Gemma,
-    BuiltinTemplate::ChatMl,
-    BuiltinTemplate::Llama3,
-    BuiltinTemplate::Zephyr,
-    BuiltinTemplate::Phi3,
-    BuiltinTemplate::Llama2,
-];
-
 /// A built-in template, compiled once per thread.
 fn builtin(kind: BuiltinTemplate) -> ChatTemplate {
     thread_local! {
-        static COMPILED: Vec<ChatTemplate> = BUILTINS.iter().map(|&k| ChatTemplate::builtin(k, "<bos>", "<eos>")).collect();
+        static COMPILED: Vec<ChatTemplate> = BuiltinTemplate::ALL.iter().map(|&k| ChatTemplate::builtin(k, "<bos>", "<eos>")).collect();
     }
-    let i = BUILTINS.iter().position(|&k| k == kind).expect("listed");
+    let i = BuiltinTemplate::ALL.iter().position(|&k| k == kind).expect("listed");
     COMPILED.with(|c| c[i].clone())
 }
 
@@ -573,7 +564,7 @@ pub fn chat_template(data: &[u8]) {
             let _ = t.render_with_tools(&conversation()[1..], Some(&tools()), !generation);
         }
     } else {
-        let t = builtin(BUILTINS[((mode >> 1) & 7) as usize % BUILTINS.len()]);
+        let t = builtin(BuiltinTemplate::ALL[((mode >> 1) & 7) as usize % BuiltinTemplate::ALL.len()]);
         let messages: Vec<ChatMessage> = rest
             .split(|&b| b == 0x1e)
             .filter_map(|m| m.split_first())
